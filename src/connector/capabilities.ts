@@ -1,0 +1,79 @@
+/**
+ * Capabilities are derived from what a connector implements, never declared by hand: a syncer with a
+ * provisioner can grant and revoke, one with an account manager can create accounts, and so on.
+ */
+import { create } from "@bufbuild/protobuf";
+import {
+  Capability,
+  ConnectorAccountCreationSchemaSchema,
+  ConnectorAccountCreationSchema_FieldSchema,
+  ConnectorCapabilitiesSchema,
+  ConnectorMetadataSchema,
+  CredentialDetailsAccountProvisioningSchema,
+  CredentialDetailsCredentialRotationSchema,
+  CredentialDetailsSchema,
+  ResourceTypeCapabilitySchema,
+  type ConnectorCapabilities,
+  type ConnectorMetadata,
+} from "../gen/c1/connector/v2/connector_pb.js";
+import { ResourceType_Trait } from "../gen/c1/connector/v2/resource_pb.js";
+import type { Connector, ResourceSyncer } from "./types.ts";
+
+function syncerCapabilities(s: ResourceSyncer): Capability[] {
+  const caps: Capability[] = [Capability.SYNC];
+  if (s.provisioner) caps.push(Capability.PROVISION);
+  if (s.accountManager) caps.push(Capability.ACCOUNT_PROVISIONING);
+  if (s.credentialManager) caps.push(Capability.CREDENTIAL_ROTATION);
+  if (s.deleter) caps.push(Capability.RESOURCE_DELETE);
+  if (s.resourceType.traits.includes(ResourceType_Trait.SECRET)) caps.push(Capability.SYNC_SECRETS);
+  return caps;
+}
+
+export function connectorCapabilities(connector: Connector): ConnectorCapabilities {
+  const all = new Set<Capability>();
+  const resourceTypeCapabilities = connector.syncers.map((s) => {
+    const capabilities = syncerCapabilities(s);
+    for (const c of capabilities) all.add(c);
+    return create(ResourceTypeCapabilitySchema, { resourceType: s.resourceType, capabilities });
+  });
+  const accounts = connector.syncers.find((s) => s.accountManager)?.accountManager;
+  const rotation = connector.syncers.find((s) => s.credentialManager)?.credentialManager;
+  return create(ConnectorCapabilitiesSchema, {
+    resourceTypeCapabilities,
+    connectorCapabilities: [...all].sort((a, b) => a - b),
+    credentialDetails:
+      accounts || rotation
+        ? create(CredentialDetailsSchema, {
+            capabilityAccountProvisioning: accounts
+              ? create(CredentialDetailsAccountProvisioningSchema, {
+                  supportedCredentialOptions: accounts.credentialOptions,
+                  preferredCredentialOption: accounts.preferredCredentialOption,
+                })
+              : undefined,
+            capabilityCredentialRotation: rotation
+              ? create(CredentialDetailsCredentialRotationSchema, {
+                  supportedCredentialOptions: rotation.credentialOptions,
+                  preferredCredentialOption: rotation.preferredCredentialOption,
+                })
+              : undefined,
+          })
+        : undefined,
+  });
+}
+
+export function connectorMetadata(connector: Connector): ConnectorMetadata {
+  const accountSchema = connector.syncers.find((s) => s.accountManager?.schema)?.accountManager?.schema;
+  return create(ConnectorMetadataSchema, {
+    displayName: connector.info.displayName,
+    description: connector.info.description ?? "",
+    helpUrl: connector.info.helpUrl ?? "",
+    capabilities: connectorCapabilities(connector),
+    accountCreationSchema: accountSchema
+      ? create(ConnectorAccountCreationSchemaSchema, {
+          fieldMap: Object.fromEntries(
+            Object.entries(accountSchema).map(([k, v]) => [k, create(ConnectorAccountCreationSchema_FieldSchema, v)]),
+          ),
+        })
+      : undefined,
+  });
+}

@@ -1,0 +1,59 @@
+/**
+ * The connector as the sync engine and the provisioning runner see it: the c1.connector.v2 RPCs as async
+ * functions. Two implementations exist and give identical results: the in-process one (service.ts) and a gRPC
+ * client of a connector served elsewhere (src/grpc/connector-client.ts).
+ */
+import type { DescMessage, DescMethodUnary, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import {
+  AccountManagerService,
+  CredentialManagerService,
+  ResourceDeleterService,
+  ResourceGetterService,
+  ResourceManagerService,
+  ResourcesService,
+  ResourceTypesService,
+} from "../gen/c1/connector/v2/resource_pb.js";
+import { ConnectorService } from "../gen/c1/connector/v2/connector_pb.js";
+import { EntitlementsService } from "../gen/c1/connector/v2/entitlement_pb.js";
+import { GrantManagerService, GrantsService } from "../gen/c1/connector/v2/grant_pb.js";
+
+export interface RpcOptions {
+  signal?: AbortSignal;
+}
+
+export type UnaryRpc<I extends DescMessage, O extends DescMessage> = (
+  request: MessageInitShape<I>,
+  options?: RpcOptions,
+) => Promise<MessageShape<O>>;
+
+/** The unary methods of a service, keyed by their local (lowerCamelCase) names. */
+export type ServiceRpc<S extends DescService> = {
+  [K in keyof S["method"]]: S["method"][K] extends DescMethodUnary<infer I, infer O> ? UnaryRpc<I, O> : never;
+};
+
+/** The services a connector built on this SDK answers. Asset, event, ticket and action services answer UNIMPLEMENTED. */
+export const connectorServices = [
+  ConnectorService,
+  ResourceTypesService,
+  ResourcesService,
+  ResourceGetterService,
+  EntitlementsService,
+  GrantsService,
+  GrantManagerService,
+  ResourceManagerService,
+  ResourceDeleterService,
+  AccountManagerService,
+  CredentialManagerService,
+] as const;
+
+export type ConnectorRpc = ServiceRpc<typeof ConnectorService> &
+  ServiceRpc<typeof ResourceTypesService> &
+  ServiceRpc<typeof ResourcesService> &
+  ServiceRpc<typeof ResourceGetterService> &
+  ServiceRpc<typeof EntitlementsService> &
+  ServiceRpc<typeof GrantsService> &
+  ServiceRpc<typeof GrantManagerService> &
+  ServiceRpc<typeof ResourceManagerService> &
+  ServiceRpc<typeof ResourceDeleterService> &
+  ServiceRpc<typeof AccountManagerService> &
+  ServiceRpc<typeof CredentialManagerService>;

@@ -1,0 +1,110 @@
+/**
+ * The connector author's interface. A connector declares its resource types and, per type, a syncer that
+ * lists resources, entitlements and grants one page at a time. Provisioning is opt-in per type: a syncer that
+ * implements `provisioner`, `accountManager`, `credentialManager` or `deleter` gets the matching capability,
+ * and nothing else has to be declared (capabilities are derived, never written by hand).
+ */
+import type { Any } from "@bufbuild/protobuf/wkt";
+import type { Logger } from "pino";
+import type {
+  AccountInfo,
+  CredentialOptions,
+  PlaintextData,
+  Resource,
+  ResourceId,
+  ResourceType,
+} from "../gen/c1/connector/v2/resource_pb.js";
+import type { Entitlement } from "../gen/c1/connector/v2/entitlement_pb.js";
+import type { Grant } from "../gen/c1/connector/v2/grant_pb.js";
+import type {
+  CapabilityDetailCredentialOption,
+  ConnectorAccountCreationSchema_Field,
+} from "../gen/c1/connector/v2/connector_pb.js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { ConnectorAccountCreationSchema_FieldSchema } from "../gen/c1/connector/v2/connector_pb.js";
+
+/** What every connector call receives: cancellation and a logger scoped to the call. */
+export interface CallContext {
+  readonly signal: AbortSignal;
+  readonly logger: Logger;
+  /** The sync this call belongs to, when the caller is a sync. */
+  readonly activeSyncId?: string;
+}
+
+/** One page of a listing. An empty or absent `nextPageToken` ends the listing. */
+export interface Page<T> {
+  items: T[];
+  nextPageToken?: string;
+  annotations?: Any[];
+}
+
+export interface Annotated {
+  annotations?: Any[];
+}
+
+export interface Provisioner {
+  /** Grants `entitlement` to `principal`. Already held → succeed with a GrantAlreadyExists annotation. */
+  grant(ctx: CallContext, principal: Resource, entitlement: Entitlement): Promise<Annotated & { grants?: Grant[] }>;
+  /** Revokes `grant`. Already absent → succeed with a GrantAlreadyRevoked annotation. */
+  revoke(ctx: CallContext, grant: Grant): Promise<Annotated>;
+}
+
+export type CreateAccountResult =
+  | { kind: "success"; resource: Resource; invitationExpiresAt?: Date; plaintext?: PlaintextData[]; annotations?: Any[] }
+  | { kind: "already_exists"; resource: Resource; annotations?: Any[] }
+  | { kind: "action_required"; resource: Resource; message: string; annotations?: Any[] }
+  | { kind: "in_progress"; resource: Resource; annotations?: Any[] };
+
+export interface AccountManager {
+  /** The fields the platform asks for when creating an account (keys are profile keys). */
+  readonly schema?: Record<string, MessageInitShape<typeof ConnectorAccountCreationSchema_FieldSchema>>;
+  readonly credentialOptions: CapabilityDetailCredentialOption[];
+  readonly preferredCredentialOption: CapabilityDetailCredentialOption;
+  create(ctx: CallContext, info: AccountInfo, options: CredentialOptions | undefined): Promise<CreateAccountResult>;
+}
+
+export interface CredentialManager {
+  readonly credentialOptions: CapabilityDetailCredentialOption[];
+  readonly preferredCredentialOption: CapabilityDetailCredentialOption;
+  /**
+   * Replaces the credential of `id`. Returns the new secret as plaintext; the SDK encrypts it for the requester
+   * and drops the plaintext, so an implementation must not keep or log it.
+   */
+  rotate(ctx: CallContext, id: ResourceId, options: CredentialOptions | undefined): Promise<Annotated & { plaintext: PlaintextData[] }>;
+}
+
+export interface ResourceDeleter {
+  delete(ctx: CallContext, id: ResourceId, parent: ResourceId | undefined): Promise<Annotated>;
+}
+
+export interface ResourceSyncer {
+  readonly resourceType: ResourceType;
+  list(ctx: CallContext, parent: ResourceId | undefined, pageToken: string): Promise<Page<Resource>>;
+  entitlements(ctx: CallContext, resource: Resource, pageToken: string): Promise<Page<Entitlement>>;
+  grants(ctx: CallContext, resource: Resource, pageToken: string): Promise<Page<Grant>>;
+  /** Entitlements every resource of this type has; the engine copies them onto each resource. */
+  staticEntitlements?(ctx: CallContext, pageToken: string): Promise<Page<Entitlement>>;
+  /** Fetches one resource; throws ConnectorError NOT_FOUND when it does not exist. */
+  get?(ctx: CallContext, id: ResourceId, parent: ResourceId | undefined): Promise<Resource>;
+  readonly provisioner?: Provisioner;
+  readonly accountManager?: AccountManager;
+  readonly credentialManager?: CredentialManager;
+  readonly deleter?: ResourceDeleter;
+}
+
+export interface ConnectorInfo {
+  displayName: string;
+  description?: string;
+  helpUrl?: string;
+}
+
+export interface Connector {
+  readonly info: ConnectorInfo;
+  readonly syncers: readonly ResourceSyncer[];
+  /** Checks that the configuration works; throws a ConnectorError naming what is wrong. */
+  validate(ctx: CallContext): Promise<Any[] | void>;
+  /** Called once when the runner is done with the connector (close pools, timers). */
+  close?(): Promise<void>;
+}
+
+export type { ConnectorAccountCreationSchema_Field };
