@@ -1,0 +1,438 @@
+/**
+ * The sync engine: resource types → resources (following ChildResourceType) → entitlements (with static ones
+ * copied onto each resource) → grants → grant expansion, written into a c1z. Independent listings run with
+ * bounded concurrency; progress is checkpointed into the sync run at most every few seconds and at every step
+ * boundary, so a killed sync resumes its unfinished run instead of starting over.
+ */
+import { create } from "@bufbuild/protobuf";
+import { anyIs, anyUnpack } from "@bufbuild/protobuf/wkt";
+import type { Logger } from "pino";
+import { EntitlementSchema, type Entitlement } from "../gen/c1/connector/v2/entitlement_pb.js";
+import { ResourceIdSchema, type Resource, type ResourceType } from "../gen/c1/connector/v2/resource_pb.js";
+import type { Grant } from "../gen/c1/connector/v2/grant_pb.js";
+import { ChildResourceTypeSchema, SkipEntitlementsAndGrantsSchema, SkipEntitlementsSchema, SkipGrantsSchema } from "../gen/c1/connector/v2/annotation_resource_tree_pb.js";
+import { hasAnnotation } from "../connector/annotations.ts";
+import { entitlementId } from "../connector/builders.ts";
+import { Code, ConnectorError } from "../connector/errors.ts";
+import type { ConnectorRpc } from "../connector/rpc.ts";
+import { SyncStore } from "../store/store.ts";
+import { drain } from "./pool.ts";
+import { withRetry, type RetryPolicy } from "./retry.ts";
+import { expandGrants } from "./expand.ts";
+import { initialState, parseState, serializeState, type ListAction, type Step, type SyncState } from "./state.ts";
+
+export interface SyncOptions {
+  connector: ConnectorRpc;
+  /** The c1z to write; an unfinished sync in it (or in its working database) is resumed. */
+  file: string;
+  workDir?: string;
+  logger: Logger;
+  signal?: AbortSignal;
+  /** Listings in flight at once (default 8). */
+  concurrency?: number;
+  /** Checkpoints happen at most this often, plus at every step boundary (default 5 s). */
+  checkpointIntervalMs?: number;
+  retry?: RetryPolicy;
+  onProgress?: (progress: SyncProgress) => void;
+  /** Sync only these resource types (default: all). */
+  resourceTypeIds?: string[];
+  skipEntitlementsAndGrants?: boolean;
+  skipGrants?: boolean;
+  skipExpandGrants?: boolean;
+  /** Called after each page is stored; tests use it to kill a sync at a known point. */
+  afterPage?: () => void | Promise<void>;
+}
+
+export interface SyncCounts {
+  resourceTypes: number;
+  resources: number;
+  entitlements: number;
+  grants: number;
+  expandedGrants: number;
+}
+
+export interface SyncProgress extends SyncCounts {
+  step: Step;
+  calls: number;
+  retries: number;
+  warnings: number;
+  elapsedMs: number;
+}
+
+export interface SyncResult {
+  syncId: string;
+  resumed: boolean;
+  /** Final counts as stored (deduplicated). */
+  stats: ReturnType<SyncStore["counts"]>;
+  warnings: string[];
+  calls: number;
+  retries: number;
+  durationMs: number;
+}
+
+/** A resource may announce several child types (one ChildResourceType annotation each). */
+function childTypes(r: Resource): string[] {
+  return r.annotations.filter((a) => anyIs(a, ChildResourceTypeSchema)).map((a) => anyUnpack(a, ChildResourceTypeSchema)!.resourceTypeId);
+}
+
+const isNotFound = (err: unknown) => err instanceof ConnectorError && err.code === Code.NOT_FOUND;
+
+export async function runSync(options: SyncOptions): Promise<SyncResult> {
+  const store = await SyncStore.openForSync(options.file, { workDir: options.workDir, logger: options.logger });
+  try {
+    const result = await new SyncRun(store, options).run();
+    await store.saveTo(options.file);
+    return result;
+  } finally {
+    store.close();
+  }
+}
+
+class SyncRun {
+  private readonly store: SyncStore;
+  private readonly opts: SyncOptions;
+  private readonly log: Logger;
+  private readonly concurrency: number;
+  private readonly started = Date.now();
+  private syncId = "";
+  private state: SyncState = initialState();
+  private lastCheckpoint = 0;
+  private readonly counts: SyncCounts = { resourceTypes: 0, resources: 0, entitlements: 0, grants: 0, expandedGrants: 0 };
+  private calls = 0;
+  private retries = 0;
+  private readonly warnings: string[] = [];
+  private resourceTypes = new Map<string, ResourceType>();
+  /** Live view of the work of the current step, for checkpoints. */
+  private snapshot: () => Partial<SyncState> = () => ({});
+
+  constructor(store: SyncStore, opts: SyncOptions) {
+    this.store = store;
+    this.opts = opts;
+    this.log = opts.logger;
+    this.concurrency = Math.max(1, opts.concurrency ?? 8);
+  }
+
+  async run(): Promise<SyncResult> {
+    const unfinished = this.store.unfinishedSync();
+    const resumed = unfinished !== undefined && unfinished.syncType === "full";
+    if (resumed) {
+      this.syncId = unfinished.syncId;
+      this.state = parseState(unfinished.syncToken);
+      this.log.info({ syncId: this.syncId, step: this.state.step }, "resuming unfinished sync");
+    } else {
+      this.syncId = this.store.startSync("full");
+      this.log.info({ syncId: this.syncId }, "starting sync");
+    }
+    await this.call(() => this.opts.connector.validate({}, { signal: this.opts.signal }));
+
+    // Resource types are few and needed by every later step, so a resumed sync reads them again.
+    if (this.state.step !== "resource-types") this.loadResourceTypes();
+    if (this.state.step === "resource-types") await this.syncResourceTypes();
+    if (this.state.step === "resources") await this.syncResources();
+    if (this.state.step === "entitlements") await this.perResource("entitlements");
+    if (this.state.step === "grants") await this.perResource("grants");
+    if (this.state.step === "expand-grants") this.expand();
+
+    const stats = this.store.counts(this.syncId);
+    const durationMs = Date.now() - this.started;
+    this.store.endSync(this.syncId, {
+      ...stats,
+      expandedGrants: this.counts.expandedGrants,
+      warnings: this.warnings.length,
+      calls: this.calls,
+      durationMs,
+    });
+    this.progress();
+    return { syncId: this.syncId, resumed, stats, warnings: this.warnings, calls: this.calls, retries: this.retries, durationMs };
+  }
+
+  // ---- steps -------------------------------------------------------------------------------------------
+
+  private async syncResourceTypes(): Promise<void> {
+    let token = this.state.pageToken;
+    for (;;) {
+      const page = await this.call(() =>
+        this.opts.connector.listResourceTypes({ pageToken: token, activeSyncId: this.syncId }, { signal: this.opts.signal }),
+      );
+      const wanted = page.list.filter((rt) => !this.opts.resourceTypeIds?.length || this.opts.resourceTypeIds.includes(rt.id));
+      this.store.putResourceTypes(this.syncId, wanted);
+      for (const rt of wanted) this.resourceTypes.set(rt.id, rt);
+      this.counts.resourceTypes += wanted.length;
+      token = this.nextToken(token, page.nextPageToken, "ListResourceTypes");
+      if (!token) break;
+      this.state.pageToken = token;
+      this.checkpoint(false);
+    }
+    const actions: ListAction[] = [...this.resourceTypes.keys()].map((resourceTypeId) => ({ resourceTypeId, pageToken: "" }));
+    this.enterStep("resources", { actions, pageToken: "" });
+  }
+
+  private loadResourceTypes(): void {
+    for (const rt of this.store.resourceTypes(this.syncId)) this.resourceTypes.set(rt.id, rt);
+  }
+
+  private async syncResources(): Promise<void> {
+    const queue: ListAction[] = [...this.state.actions];
+    const running = new Set<ListAction>();
+    this.snapshot = () => ({ actions: [...running, ...queue].map((a) => ({ ...a })) });
+
+    await drain(
+      () => queue.shift(),
+      this.concurrency,
+      async (action) => {
+        running.add(action);
+        try {
+          const parentResourceId = action.parent ? create(ResourceIdSchema, action.parent) : undefined;
+          for (;;) {
+            const page = await this.call(() =>
+              this.opts.connector.listResources(
+                { resourceTypeId: action.resourceTypeId, parentResourceId, pageToken: action.pageToken, activeSyncId: this.syncId },
+                { signal: this.opts.signal },
+              ),
+            );
+            const resources = page.list.filter((r) => this.checkResource(r, action.resourceTypeId));
+            this.store.putResources(this.syncId, resources);
+            this.counts.resources += resources.length;
+            for (const r of resources) {
+              for (const child of childTypes(r)) {
+                if (this.resourceTypes.has(child) && r.id) {
+                  queue.push({ resourceTypeId: child, parent: { resourceType: r.id.resourceType, resource: r.id.resource }, pageToken: "" });
+                }
+              }
+            }
+            const next = this.nextToken(action.pageToken, page.nextPageToken, `ListResources(${action.resourceTypeId})`);
+            action.pageToken = next;
+            await this.afterPage();
+            if (!next) break;
+          }
+        } finally {
+          running.delete(action);
+        }
+      },
+      this.opts.signal,
+    );
+    if (this.opts.skipEntitlementsAndGrants) this.enterStep("done", {});
+    else this.enterStep("entitlements", { actions: [], cursor: 0, inflight: [] });
+  }
+
+  /** Entitlements or grants: one listing per stored resource, in row order, resumable by row cursor. */
+  private async perResource(kind: "entitlements" | "grants"): Promise<void> {
+    const statics = kind === "entitlements" ? await this.staticEntitlements() : new Map<string, Entitlement[]>();
+    const resumeTokens = new Map(this.state.inflight.map((i) => [i.rowId, i.pageToken]));
+    let cursor = this.state.cursor;
+    let fetchedUpTo = cursor;
+    let buffer: Array<{ rowId: number; resource: Resource }> = [];
+    let exhausted = false;
+    const startedOrder: number[] = [];
+    const finished = new Set<number>();
+    const running = new Map<number, string>();
+    this.snapshot = () => ({ cursor, inflight: [...running].map(([rowId, pageToken]) => ({ rowId, pageToken })) });
+
+    const next = () => {
+      for (;;) {
+        if (buffer.length === 0 && !exhausted) {
+          buffer = [];
+          for (const row of this.store.iterateResources(this.syncId, { afterRowId: fetchedUpTo })) {
+            buffer.push(row);
+            if (buffer.length >= 256) break;
+          }
+          if (buffer.length === 0) exhausted = true;
+          else fetchedUpTo = buffer[buffer.length - 1].rowId;
+        }
+        const row = buffer.shift();
+        if (!row) return undefined;
+        if (this.skips(row.resource, kind)) {
+          startedOrder.push(row.rowId);
+          finished.add(row.rowId);
+          continue;
+        }
+        startedOrder.push(row.rowId);
+        return row;
+      }
+    };
+    const advanceCursor = () => {
+      while (startedOrder.length && finished.has(startedOrder[0])) {
+        cursor = startedOrder.shift()!;
+        finished.delete(cursor);
+      }
+    };
+
+    await drain(
+      next,
+      this.concurrency,
+      async ({ rowId, resource }) => {
+        let token = resumeTokens.get(rowId) ?? "";
+        running.set(rowId, token);
+        try {
+          if (kind === "entitlements" && !resumeTokens.has(rowId)) this.putStaticCopies(resource, statics);
+          for (;;) {
+            let page: { list: Array<Entitlement | Grant>; nextPageToken: string };
+            const request = { resource, pageToken: token, activeSyncId: this.syncId };
+            const rpcOptions = { signal: this.opts.signal };
+            try {
+              page = await this.call<{ list: Array<Entitlement | Grant>; nextPageToken: string }>(() =>
+                kind === "entitlements"
+                  ? this.opts.connector.listEntitlements(request, rpcOptions)
+                  : this.opts.connector.listGrants(request, rpcOptions),
+              );
+            } catch (err) {
+              if (!isNotFound(err)) throw err;
+              // As in Baton: a resource that vanished between listing and now is a warning, not a failure.
+              this.warn(`${kind} of ${resource.id?.resourceType}:${resource.id?.resource}: not found (${(err as Error).message})`);
+              break;
+            }
+            if (kind === "entitlements") {
+              this.store.putEntitlements(this.syncId, page.list as Entitlement[]);
+              this.counts.entitlements += page.list.length;
+            } else {
+              this.store.putGrants(this.syncId, page.list as Grant[]);
+              this.counts.grants += page.list.length;
+            }
+            token = this.nextToken(token, page.nextPageToken, `List${kind === "entitlements" ? "Entitlements" : "Grants"}(${resource.id?.resourceType}:${resource.id?.resource})`);
+            running.set(rowId, token);
+            await this.afterPage();
+            if (!token) break;
+          }
+        } finally {
+          running.delete(rowId);
+        }
+        finished.add(rowId);
+        advanceCursor();
+      },
+      this.opts.signal,
+    );
+    if (kind === "entitlements") {
+      this.enterStep(this.opts.skipGrants ? "done" : "grants", { cursor: 0, inflight: [] });
+    } else {
+      this.enterStep(this.opts.skipExpandGrants ? "done" : "expand-grants", { cursor: 0, inflight: [] });
+    }
+  }
+
+  private async staticEntitlements(): Promise<Map<string, Entitlement[]>> {
+    const byType = new Map<string, Entitlement[]>();
+    for (const rt of this.resourceTypes.values()) {
+      let token = "";
+      const list: Entitlement[] = [];
+      for (;;) {
+        const page = await this.call(() =>
+          this.opts.connector.listStaticEntitlements({ resourceTypeId: rt.id, pageToken: token, activeSyncId: this.syncId }, { signal: this.opts.signal }),
+        );
+        list.push(...page.list);
+        token = this.nextToken(token, page.nextPageToken, `ListStaticEntitlements(${rt.id})`);
+        if (!token) break;
+      }
+      if (list.length) byType.set(rt.id, list);
+    }
+    return byType;
+  }
+
+  private putStaticCopies(resource: Resource, statics: Map<string, Entitlement[]>): void {
+    const templates = statics.get(resource.id?.resourceType ?? "");
+    if (!templates?.length) return;
+    const copies = templates.map((t) =>
+      create(EntitlementSchema, { ...t, resource, id: entitlementId(resource, t.slug || t.id) }),
+    );
+    this.store.putEntitlements(this.syncId, copies);
+    this.counts.entitlements += copies.length;
+  }
+
+  private expand(): void {
+    const result = expandGrants(this.store, this.syncId, this.log);
+    this.counts.expandedGrants = result.expanded;
+    this.log.debug(result, "grant expansion done");
+    this.enterStep("done", {});
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------------------
+
+  private skips(resource: Resource, kind: "entitlements" | "grants"): boolean {
+    const rt = this.resourceTypes.get(resource.id?.resourceType ?? "");
+    const lists = [resource.annotations, rt?.annotations ?? []];
+    return lists.some(
+      (annotations) =>
+        hasAnnotation(annotations, SkipEntitlementsAndGrantsSchema) ||
+        hasAnnotation(annotations, kind === "entitlements" ? SkipEntitlementsSchema : SkipGrantsSchema),
+    );
+  }
+
+  private checkResource(r: Resource, expectedType: string): boolean {
+    if (!r.id || !r.id.resource) {
+      this.warn(`ListResources(${expectedType}) returned a resource without an id; skipped`);
+      return false;
+    }
+    if (r.id.resourceType !== expectedType) {
+      throw new ConnectorError(
+        Code.INTERNAL,
+        `ListResources(${expectedType}) returned a resource of type "${r.id.resourceType}"`,
+      );
+    }
+    return true;
+  }
+
+  /** The repeated-token guard: a next token equal to the one just used would loop forever. */
+  private nextToken(current: string, next: string, what: string): string {
+    if (next && next === current) {
+      throw new ConnectorError(Code.INTERNAL, `${what}: the connector returned the same page token twice; stopping to avoid a loop`);
+    }
+    return next;
+  }
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    return withRetry(
+      () => {
+        this.calls++;
+        return fn();
+      },
+      {
+        policy: this.opts.retry,
+        signal: this.opts.signal,
+        onRetry: (err, delayMs) => {
+          this.retries++;
+          this.log.warn({ err: (err as Error).message, delayMs: Math.round(delayMs) }, "connector call failed; retrying");
+        },
+      },
+    );
+  }
+
+  private warn(message: string): void {
+    this.warnings.push(message);
+    this.log.warn(message);
+  }
+
+  private async afterPage(): Promise<void> {
+    this.checkpoint(false);
+    this.progress();
+    await this.opts.afterPage?.();
+  }
+
+  private enterStep(step: Step, fields: Partial<SyncState>): void {
+    this.state = { ...this.state, ...fields, step };
+    this.snapshot = () => ({});
+    this.checkpoint(true);
+    this.log.debug({ step }, "sync step");
+  }
+
+  private checkpoint(force: boolean): void {
+    const now = Date.now();
+    if (!force && now - this.lastCheckpoint < (this.opts.checkpointIntervalMs ?? 5000)) return;
+    this.lastCheckpoint = now;
+    this.store.setSyncToken(this.syncId, serializeState({ ...this.state, ...this.snapshot() }));
+  }
+
+  private lastProgress = 0;
+  private progress(): void {
+    if (!this.opts.onProgress) return;
+    const now = Date.now();
+    if (now - this.lastProgress < 100 && this.state.step !== "done") return;
+    this.lastProgress = now;
+    this.opts.onProgress({
+      ...this.counts,
+      step: this.state.step,
+      calls: this.calls,
+      retries: this.retries,
+      warnings: this.warnings.length,
+      elapsedMs: now - this.started,
+    });
+  }
+}
+
