@@ -1,0 +1,77 @@
+# baton-datadog container image.
+#
+# Node 24 runs the TypeScript sources directly (type stripping), so there is no build step: the image holds
+# package.json, the lockfile, bin/, src/, connectors/ and the production node_modules, nothing else.
+#
+# The base image is pinned by exact version (the same Node version as the `node` devDependency developers
+# test on) AND by digest. To move to a newer Node 24 release, change the tag in both FROM lines and the
+# digest next to it; read the digest with
+#   docker buildx imagetools inspect node:<version>-trixie-slim --format '{{json .Manifest.Digest}}'
+# (or `crane digest node:<version>-trixie-slim`): the digest of the multi-platform index, so that amd64 and
+# arm64 builds both resolve through it. test/deploy/image.test.ts checks the pin's form. The digest below was
+# read from public references, not pulled (no registry access where this was written): the first build
+# verifies it, and a wrong one fails the build rather than running something else.
+#
+# Build:  docker build -t baton-datadog:0.1.0 --build-arg VERSION=0.1.0 --build-arg SOURCE_URL=<repo URL> .
+
+# --- deps: production dependencies only --------------------------------------------------------------------
+FROM node:24.21.0-trixie-slim@sha256:8ec5d7557396cfe32d21c3f9c13072355ceab22b584578ca4bb28af31120cffe AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --omit=dev leaves out vitest, typescript, buf and the `node` package (the image has its own Node).
+# --ignore-scripts is safe: the only production install script is protobufjs' version-scheme warning.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm cache clean --force
+
+# --- runtime ------------------------------------------------------------------------------------------------
+FROM node:24.21.0-trixie-slim@sha256:8ec5d7557396cfe32d21c3f9c13072355ceab22b584578ca4bb28af31120cffe AS runtime
+
+ARG VERSION=0.1.0
+ARG SOURCE_URL=https://example.invalid/set-SOURCE_URL-at-build-time
+LABEL org.opencontainers.image.title="baton-datadog" \
+      org.opencontainers.image.description="Baton-compatible ConductorOne connector for Datadog (users, roles, teams, on-call schedules, keys)" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.source="${SOURCE_URL}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.base.name="docker.io/library/node:24.21.0-trixie-slim"
+
+# The image runs one program and installs nothing at run time: drop the package managers (npm, npx, corepack,
+# yarn) so they are neither attack surface nor scanner noise. Then make the one writable directory: owned by
+# the image's user, group 0 with the owner's permissions, so it also works under an arbitrary UID whose group
+# is 0 (OpenShift's restricted policy): mode 0770 is g=u.
+RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
+           /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
+           /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-* \
+ && mkdir -p /var/lib/baton \
+ && chown 65532:0 /var/lib/baton \
+ && chmod 0770 /var/lib/baton
+
+WORKDIR /app
+# Application files stay owned by root and read-only for the runtime user.
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json package-lock.json ./
+COPY bin ./bin
+COPY src ./src
+COPY connectors ./connectors
+
+# TMPDIR: every temporary file (the c1z being written, SQLite scratch) goes to the writable directory, so a
+# read-only root filesystem works. The working directory is the writable one too, so the default
+# `--file sync.c1z` of a one-shot sync lands there. HOME: the UID has no /etc/passwd entry, and with HOME unset
+# os.homedir() throws, which breaks libraries that look for dot-files there (the AWS SDK's credential chain
+# does); the connector itself needs no HOME (test/deploy checks it runs without one).
+ENV NODE_ENV=production \
+    TMPDIR=/var/lib/baton \
+    HOME=/var/lib/baton
+WORKDIR /var/lib/baton
+
+USER 65532:65532
+
+EXPOSE 8081
+
+# For Docker and Compose; Kubernetes ignores HEALTHCHECK and uses the Deployment's probes (k8s/base).
+# Probes /live only when the health server is on (service mode with BATON_HEALTH_CHECK); a one-shot sync has
+# no health server and must not be reported unhealthy. Slim images have no curl: Node's fetch does the probe.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "if(!/^(1|true|yes|on)$/i.test(process.env.BATON_HEALTH_CHECK||''))process.exit(0);fetch('http://127.0.0.1:'+(process.env.BATON_HEALTH_CHECK_PORT||'8081')+'/live',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+
+ENTRYPOINT ["node", "/app/bin/baton-datadog.js"]
