@@ -1,0 +1,131 @@
+// Message ↔ row: the column values PROTOCOL.md §2 derives from each c1.connector.v2 message.
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { Any } from "@bufbuild/protobuf/wkt";
+import { GrantExpandableSchema, type GrantExpandable } from "../gen/c1/connector/v2/annotation_grant_pb.js";
+import { EntitlementSchema, type Entitlement } from "../gen/c1/connector/v2/entitlement_pb.js";
+import { GrantSchema, type Grant } from "../gen/c1/connector/v2/grant_pb.js";
+import { ResourceSchema, ResourceTypeSchema, type Resource, type ResourceType } from "../gen/c1/connector/v2/resource_pb.js";
+
+const GRANT_EXPANDABLE_TYPE = "c1.connector.v2.GrantExpandable";
+
+export interface ResourceTypeRowValues {
+  externalId: string;
+  data: Uint8Array;
+}
+
+export interface ResourceRowValues {
+  resourceTypeId: string;
+  externalId: string;
+  parentResourceTypeId: string | null;
+  parentResourceId: string | null;
+  data: Uint8Array;
+}
+
+export interface EntitlementRowValues {
+  resourceTypeId: string;
+  resourceId: string;
+  externalId: string;
+  data: Uint8Array;
+}
+
+export interface GrantRowValues {
+  resourceTypeId: string;
+  resourceId: string;
+  entitlementId: string;
+  principalResourceTypeId: string;
+  principalResourceId: string;
+  externalId: string;
+  expansion: Uint8Array | null;
+  needsExpansion: 0 | 1;
+  data: Uint8Array;
+}
+
+/** external_id of a resource: "<type>:<id>". */
+export function resourceExternalId(resourceTypeId: string, resourceId: string): string {
+  return `${resourceTypeId}:${resourceId}`;
+}
+
+function required(value: string | undefined, what: string): string {
+  if (!value) throw new Error(`cannot store ${what}: it is empty`);
+  return value;
+}
+
+export function resourceTypeRow(rt: ResourceType): ResourceTypeRowValues {
+  return { externalId: required(rt.id, "a resource type without id"), data: toBinary(ResourceTypeSchema, rt) };
+}
+
+export function resourceRow(r: Resource): ResourceRowValues {
+  const type = required(r.id?.resourceType, `resource "${r.displayName}": id.resource_type`);
+  const id = required(r.id?.resource, `resource "${r.displayName}": id.resource`);
+  const parent = r.parentResourceId;
+  const hasParent = Boolean(parent && (parent.resourceType || parent.resource));
+  return {
+    resourceTypeId: type,
+    externalId: resourceExternalId(type, id),
+    parentResourceTypeId: hasParent ? parent!.resourceType : null,
+    parentResourceId: hasParent ? parent!.resource : null,
+    data: toBinary(ResourceSchema, r),
+  };
+}
+
+export function entitlementRow(e: Entitlement): EntitlementRowValues {
+  const id = required(e.id, "an entitlement without id");
+  return {
+    resourceTypeId: required(e.resource?.id?.resourceType, `entitlement ${id}: resource.id.resource_type`),
+    resourceId: required(e.resource?.id?.resource, `entitlement ${id}: resource.id.resource`),
+    externalId: id,
+    data: toBinary(EntitlementSchema, e),
+  };
+}
+
+function isGrantExpandable(a: Any): boolean {
+  return a.typeUrl.slice(a.typeUrl.lastIndexOf("/") + 1) === GRANT_EXPANDABLE_TYPE;
+}
+
+/** The GrantExpandable annotation leaves `data` and goes, serialized, into `expansion`. */
+export function grantRow(g: Grant): GrantRowValues {
+  const id = required(g.id, "a grant without id");
+  const expandable = g.annotations.find(isGrantExpandable);
+  let stored = g;
+  let expansion: Uint8Array | null = null;
+  let needsExpansion: 0 | 1 = 0;
+  if (expandable) {
+    let decoded: GrantExpandable;
+    try {
+      decoded = fromBinary(GrantExpandableSchema, expandable.value);
+    } catch (err) {
+      throw new Error(`cannot store grant ${id}: its GrantExpandable annotation does not decode`, { cause: err });
+    }
+    expansion = toBinary(GrantExpandableSchema, decoded);
+    needsExpansion = decoded.entitlementIds.length > 0 ? 1 : 0;
+    // A shallow copy: the caller's message stays as it was.
+    stored = { ...g, annotations: g.annotations.filter((a) => !isGrantExpandable(a)) };
+  }
+  return {
+    resourceTypeId: required(g.entitlement?.resource?.id?.resourceType, `grant ${id}: entitlement.resource.id.resource_type`),
+    resourceId: required(g.entitlement?.resource?.id?.resource, `grant ${id}: entitlement.resource.id.resource`),
+    entitlementId: required(g.entitlement?.id, `grant ${id}: entitlement.id`),
+    principalResourceTypeId: required(g.principal?.id?.resourceType, `grant ${id}: principal.id.resource_type`),
+    principalResourceId: required(g.principal?.id?.resource, `grant ${id}: principal.id.resource`),
+    externalId: id,
+    expansion,
+    needsExpansion,
+    data: toBinary(GrantSchema, stored),
+  };
+}
+
+export function decodeResourceType(data: Uint8Array): ResourceType {
+  return fromBinary(ResourceTypeSchema, data);
+}
+export function decodeResource(data: Uint8Array): Resource {
+  return fromBinary(ResourceSchema, data);
+}
+export function decodeEntitlement(data: Uint8Array): Entitlement {
+  return fromBinary(EntitlementSchema, data);
+}
+export function decodeGrant(data: Uint8Array): Grant {
+  return fromBinary(GrantSchema, data);
+}
+export function decodeExpansion(data: Uint8Array | null | undefined): GrantExpandable | undefined {
+  return data ? fromBinary(GrantExpandableSchema, data) : undefined;
+}

@@ -1,0 +1,709 @@
+// SyncStore: one sync database (the SQLite inside a c1z) — writes during a sync, reads for resume, inspection
+// and provisioning look-ups. During a sync the database is a real SQLite file in WAL mode next to the c1z, so
+// every committed transaction survives a SIGKILL and the next run resumes from it; `saveTo` turns it into the
+// c1z file.
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { mkdtemp, rename, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from "node:sqlite";
+import type { Logger } from "pino";
+import type { GrantExpandable } from "../gen/c1/connector/v2/annotation_grant_pb.js";
+import type { Entitlement } from "../gen/c1/connector/v2/entitlement_pb.js";
+import type { Grant } from "../gen/c1/connector/v2/grant_pb.js";
+import type { Resource, ResourceType } from "../gen/c1/connector/v2/resource_pb.js";
+import {
+  decodeEntitlement,
+  decodeExpansion,
+  decodeGrant,
+  decodeResource,
+  decodeResourceType,
+  entitlementRow,
+  grantRow,
+  resourceExternalId,
+  resourceRow,
+  resourceTypeRow,
+} from "./codec.ts";
+import { C1zWriteError, decompressC1zToFile, writeC1zFromFile, type WriteC1zOptions } from "./format.ts";
+import { newKsuid } from "./ksuid.ts";
+import { applySchema } from "./schema.ts";
+import { formatSqlTime } from "./time.ts";
+
+export const SYNC_TYPES = ["full", "partial", "resources_only", "partial_upserts", "partial_deletions"] as const;
+export type SyncType = (typeof SYNC_TYPES)[number];
+
+/** How many finished sync runs a file keeps; older runs and their rows are deleted when a run ends. */
+export const KEEP_FINISHED_SYNCS = 2;
+
+const OBJECT_TABLES = ["v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants", "v1_assets", "v1_connector_sessions"];
+const WORK_SUFFIX = ".work.sqlite";
+const SIDE_FILES = ["-wal", "-shm", "-journal"];
+
+export interface SyncRunRow {
+  rowId: number;
+  syncId: string;
+  startedAt: string;
+  endedAt: string | null;
+  syncToken: string;
+  syncType: string;
+  parentSyncId: string;
+  linkedSyncId: string;
+  supportsDiff: boolean;
+  /** Parsed `stats` JSON; undefined while the run is unfinished or when stats are absent or not JSON. */
+  stats: Record<string, unknown> | undefined;
+}
+
+export interface UnfinishedSync {
+  syncId: string;
+  syncToken: string;
+  syncType: string;
+}
+
+export interface ResourceRow {
+  rowId: number;
+  resource: Resource;
+}
+export interface EntitlementRow {
+  rowId: number;
+  entitlement: Entitlement;
+}
+export interface GrantRow {
+  rowId: number;
+  /** The grant as stored: without its GrantExpandable annotation. */
+  grant: Grant;
+  /** The GrantExpandable annotation that was split off into the `expansion` column. */
+  expansion: GrantExpandable | undefined;
+  needsExpansion: boolean;
+}
+
+export interface StoreCounts {
+  resourceTypes: number;
+  resources: number;
+  entitlements: number;
+  grants: number;
+  resourcesByType: Record<string, number>;
+  /** Keyed by the resource type of the entitlement's resource. */
+  entitlementsByType: Record<string, number>;
+  /** Keyed by the resource type of the granted entitlement's resource. */
+  grantsByType: Record<string, number>;
+}
+
+/** Row-id paging and limits shared by the iterate* reads. */
+export interface PageOptions {
+  /** Only rows with a row id greater than this (resume a scan). */
+  afterRowId?: number;
+  limit?: number;
+}
+export interface ResourceFilter extends PageOptions {
+  resourceTypeId?: string;
+  /** Only children of this parent (both parts needed). */
+  parentResourceTypeId?: string;
+  parentResourceId?: string;
+}
+export interface EntitlementFilter extends PageOptions {
+  resourceTypeId?: string;
+  resourceId?: string;
+}
+export interface GrantFilter extends PageOptions {
+  entitlementId?: string;
+  principalResourceTypeId?: string;
+  principalResourceId?: string;
+  resourceTypeId?: string;
+  resourceId?: string;
+}
+
+export interface OpenForSyncOptions {
+  /** Where the working database lives; default: beside the c1z file. */
+  workDir?: string;
+  logger?: Logger;
+  /** Decoded-size cap when a previous c1z is decompressed into the working database. */
+  maxDecodedBytes?: number;
+}
+
+export interface OpenReadOnlyOptions {
+  maxDecodedBytes?: number;
+  logger?: Logger;
+}
+
+/** Path of the working database that `openForSync(file, { workDir })` uses. */
+export function workingDatabasePath(file: string, workDir?: string): string {
+  return workDir ? join(workDir, basename(file) + WORK_SUFFIX) : file + WORK_SUFFIX;
+}
+
+// Private temp copies made by openReadOnly are removed on close, and on exit for stores never closed.
+const tempDirs = new Set<string>();
+let exitHookInstalled = false;
+function trackTempDir(dir: string): void {
+  tempDirs.add(dir);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once("exit", () => {
+      for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+    });
+  }
+}
+
+function removeDatabaseFiles(dbPath: string): void {
+  for (const suffix of ["", ...SIDE_FILES]) rmSync(dbPath + suffix, { force: true });
+}
+
+function openDatabase(path: string, what: string): DatabaseSync {
+  try {
+    const db = new DatabaseSync(path, { timeout: 5000 });
+    db.prepare("select count(*) from sqlite_master").get(); // fails here, not later, on a file that is not a database
+    return db;
+  } catch (err) {
+    throw new Error(`cannot open ${what} ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+const str = (v: SQLOutputValue | undefined): string => (v === null || v === undefined ? "" : String(v));
+const num = (v: SQLOutputValue | undefined): number => Number(v ?? 0);
+const bytes = (v: SQLOutputValue | undefined): Uint8Array => (v instanceof Uint8Array ? v : new Uint8Array(0));
+
+export class SyncStore {
+  readonly #db: DatabaseSync;
+  readonly #dbPath: string;
+  readonly #mode: "sync" | "readonly";
+  readonly #tempDir: string | undefined;
+  readonly #logger: Logger | undefined;
+  readonly #statements = new Map<string, StatementSync>();
+  #transactionDepth = 0;
+  #open = true;
+  #saving = false;
+
+  private constructor(db: DatabaseSync, dbPath: string, mode: "sync" | "readonly", tempDir: string | undefined, logger: Logger | undefined) {
+    this.#db = db;
+    this.#dbPath = dbPath;
+    this.#mode = mode;
+    this.#tempDir = tempDir;
+    this.#logger = logger;
+  }
+
+  /**
+   * Opens the working database for a sync of `file`. An existing working database (left by a killed run) is
+   * opened as is, which is what makes resume possible; otherwise the previous `file` is decompressed into it
+   * (earlier syncs are kept, as Baton does); otherwise a fresh schema is created.
+   */
+  static async openForSync(file: string, options: OpenForSyncOptions = {}): Promise<SyncStore> {
+    const { workDir, logger } = options;
+    if (workDir) mkdirSync(workDir, { recursive: true });
+    const dbPath = workingDatabasePath(file, workDir);
+    if (existsSync(dbPath)) {
+      logger?.info({ workingDatabase: dbPath }, "c1z store: reopening the working database of an unfinished run");
+    } else {
+      // Side files without their database belong to nothing: SQLite must not replay them onto a new file.
+      removeDatabaseFiles(dbPath);
+      if (existsSync(file)) {
+        logger?.debug({ file, workingDatabase: dbPath }, "c1z store: decompressing the previous sync file");
+        // Decompress beside, then rename: a kill mid-way must not leave a half database that looks resumable.
+        const partial = `${dbPath}.partial`;
+        await decompressC1zToFile(file, partial, { maxDecodedBytes: options.maxDecodedBytes });
+        await rename(partial, dbPath);
+      }
+    }
+    const db = openDatabase(dbPath, "working database");
+    try {
+      // WAL + NORMAL: a committed transaction survives SIGKILL (only power loss can drop the last ones).
+      db.exec("pragma journal_mode = WAL");
+      db.exec("pragma synchronous = NORMAL");
+      // A small page cache keeps RSS flat; checkpointing every ~40 MiB of WAL instead of 4 MiB saves many fsyncs
+      // when grants land in random places of the unique (external_id, sync_id) index.
+      db.exec("pragma cache_size = -8000");
+      db.exec("pragma wal_autocheckpoint = 10000");
+      applySchema(db);
+    } catch (err) {
+      db.close();
+      throw new Error(`cannot prepare working database ${dbPath}: ${(err as Error).message} (remove it to start over)`, { cause: err });
+    }
+    return new SyncStore(db, dbPath, "sync", undefined, logger);
+  }
+
+  /** Opens a c1z for reading: it is decompressed into a private temp file that close() deletes. */
+  static async openReadOnly(file: string, options: OpenReadOnlyOptions = {}): Promise<SyncStore> {
+    if (!existsSync(file)) throw new Error(`c1z file not found: ${file}`);
+    const dir = await mkdtemp(join(tmpdir(), "c1z-read-"));
+    trackTempDir(dir);
+    const dbPath = join(dir, "sync.sqlite");
+    try {
+      await decompressC1zToFile(file, dbPath, { maxDecodedBytes: options.maxDecodedBytes });
+      const db = openDatabase(dbPath, `database inside ${file} at`);
+      try {
+        // Files from older writers may lack newer tables or columns; the copy is private, so add them.
+        applySchema(db);
+        db.exec("pragma query_only = ON");
+      } catch (err) {
+        db.close();
+        throw err;
+      }
+      return new SyncStore(db, dbPath, "readonly", dir, options.logger);
+    } catch (err) {
+      tempDirs.delete(dir);
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** The SQLite file behind this store. */
+  get databasePath(): string {
+    return this.#dbPath;
+  }
+
+  get isOpen(): boolean {
+    return this.#open;
+  }
+
+  /** Closes without writing a c1z. A sync's working database stays on disk for resume; a read-only copy is deleted. */
+  close(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    this.#statements.clear();
+    this.#db.close();
+    if (this.#tempDir) {
+      tempDirs.delete(this.#tempDir);
+      rmSync(this.#tempDir, { recursive: true, force: true });
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /**
+   * Writes the database as the c1z `file` (vacuumed, streamed through zstd, `<file>.tmp` + fsync + rename).
+   * On success the store is closed and the working database removed. On failure the error names `file` and the
+   * cause, the previous `file` is untouched, and the store stays open (the working database is unchanged).
+   */
+  async saveTo(file: string, options: WriteC1zOptions = {}): Promise<void> {
+    this.#assertOpen();
+    if (this.#transactionDepth > 0) throw new Error("saveTo: a transaction is still open");
+    // VACUUM INTO writes a compact copy in rollback-journal mode (what readers expect) without touching the
+    // working database, so a failed save loses nothing and needs no journal the size of the database.
+    const snapshot = `${this.#dbPath}.save`;
+    rmSync(snapshot, { force: true });
+    // Writes after the snapshot would be lost with the working database: refuse all use until saved.
+    this.#saving = true;
+    try {
+      if (this.#mode === "sync") this.#db.exec("pragma wal_checkpoint(TRUNCATE)");
+      else this.#db.exec("pragma query_only = OFF"); // VACUUM INTO writes a new file; the store's own data is unchanged
+      try {
+        this.#db.prepare("vacuum into ?").run(snapshot);
+      } catch (err) {
+        // SQLITE_IOERR (10) / SQLITE_FULL (13): what ENOSPC, EFBIG or a quota look like from inside SQLite.
+        const primary = Number((err as { errcode?: number }).errcode) & 0xff;
+        const hint = primary === 10 || primary === 13 ? " (is the disk full, or a file-size limit reached?)" : "";
+        throw new C1zWriteError(file, `cannot write c1z file ${file}: compacting the database into ${snapshot} failed: ${(err as Error).message}${hint}`, {
+          cause: err,
+        });
+      }
+      await writeC1zFromFile(snapshot, file, options);
+    } finally {
+      rmSync(snapshot, { force: true });
+      if (this.#mode === "readonly") this.#db.exec("pragma query_only = ON");
+      this.#saving = false;
+    }
+    this.#logger?.debug({ file }, "c1z store: saved");
+    this.close();
+    if (this.#mode === "sync") removeDatabaseFiles(this.#dbPath);
+  }
+
+  /** Runs `fn` in one transaction (nested calls join the outer one). `fn` must be synchronous. */
+  transaction<T>(fn: () => T): T {
+    this.#assertOpen();
+    if (this.#transactionDepth > 0) {
+      this.#transactionDepth++;
+      try {
+        return fn();
+      } finally {
+        this.#transactionDepth--;
+      }
+    }
+    this.#db.exec("begin immediate");
+    this.#transactionDepth = 1;
+    try {
+      const result = fn();
+      if (result instanceof Promise) {
+        throw new TypeError("SyncStore.transaction: the callback must be synchronous (it returned a Promise)");
+      }
+      this.#db.exec("commit");
+      return result;
+    } catch (err) {
+      if (this.#db.isTransaction) this.#db.exec("rollback");
+      throw err;
+    } finally {
+      this.#transactionDepth = 0;
+    }
+  }
+
+  // ---- sync runs ------------------------------------------------------------------------------------------
+
+  /** The latest run that has not ended and started less than `maxAgeDays` ago (Baton resumes those). */
+  unfinishedSync(maxAgeDays = 7): UnfinishedSync | undefined {
+    const cutoff = formatSqlTime(new Date(Date.now() - maxAgeDays * 86_400_000));
+    const row = this.#stmt(
+      "select sync_id, sync_token, sync_type from v1_sync_runs where ended_at is null and started_at >= ? order by id desc limit 1",
+    ).get(cutoff);
+    return row ? { syncId: str(row.sync_id), syncToken: str(row.sync_token), syncType: str(row.sync_type) } : undefined;
+  }
+
+  /** Starts a run and returns its new KSUID sync id. */
+  startSync(syncType: SyncType | string = "full", parentSyncId = ""): string {
+    if (!(SYNC_TYPES as readonly string[]).includes(syncType)) {
+      throw new Error(`unknown sync type ${JSON.stringify(syncType)} (one of ${SYNC_TYPES.join(", ")})`);
+    }
+    const syncId = newKsuid();
+    this.#stmt(
+      "insert into v1_sync_runs (sync_id, started_at, sync_token, sync_type, parent_sync_id) values (?, ?, '', ?, ?)",
+    ).run(syncId, formatSqlTime(), syncType, parentSyncId);
+    return syncId;
+  }
+
+  /** Checkpoints the engine's own state (opaque text) into the run. */
+  setSyncToken(syncId: string, token: string): void {
+    const { changes } = this.#stmt("update v1_sync_runs set sync_token = ? where sync_id = ?").run(token, syncId);
+    if (Number(changes) === 0) throw new Error(`setSyncToken: no sync run ${syncId}`);
+  }
+
+  /** Ends the run with its stats, then deletes runs older than the newest finished ones, with their rows. */
+  endSync(syncId: string, stats: Record<string, unknown>): void {
+    this.transaction(() => {
+      const { changes } = this.#stmt("update v1_sync_runs set ended_at = ?, stats = ? where sync_id = ?").run(
+        formatSqlTime(),
+        JSON.stringify(stats),
+        syncId,
+      );
+      if (Number(changes) === 0) throw new Error(`endSync: no sync run ${syncId}`);
+      this.#pruneOldRuns();
+    });
+  }
+
+  #pruneOldRuns(): void {
+    const kept = this.#db
+      .prepare("select id from v1_sync_runs where ended_at is not null order by id desc limit ?")
+      .all(KEEP_FINISHED_SYNCS);
+    if (kept.length < KEEP_FINISHED_SYNCS) return;
+    const oldestKept = num(kept[kept.length - 1].id);
+    const victims = this.#db.prepare("select sync_id from v1_sync_runs where id < ?").all(oldestKept).map((r) => str(r.sync_id));
+    for (const victim of victims) {
+      for (const table of OBJECT_TABLES) this.#stmt(`delete from ${table} where sync_id = ?`).run(victim);
+      this.#stmt("delete from v1_sync_runs where sync_id = ?").run(victim);
+    }
+    if (victims.length > 0) this.#logger?.debug({ deleted: victims }, "c1z store: deleted old sync runs");
+  }
+
+  syncRuns(): SyncRunRow[] {
+    return this.#db.prepare("select * from v1_sync_runs order by id").all().map(toSyncRun);
+  }
+
+  getSyncRun(syncId: string): SyncRunRow | undefined {
+    const row = this.#stmt("select * from v1_sync_runs where sync_id = ?").get(syncId);
+    return row ? toSyncRun(row) : undefined;
+  }
+
+  latestFinishedSync(syncType?: SyncType | string): SyncRunRow | undefined {
+    const row = syncType
+      ? this.#stmt("select * from v1_sync_runs where ended_at is not null and sync_type = ? order by id desc limit 1").get(syncType)
+      : this.#stmt("select * from v1_sync_runs where ended_at is not null order by id desc limit 1").get();
+    return row ? toSyncRun(row) : undefined;
+  }
+
+  // ---- writes (one transaction per call, upsert on (external_id, sync_id)) ---------------------------------
+
+  putResourceTypes(syncId: string, resourceTypes: readonly ResourceType[]): void {
+    if (resourceTypes.length === 0) return;
+    const rows = resourceTypes.map(resourceTypeRow);
+    const now = formatSqlTime();
+    const insert = this.#stmt(
+      `insert into v1_resource_types (external_id, data, sync_id, discovered_at) values (?, ?, ?, ?)
+       on conflict (external_id, sync_id) do update set data = excluded.data, discovered_at = excluded.discovered_at`,
+    );
+    this.transaction(() => {
+      for (const r of rows) insert.run(r.externalId, r.data, syncId, now);
+    });
+  }
+
+  putResources(syncId: string, resources: readonly Resource[]): void {
+    if (resources.length === 0) return;
+    const rows = resources.map(resourceRow);
+    const now = formatSqlTime();
+    const insert = this.#stmt(
+      `insert into v1_resources (resource_type_id, external_id, parent_resource_type_id, parent_resource_id, data, sync_id, discovered_at)
+       values (?, ?, ?, ?, ?, ?, ?)
+       on conflict (external_id, sync_id) do update set resource_type_id = excluded.resource_type_id,
+         parent_resource_type_id = excluded.parent_resource_type_id, parent_resource_id = excluded.parent_resource_id,
+         data = excluded.data, discovered_at = excluded.discovered_at`,
+    );
+    this.transaction(() => {
+      for (const r of rows) {
+        insert.run(r.resourceTypeId, r.externalId, r.parentResourceTypeId, r.parentResourceId, r.data, syncId, now);
+      }
+    });
+  }
+
+  putEntitlements(syncId: string, entitlements: readonly Entitlement[]): void {
+    if (entitlements.length === 0) return;
+    const rows = entitlements.map(entitlementRow);
+    const now = formatSqlTime();
+    const insert = this.#stmt(
+      `insert into v1_entitlements (resource_type_id, resource_id, external_id, data, sync_id, discovered_at) values (?, ?, ?, ?, ?, ?)
+       on conflict (external_id, sync_id) do update set resource_type_id = excluded.resource_type_id,
+         resource_id = excluded.resource_id, data = excluded.data, discovered_at = excluded.discovered_at`,
+    );
+    this.transaction(() => {
+      for (const r of rows) insert.run(r.resourceTypeId, r.resourceId, r.externalId, r.data, syncId, now);
+    });
+  }
+
+  /** Stores grants; a GrantExpandable annotation is moved into `expansion` (needs_expansion when it names any). */
+  putGrants(syncId: string, grants: readonly Grant[]): void {
+    if (grants.length === 0) return;
+    const rows = grants.map(grantRow);
+    const now = formatSqlTime();
+    const insert = this.#stmt(
+      `insert into v1_grants (resource_type_id, resource_id, entitlement_id, principal_resource_type_id, principal_resource_id,
+         external_id, expansion, needs_expansion, data, sync_id, discovered_at)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       on conflict (external_id, sync_id) do update set resource_type_id = excluded.resource_type_id,
+         resource_id = excluded.resource_id, entitlement_id = excluded.entitlement_id,
+         principal_resource_type_id = excluded.principal_resource_type_id, principal_resource_id = excluded.principal_resource_id,
+         expansion = excluded.expansion, needs_expansion = excluded.needs_expansion, data = excluded.data,
+         discovered_at = excluded.discovered_at`,
+    );
+    this.transaction(() => {
+      for (const r of rows) {
+        insert.run(
+          r.resourceTypeId,
+          r.resourceId,
+          r.entitlementId,
+          r.principalResourceTypeId,
+          r.principalResourceId,
+          r.externalId,
+          r.expansion,
+          r.needsExpansion,
+          r.data,
+          syncId,
+          now,
+        );
+      }
+    });
+  }
+
+  /** Marks grants as expanded (needs_expansion = 0); their `expansion` stays for the record. */
+  setGrantExpansionDone(syncId: string, grantIds: readonly string[]): void {
+    if (grantIds.length === 0) return;
+    const update = this.#stmt("update v1_grants set needs_expansion = 0 where external_id = ? and sync_id = ?");
+    this.transaction(() => {
+      for (const id of grantIds) update.run(id, syncId);
+    });
+  }
+
+  putAsset(syncId: string, externalId: string, contentType: string, data: Uint8Array): void {
+    this.#stmt(
+      `insert into v1_assets (external_id, content_type, data, sync_id, discovered_at) values (?, ?, ?, ?, ?)
+       on conflict (external_id, sync_id) do update set content_type = excluded.content_type, data = excluded.data,
+         discovered_at = excluded.discovered_at`,
+    ).run(externalId, contentType, data, syncId, formatSqlTime());
+  }
+
+  getAsset(syncId: string, externalId: string): { contentType: string; data: Uint8Array } | undefined {
+    const row = this.#stmt("select content_type, data from v1_assets where external_id = ? and sync_id = ?").get(externalId, syncId);
+    return row ? { contentType: str(row.content_type), data: bytes(row.data) } : undefined;
+  }
+
+  putSessionValue(syncId: string, key: string, value: Uint8Array): void {
+    this.#stmt(
+      `insert into v1_connector_sessions (sync_id, key, value) values (?, ?, ?)
+       on conflict (sync_id, key) do update set value = excluded.value`,
+    ).run(syncId, key, value);
+  }
+
+  getSessionValue(syncId: string, key: string): Uint8Array | undefined {
+    const row = this.#stmt("select value from v1_connector_sessions where sync_id = ? and key = ?").get(syncId, key);
+    return row ? bytes(row.value) : undefined;
+  }
+
+  deleteSessionValue(syncId: string, key: string): void {
+    this.#stmt("delete from v1_connector_sessions where sync_id = ? and key = ?").run(syncId, key);
+  }
+
+  // ---- reads ----------------------------------------------------------------------------------------------
+
+  resourceTypes(syncId: string): ResourceType[] {
+    return this.#stmt("select data from v1_resource_types where sync_id = ? order by id")
+      .all(syncId)
+      .map((r) => decodeResourceType(bytes(r.data)));
+  }
+
+  getResourceType(syncId: string, resourceTypeId: string): ResourceType | undefined {
+    const row = this.#stmt("select data from v1_resource_types where external_id = ? and sync_id = ?").get(resourceTypeId, syncId);
+    return row ? decodeResourceType(bytes(row.data)) : undefined;
+  }
+
+  *iterateResources(syncId: string, filter: ResourceFilter = {}): Generator<ResourceRow> {
+    const where = new Conditions(syncId, filter.afterRowId);
+    where.add("resource_type_id", filter.resourceTypeId);
+    where.add("parent_resource_type_id", filter.parentResourceTypeId);
+    where.add("parent_resource_id", filter.parentResourceId);
+    for (const row of this.#iterate("v1_resources", "id, data", where, filter.limit)) {
+      yield { rowId: num(row.id), resource: decodeResource(bytes(row.data)) };
+    }
+  }
+
+  getResource(syncId: string, resourceTypeId: string, resourceId: string): Resource | undefined {
+    const row = this.#stmt("select data from v1_resources where external_id = ? and sync_id = ?").get(
+      resourceExternalId(resourceTypeId, resourceId),
+      syncId,
+    );
+    return row ? decodeResource(bytes(row.data)) : undefined;
+  }
+
+  *iterateEntitlements(syncId: string, filter: EntitlementFilter = {}): Generator<EntitlementRow> {
+    const where = new Conditions(syncId, filter.afterRowId);
+    where.add("resource_type_id", filter.resourceTypeId);
+    where.add("resource_id", filter.resourceId);
+    for (const row of this.#iterate("v1_entitlements", "id, data", where, filter.limit)) {
+      yield { rowId: num(row.id), entitlement: decodeEntitlement(bytes(row.data)) };
+    }
+  }
+
+  getEntitlement(syncId: string, entitlementId: string): Entitlement | undefined {
+    const row = this.#stmt("select data from v1_entitlements where external_id = ? and sync_id = ?").get(entitlementId, syncId);
+    return row ? decodeEntitlement(bytes(row.data)) : undefined;
+  }
+
+  *iterateGrants(syncId: string, filter: GrantFilter = {}): Generator<GrantRow> {
+    const where = new Conditions(syncId, filter.afterRowId);
+    where.add("entitlement_id", filter.entitlementId);
+    where.add("principal_resource_type_id", filter.principalResourceTypeId);
+    where.add("principal_resource_id", filter.principalResourceId);
+    where.add("resource_type_id", filter.resourceTypeId);
+    where.add("resource_id", filter.resourceId);
+    for (const row of this.#iterate("v1_grants", "id, data, expansion, needs_expansion", where, filter.limit)) {
+      yield toGrantRow(row);
+    }
+  }
+
+  getGrant(syncId: string, grantId: string): GrantRow | undefined {
+    const row = this.#stmt("select id, data, expansion, needs_expansion from v1_grants where external_id = ? and sync_id = ?").get(
+      grantId,
+      syncId,
+    );
+    return row ? toGrantRow(row) : undefined;
+  }
+
+  /** Grants whose expansion is still to do (needs_expansion = 1), in row order. */
+  *grantsNeedingExpansion(syncId: string, page: PageOptions = {}): Generator<GrantRow> {
+    const where = new Conditions(syncId, page.afterRowId);
+    where.raw("needs_expansion = 1");
+    for (const row of this.#iterate("v1_grants", "id, data, expansion, needs_expansion", where, page.limit)) {
+      yield toGrantRow(row);
+    }
+  }
+
+  counts(syncId: string): StoreCounts {
+    const byType = (table: string): Record<string, number> => {
+      const out: Record<string, number> = {};
+      const rows = this.#stmt(`select resource_type_id as t, count(*) as n from ${table} where sync_id = ? group by resource_type_id order by t`).all(syncId);
+      for (const r of rows) out[str(r.t)] = num(r.n);
+      return out;
+    };
+    const total = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
+    const resourcesByType = byType("v1_resources");
+    const entitlementsByType = byType("v1_entitlements");
+    const grantsByType = byType("v1_grants");
+    return {
+      resourceTypes: num(this.#stmt("select count(*) as n from v1_resource_types where sync_id = ?").get(syncId)?.n),
+      resources: total(resourcesByType),
+      entitlements: total(entitlementsByType),
+      grants: total(grantsByType),
+      resourcesByType,
+      entitlementsByType,
+      grantsByType,
+    };
+  }
+
+  // ---- internals ------------------------------------------------------------------------------------------
+
+  #assertOpen(): void {
+    if (!this.#open) throw new Error("the c1z store is closed");
+    if (this.#saving) throw new Error("the c1z store is being saved (await saveTo before using it)");
+  }
+
+  #stmt(sql: string): StatementSync {
+    this.#assertOpen();
+    let s = this.#statements.get(sql);
+    if (!s) {
+      s = this.#db.prepare(sql);
+      this.#statements.set(sql, s);
+    }
+    return s;
+  }
+
+  /** A fresh statement per scan: a cached one would be reset by a nested scan of the same shape. */
+  *#iterate(table: string, columns: string, where: Conditions, limit: number | undefined): Generator<Record<string, SQLOutputValue>> {
+    this.#assertOpen();
+    const params = [...where.params];
+    let sql = `select ${columns} from ${table} where ${where.sql()} order by id`;
+    if (limit !== undefined) {
+      sql += " limit ?";
+      params.push(limit);
+    }
+    yield* this.#db.prepare(sql).iterate(...params);
+  }
+}
+
+class Conditions {
+  readonly #clauses: string[] = ["sync_id = ?"];
+  readonly params: SQLInputValue[];
+  constructor(syncId: string, afterRowId: number | undefined) {
+    this.params = [syncId];
+    if (afterRowId !== undefined) {
+      this.#clauses.push("id > ?");
+      this.params.push(afterRowId);
+    }
+  }
+  add(column: string, value: string | undefined): void {
+    if (value === undefined) return;
+    this.#clauses.push(`${column} = ?`);
+    this.params.push(value);
+  }
+  raw(clause: string): void {
+    this.#clauses.push(clause);
+  }
+  sql(): string {
+    return this.#clauses.join(" and ");
+  }
+}
+
+function toGrantRow(row: Record<string, SQLOutputValue>): GrantRow {
+  return {
+    rowId: num(row.id),
+    grant: decodeGrant(bytes(row.data)),
+    expansion: decodeExpansion(row.expansion instanceof Uint8Array ? row.expansion : null),
+    needsExpansion: num(row.needs_expansion) === 1,
+  };
+}
+
+function toSyncRun(row: Record<string, SQLOutputValue>): SyncRunRow {
+  let stats: Record<string, unknown> | undefined;
+  if (typeof row.stats === "string" && row.stats !== "") {
+    try {
+      const parsed: unknown = JSON.parse(row.stats);
+      if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) stats = parsed as Record<string, unknown>;
+    } catch {
+      stats = undefined; // Go writers store protojson; anything unparsable is just not shown
+    }
+  }
+  return {
+    rowId: num(row.id),
+    syncId: str(row.sync_id),
+    startedAt: str(row.started_at),
+    endedAt: row.ended_at === null || row.ended_at === undefined ? null : String(row.ended_at),
+    syncToken: str(row.sync_token),
+    syncType: str(row.sync_type) || "full",
+    parentSyncId: str(row.parent_sync_id),
+    linkedSyncId: str(row.linked_sync_id),
+    supportsDiff: num(row.supports_diff) === 1,
+    stats,
+  };
+}
