@@ -1,0 +1,119 @@
+/**
+ * JSON:API objects for users, roles, permissions, teams and team memberships, with the attribute names, types
+ * and `type` values of Datadog's OpenAPI v2 spec (schemas User, Role, Permission, Team, UserTeam).
+ */
+import { iso, isoOrNull, type Org, type SimMembership, type SimPermission, type SimRole, type SimTeam, type SimUser } from "./model.ts";
+
+export type Json = Record<string, unknown>;
+
+export const userRef = (id: string): Json => ({ id, type: "users" });
+
+export function userAttributes(user: SimUser): Json {
+  return {
+    name: user.name,
+    handle: user.handle,
+    created_at: iso(user.createdAt),
+    modified_at: iso(user.modifiedAt),
+    email: user.email,
+    // Derived from the id rather than stored: one string fewer per user.
+    icon: `https://secure.gravatar.com/avatar/${user.id.replaceAll("-", "")}?s=48&d=retro`,
+    title: user.title,
+    verified: user.verified,
+    service_account: user.serviceAccount,
+    disabled: user.disabled,
+    status: user.status,
+    mfa_enabled: user.mfaEnabled,
+    last_login_time: isoOrNull(user.lastLoginTime),
+  };
+}
+
+/** Schema `User`. Without relationships for `included` copies, as Datadog sends them. */
+export function userResource(user: SimUser, org: Org | null): Json {
+  const resource: Json = { type: "users", id: user.id, attributes: userAttributes(user) };
+  if (org) {
+    resource.relationships = {
+      roles: { data: user.roles.map((role) => ({ id: role.id, type: "roles" })) },
+      org: { data: { id: org.uuid, type: "orgs" } },
+    };
+  }
+  return resource;
+}
+
+/** Schema `Role`. */
+export function roleResource(role: SimRole, withPermissions = true): Json {
+  const resource: Json = {
+    type: "roles",
+    id: role.id,
+    attributes: {
+      name: role.name,
+      created_at: iso(role.createdAt),
+      modified_at: iso(role.modifiedAt),
+      user_count: role.users.size,
+    },
+  };
+  if (withPermissions) {
+    resource.relationships = {
+      permissions: { data: role.permissions.map((p) => ({ id: p.id, type: "permissions" })) },
+    };
+  }
+  return resource;
+}
+
+/** Schema `Permission`. */
+export function permissionResource(permission: SimPermission): Json {
+  return {
+    type: "permissions",
+    id: permission.id,
+    attributes: {
+      name: permission.name,
+      display_name: permission.displayName,
+      display_type: permission.displayType,
+      group_name: permission.groupName,
+      created: iso(permission.created),
+      restricted: permission.restricted,
+    },
+  };
+}
+
+/** Schema `Team` (type "team", singular, unlike on-call's "teams"). */
+export function teamResource(team: SimTeam): Json {
+  return {
+    type: "team",
+    id: team.id,
+    attributes: {
+      name: team.name,
+      handle: team.handle,
+      summary: team.summary,
+      avatar: null,
+      banner: null,
+      user_count: team.members.size,
+      link_count: team.linkCount,
+      created_at: iso(team.createdAt),
+      modified_at: iso(team.modifiedAt),
+      is_managed: false,
+      visible_modules: [],
+      hidden_modules: [],
+    },
+    relationships: {
+      team_links: { links: { related: `/api/v2/team/${team.id}/links` } },
+      user_team_permissions: { links: { related: `/api/v2/team/${team.id}/permission-settings` } },
+    },
+  };
+}
+
+/** Schema `UserTeam` (type "team_memberships"); `role` is null for a plain member. */
+export function membershipResource(team: SimTeam, membership: SimMembership): Json {
+  return {
+    type: "team_memberships",
+    id: `TeamMembership-${team.id}-${membership.user.id}`,
+    attributes: {
+      role: membership.role,
+      provisioned_by: membership.provisionedBy,
+      provisioned_by_id: null,
+    },
+    relationships: {
+      user: { data: userRef(membership.user.id) },
+      team: { data: { id: team.id, type: "team" } },
+    },
+  };
+}

@@ -1,0 +1,15 @@
+export { field } from "./fields.ts";
+export type { FieldDecl, FieldKind, FieldMap, ValuesOf, CommonFieldOptions } from "./fields.ts";
+export { defineConfig, mergeConfigs } from "./define.ts";
+export type { ConfigDefinition, ConfigFields, ConfigOf, ConstraintDecl } from "./define.ts";
+export { resolveConfig } from "./resolve.ts";
+export type { ConfigSources, ResolveOptions, ResolvedConfig, RawValue, Origin } from "./resolve.ts";
+export { loadConfigFile, CONFIG_PATH_ENV, DEFAULT_CONFIG_FILE } from "./file.ts";
+export type { ConfigFile } from "./file.ts";
+export { ConfigError } from "./errors.ts";
+export type { ConfigIssue } from "./errors.ts";
+export { configurationProto, configurationJson } from "./proto.ts";
+export type { ConfigurationMeta } from "./proto.ts";
+export { sdkConfig } from "./sdk-fields.ts";
+export type { SdkConfig } from "./sdk-fields.ts";
+export { kebabName, snakeName, flagName, envName, fieldLabel, titleName } from "./names.ts";

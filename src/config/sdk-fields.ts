@@ -1,0 +1,75 @@
+/**
+ * The SDK's own settings, shared by every connector (Baton's common flags, PROTOCOL.md §4). They are merged
+ * with the connector's fields for parsing but never exported by `config`.
+ */
+import { z } from "zod";
+import { defineConfig, type ConfigOf } from "./define.ts";
+import { field } from "./fields.ts";
+
+const jsonObject = z.string().refine(
+  (text) => {
+    try {
+      const parsed: unknown = JSON.parse(text);
+      return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed);
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be a JSON object, e.g. {"name":"Ada Lovelace"}' },
+);
+
+export const sdkConfig = defineConfig(
+  {
+    file: field.string({ short: "f", description: "The path to the c1z file to sync with", default: "sync.c1z", sdk: true }),
+    logLevel: field.enum({ values: ["debug", "info", "warn", "error"], default: "info", description: "The log level", sdk: true }),
+    logFormat: field.enum({
+      values: ["json", "console"],
+      description: "The output format for logs: json or console (default: console on a terminal, else json)",
+      sdk: true,
+    }),
+
+    clientId: field.string({ description: "The client ID used to authenticate with ConductorOne (service mode)", sdk: true }),
+    clientSecret: field.string({
+      description: "The client secret used to authenticate with ConductorOne (service mode)",
+      secret: true,
+      sdk: true,
+    }),
+
+    provisioning: field.bool({ short: "p", description: "Allow the connector to make changes (grant, revoke, create, delete, rotate)", sdk: true }),
+    grantEntitlement: field.string({ description: "The id of the entitlement to grant to the supplied principal", sdk: true }),
+    grantPrincipal: field.string({ description: "The id of the resource to grant the entitlement to", sdk: true }),
+    grantPrincipalType: field.string({ description: "The resource type of the principal to grant the entitlement to", sdk: true }),
+    revokeGrant: field.string({ description: "The grant to revoke", sdk: true }),
+    createAccountLogin: field.string({ description: "The login of the account to create", sdk: true }),
+    createAccountEmail: field.string({ description: "The email of the account to create", sdk: true }),
+    createAccountProfile: field.string({
+      description: "The profile of the account to create, as a JSON object",
+      schema: jsonObject,
+      sdk: true,
+    }),
+    deleteResource: field.string({ description: "The id of the resource to delete", sdk: true }),
+    deleteResourceType: field.string({ description: "The type of the resource to delete", sdk: true }),
+    rotateCredentials: field.string({ description: "The id of the resource to rotate credentials on", sdk: true }),
+    rotateCredentialsType: field.string({ description: "The type of the resource to rotate credentials on", sdk: true }),
+    rotateCredentialsPrintPlaintext: field.bool({
+      description: "Print the rotated credential in plaintext (only on a terminal)",
+      sdk: true,
+    }),
+
+    healthCheck: field.bool({ description: "Serve HTTP health endpoints (/health, /ready, /live) in service mode", sdk: true }),
+    healthCheckPort: field.int({ description: "The port of the health endpoints", default: 8081, min: 1, max: 65535, sdk: true }),
+    healthCheckBindAddress: field.string({ description: "The address the health endpoints bind to", default: "127.0.0.1", sdk: true }),
+    taskConcurrency: field.int({ description: "How many service-mode tasks run at once", default: 3, min: 1, max: 64, sdk: true }),
+  },
+  {
+    constraints: [
+      { kind: "requiredTogether", fields: ["clientId", "clientSecret"] },
+      { kind: "requiredTogether", fields: ["grantEntitlement", "grantPrincipal", "grantPrincipalType"] },
+      { kind: "requiredTogether", fields: ["deleteResource", "deleteResourceType"] },
+      { kind: "requiredTogether", fields: ["rotateCredentials", "rotateCredentialsType"] },
+      { kind: "dependentOn", fields: ["rotateCredentialsPrintPlaintext"], dependsOn: ["rotateCredentials"] },
+    ],
+  },
+);
+
+export type SdkConfig = ConfigOf<typeof sdkConfig>;

@@ -1,0 +1,60 @@
+/** Runs the fixture connector's CLI in-process or as a real child process, capturing its output. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { runConnectorCli } from "../../src/cli/index.ts";
+import { fixtureSpec } from "./fixtures/connector.ts";
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunInput {
+  env?: Record<string, string | undefined>;
+  cwd: string;
+  stdoutTTY?: boolean;
+  stderrTTY?: boolean;
+}
+
+export async function runInProcess(argv: string[], input: RunInput): Promise<CliRun> {
+  let stdout = "";
+  let stderr = "";
+  const code = await runConnectorCli(
+    fixtureSpec,
+    argv,
+    {
+      stdout: { write: (s: string) => (stdout += s), isTTY: input.stdoutTTY ?? false },
+      stderr: { write: (s: string) => (stderr += s), isTTY: input.stderrTTY ?? false, columns: 200 },
+      env: input.env ?? {},
+      cwd: input.cwd,
+    },
+    { handleSignals: false },
+  );
+  return { code, stdout, stderr };
+}
+
+const repo = resolve(import.meta.dirname, "../..");
+const nodeBin = existsSync(join(repo, "node_modules/.bin/node")) ? join(repo, "node_modules/.bin/node") : process.execPath;
+const entry = join(repo, "test/cli/fixtures/main.ts");
+
+/** The fixture's CLI as a real process (with a clean environment plus `env`). */
+export function runChild(argv: string[], input: RunInput, onStdout?: (text: string, child: ChildProcess) => void): Promise<CliRun> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(nodeBin, [entry, ...argv], {
+      cwd: input.cwd,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...input.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+      onStdout?.(stdout, child);
+    });
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
+  });
+}
