@@ -1,0 +1,562 @@
+/**
+ * Typed access to the Datadog operations the connector reads and writes. Every answer is validated with zod
+ * (unknown fields tolerated, required fields checked); a malformed answer fails with the operation id and the
+ * field path. Lists are offered a page at a time (the SDK's sync engine asks for one page per call with an
+ * opaque token, here the page number), plus async generators for callers that want everything.
+ *
+ * Errors are HttpError (src/http) with the operation id in front; `toConnectorError` maps them to gRPC codes.
+ * A 403 names the permission the spec documents for the operation.
+ */
+import type { Logger } from "pino";
+import type { z } from "zod";
+import { HttpClient, type HttpClientOptions, type HttpResponse, type QueryValue } from "../../../src/http/client.ts";
+import { HttpError, HttpErrorCode } from "../../../src/http/errors.ts";
+import type { HttpMetrics } from "../../../src/http/metrics.ts";
+import type { CredentialProvider } from "./credentials.ts";
+import { OPERATIONS, type OperationId } from "./operations.ts";
+import { checkPageNumber, MAX_PAGE_SIZE, nextPageNumber, type Page } from "./paging.ts";
+import { includedOfType, parseResponse } from "./parse.ts";
+import {
+  ApiKeysResponseSchema,
+  ApplicationKeyResponseSchema,
+  ApplicationKeysResponseSchema,
+  CreatedApplicationKeyResponseSchema,
+  EscalationPolicyResponseSchema,
+  EscalationStepSchema,
+  LayerSchema,
+  PermissionsResponseSchema,
+  RolesResponseSchema,
+  RoutingRuleSchema,
+  RoutingRulesResponseSchema,
+  ScheduleMemberSchema,
+  ScheduleResponseSchema,
+  ScheduleTargetSchema,
+  ScheduleUserSchema,
+  TeamMembershipResponseSchema,
+  TeamMembershipsResponseSchema,
+  TeamReferenceSchema,
+  TeamsResponseSchema,
+  UserInvitationsResponseSchema,
+  UserResponseSchema,
+  UserSchema,
+  UsersResponseSchema,
+  ValidateResponseSchema,
+  type ApiKey,
+  type ApplicationKey,
+  type Permission,
+  type Role,
+  type Team,
+  type TeamMembership,
+  type User,
+  type UserInvitation,
+} from "./schemas.ts";
+import { resolveApiEndpoint } from "./sites.ts";
+
+export interface DatadogClientOptions {
+  /** Site name or domain (default US1). */
+  site?: string;
+  /** Overrides the API host (https, or http on loopback). */
+  baseUrl?: string;
+  credentials: CredentialProvider;
+  /** Items per page for paged lists (1..100, default 100, the API's maximum). */
+  pageSize?: number;
+  logger?: Logger;
+  metrics?: HttpMetrics;
+  /** HTTP tuning (timeouts, retries, connections, body cap, proxy, ...). */
+  http?: Omit<HttpClientOptions, "baseUrl" | "auth" | "logger" | "metrics">;
+}
+
+/** A membership with its user (from the same answer's `included`). */
+export interface TeamMembershipPage extends Page<TeamMembership> {
+  /** Users of this page by id, from `included` (no request per member). */
+  users: Map<string, User>;
+}
+
+export interface TeamRoutingRules {
+  teamId: string;
+  rules: { id: string; policyId: string | undefined }[];
+  /** Distinct escalation policy ids referenced by the rules. */
+  policyIds: string[];
+}
+
+export interface EscalationPolicy {
+  id: string;
+  name: string | undefined;
+  teamIds: string[];
+  steps: { id: string; targets: { id: string; type: string }[] }[];
+  /** Schedules the policy pages: "schedules" targets and "schedule_target" targets resolved to their schedule. */
+  scheduleIds: string[];
+  userIds: string[];
+  teamTargetIds: string[];
+}
+
+export interface OnCallScheduleUser {
+  id: string;
+  email: string | undefined;
+  name: string | undefined;
+  status: string | undefined;
+}
+
+export interface OnCallSchedule {
+  id: string;
+  name: string | undefined;
+  timeZone: string | undefined;
+  teams: { id: string; name: string | undefined; handle: string | undefined }[];
+  layers: { id: string; name: string | undefined; userIds: string[] }[];
+  /** Every user in any layer, once, in order of first appearance. */
+  users: OnCallScheduleUser[];
+}
+
+export interface NewUser {
+  email: string;
+  name?: string;
+  title?: string;
+  roleIds?: readonly string[];
+}
+
+export interface CreatedApplicationKey {
+  id: string;
+  name: string | undefined;
+  scopes: string[] | null | undefined;
+  createdAt: string | undefined;
+  ownerId: string | undefined;
+  /** The key's secret value: returned once, never log or store it. */
+  key: string;
+}
+
+interface CallOptions {
+  path: string;
+  query?: Record<string, QueryValue>;
+  body?: unknown;
+  retryable?: boolean;
+  signal?: AbortSignal;
+  acceptStatus?: (status: number) => boolean;
+}
+
+const path = (strings: TemplateStringsArray, ...values: string[]): string => {
+  let out = strings[0];
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] === "") throw new HttpError({ code: HttpErrorCode.INVALID_REQUEST, message: `empty id in path ${strings.join("{}")}` });
+    out += encodeURIComponent(values[i]) + strings[i + 1];
+  }
+  return out;
+};
+
+function unique(values: Iterable<string>): string[] {
+  return [...new Set(values)];
+}
+
+export class DatadogClient {
+  readonly http: HttpClient;
+  readonly baseUrl: string;
+  readonly credentials: CredentialProvider;
+  readonly pageSize: number;
+
+  constructor(options: DatadogClientOptions) {
+    const endpoint = resolveApiEndpoint({ site: options.site, baseUrl: options.baseUrl });
+    this.baseUrl = endpoint.baseUrl;
+    this.credentials = options.credentials;
+    const size = options.pageSize ?? MAX_PAGE_SIZE;
+    if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) throw new RangeError(`pageSize must be 1..${MAX_PAGE_SIZE}, got ${size}`);
+    this.pageSize = size;
+    this.http = new HttpClient({
+      userAgent: `baton-datadog-ts (node ${process.version})`,
+      ...options.http,
+      baseUrl: endpoint.baseUrl,
+      auth: options.credentials,
+      logger: options.logger,
+      metrics: options.metrics,
+    });
+  }
+
+  get metrics(): HttpMetrics {
+    return this.http.metrics;
+  }
+
+  close(): Promise<void> {
+    return this.http.close();
+  }
+
+  // ---- plumbing ------------------------------------------------------------------------------------------------
+
+  async #send(id: OperationId, call: CallOptions): Promise<HttpResponse> {
+    const info = OPERATIONS[id];
+    try {
+      return await this.http.request({
+        method: info.method,
+        path: call.path,
+        query: call.query,
+        body: call.body,
+        operation: id,
+        retryable: call.retryable,
+        signal: call.signal,
+        acceptStatus: call.acceptStatus,
+      });
+    } catch (err) {
+      if (err instanceof HttpError && err.code === HttpErrorCode.HTTP_STATUS && err.status === 403 && info.permissions.length > 0) {
+        throw new HttpError({
+          code: err.code,
+          operation: id,
+          method: err.method,
+          url: err.url,
+          status: err.status,
+          serverErrors: err.serverErrors,
+          attempts: err.attempts,
+          message: `${err.detail} (to ${info.purpose} the application key needs the ${info.permissions.join(" or ")} permission)`,
+          cause: err,
+        });
+      }
+      throw err;
+    }
+  }
+
+  async #get<S extends z.ZodType>(id: OperationId, schema: S, call: CallOptions): Promise<z.output<S>> {
+    const res = await this.#send(id, call);
+    return parseResponse(id, schema, res.body);
+  }
+
+  #pageQuery(page: number, extra: Record<string, QueryValue> = {}): Record<string, QueryValue> {
+    return { "page[size]": this.pageSize, "page[number]": checkPageNumber(page), ...extra };
+  }
+
+  // ---- validate ------------------------------------------------------------------------------------------------
+
+  /** GET /api/v1/validate: checks the API key only (Datadog ignores the application key here). */
+  async validateApiKey(signal?: AbortSignal): Promise<boolean> {
+    const res = await this.#get("Validate", ValidateResponseSchema, { path: "/api/v1/validate", signal });
+    return res.valid;
+  }
+
+  // ---- users ---------------------------------------------------------------------------------------------------
+
+  async listUsersPage(page: number, signal?: AbortSignal): Promise<Page<User>> {
+    const res = await this.#get("ListUsers", UsersResponseSchema, { path: "/api/v2/users", query: this.#pageQuery(page), signal });
+    const total = res.meta?.page?.total_filtered_count ?? res.meta?.page?.total_count ?? undefined;
+    return { items: res.data, total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
+  }
+
+  async getUser(userId: string, signal?: AbortSignal): Promise<User> {
+    return (await this.#get("GetUser", UserResponseSchema, { path: path`/api/v2/users/${userId}`, signal })).data;
+  }
+
+  // ---- roles ---------------------------------------------------------------------------------------------------
+
+  async listRolesPage(page: number, signal?: AbortSignal): Promise<Page<Role>> {
+    const res = await this.#get("ListRoles", RolesResponseSchema, { path: "/api/v2/roles", query: this.#pageQuery(page), signal });
+    const total = res.meta?.page?.total_filtered_count ?? res.meta?.page?.total_count ?? undefined;
+    return { items: res.data, total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
+  }
+
+  async listRoleUsersPage(roleId: string, page: number, signal?: AbortSignal): Promise<Page<User>> {
+    const res = await this.#get("ListRoleUsers", UsersResponseSchema, {
+      path: path`/api/v2/roles/${roleId}/users`,
+      query: this.#pageQuery(page),
+      signal,
+    });
+    const total = res.meta?.page?.total_filtered_count ?? res.meta?.page?.total_count ?? undefined;
+    return { items: res.data, total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
+  }
+
+  async listRolePermissions(roleId: string, signal?: AbortSignal): Promise<Permission[]> {
+    return (await this.#get("ListRolePermissions", PermissionsResponseSchema, { path: path`/api/v2/roles/${roleId}/permissions`, signal })).data;
+  }
+
+  /** Every permission of the org (one request), to name the ids in a role's `relationships.permissions`. */
+  async listPermissions(signal?: AbortSignal): Promise<Permission[]> {
+    return (await this.#get("ListPermissions", PermissionsResponseSchema, { path: "/api/v2/permissions", signal })).data;
+  }
+
+  async addUserToRole(roleId: string, userId: string, signal?: AbortSignal): Promise<void> {
+    // Adding a member twice is harmless, so a retry after a lost answer is safe.
+    await this.#send("AddUserToRole", {
+      path: path`/api/v2/roles/${roleId}/users`,
+      body: { data: { id: userId, type: "users" } },
+      retryable: true,
+      signal,
+    });
+  }
+
+  async removeUserFromRole(roleId: string, userId: string, signal?: AbortSignal): Promise<void> {
+    await this.#send("RemoveUserFromRole", { path: path`/api/v2/roles/${roleId}/users`, body: { data: { id: userId, type: "users" } }, signal });
+  }
+
+  // ---- teams ---------------------------------------------------------------------------------------------------
+
+  async listTeamsPage(page: number, signal?: AbortSignal): Promise<Page<Team>> {
+    const res = await this.#get("ListTeams", TeamsResponseSchema, { path: "/api/v2/team", query: this.#pageQuery(page), signal });
+    const total = res.meta?.pagination?.total ?? undefined;
+    let nextPage = nextPageNumber(page, this.pageSize, res.data.length, total);
+    if (total === undefined && res.links && !res.links.next) nextPage = undefined;
+    return { items: res.data, total, nextPage };
+  }
+
+  /** One page of a team's memberships with their users (the API puts them in `included`: no request per member). */
+  async listTeamMembershipsPage(teamId: string, page: number, signal?: AbortSignal): Promise<TeamMembershipPage> {
+    const res = await this.#get("GetTeamMemberships", TeamMembershipsResponseSchema, {
+      path: path`/api/v2/team/${teamId}/memberships`,
+      query: this.#pageQuery(page),
+      signal,
+    });
+    const users = new Map<string, User>();
+    for (const user of includedOfType("GetTeamMemberships", res.included, "users", UserSchema)) users.set(user.id, user);
+    const total = res.meta?.pagination?.total ?? undefined;
+    let nextPage = nextPageNumber(page, this.pageSize, res.data.length, total);
+    if (total === undefined && res.links && !res.links.next) nextPage = undefined;
+    return { items: res.data, users, total, nextPage };
+  }
+
+  async createTeamMembership(teamId: string, userId: string, role: "admin" | null, signal?: AbortSignal): Promise<TeamMembership> {
+    const data: Record<string, unknown> = {
+      type: "team_memberships",
+      relationships: { user: { data: { id: userId, type: "users" } } },
+    };
+    if (role !== null) data.attributes = { role };
+    // A repeat after a lost answer gets 409, which callers treat as "already a member".
+    const res = await this.#get("CreateTeamMembership", TeamMembershipResponseSchema, {
+      path: path`/api/v2/team/${teamId}/memberships`,
+      body: { data },
+      retryable: true,
+      signal,
+    });
+    return res.data;
+  }
+
+  async updateTeamMembership(teamId: string, userId: string, role: "admin" | null, signal?: AbortSignal): Promise<TeamMembership> {
+    const res = await this.#get("UpdateTeamMembership", TeamMembershipResponseSchema, {
+      path: path`/api/v2/team/${teamId}/memberships/${userId}`,
+      body: { data: { type: "team_memberships", attributes: { role } } },
+      retryable: true,
+      signal,
+    });
+    return res.data;
+  }
+
+  async deleteTeamMembership(teamId: string, userId: string, signal?: AbortSignal): Promise<void> {
+    await this.#send("DeleteTeamMembership", { path: path`/api/v2/team/${teamId}/memberships/${userId}`, signal });
+  }
+
+  // ---- on-call -------------------------------------------------------------------------------------------------
+
+  /** A team's routing rules and the escalation policies they use (include=rules brings the rules' relationships). */
+  async getTeamOnCallRoutingRules(teamId: string, signal?: AbortSignal): Promise<TeamRoutingRules> {
+    const op = "GetOnCallTeamRoutingRules";
+    const res = await this.#get(op, RoutingRulesResponseSchema, {
+      path: path`/api/v2/on-call/teams/${teamId}/routing-rules`,
+      query: { include: "rules" },
+      signal,
+    });
+    const byId = new Map(includedOfType(op, res.included, "team_routing_rules", RoutingRuleSchema).map((r) => [r.id, r]));
+    const ruleRefs = res.data.relationships?.rules?.data ?? [];
+    const rules = ruleRefs.map((ref) => ({ id: ref.id, policyId: byId.get(ref.id)?.relationships?.policy?.data?.id ?? undefined }));
+    // Rules present in `included` but not referenced are still rules of this team.
+    for (const rule of byId.values()) {
+      if (!ruleRefs.some((r) => r.id === rule.id)) rules.push({ id: rule.id, policyId: rule.relationships?.policy?.data?.id ?? undefined });
+    }
+    return { teamId, rules, policyIds: unique(rules.flatMap((r) => (r.policyId ? [r.policyId] : []))) };
+  }
+
+  async getOnCallEscalationPolicy(policyId: string, signal?: AbortSignal): Promise<EscalationPolicy> {
+    const op = "GetOnCallEscalationPolicy";
+    const res = await this.#get(op, EscalationPolicyResponseSchema, {
+      path: path`/api/v2/on-call/escalation-policies/${policyId}`,
+      query: { include: "steps.targets" },
+      signal,
+    });
+    const stepsById = new Map(includedOfType(op, res.included, "steps", EscalationStepSchema).map((s) => [s.id, s]));
+    const scheduleTargets = new Map(includedOfType(op, res.included, "schedule_target", ScheduleTargetSchema).map((t) => [t.id, t]));
+    const stepRefs = res.data.relationships?.steps?.data ?? [];
+    const steps = stepRefs.map((ref) => ({
+      id: ref.id,
+      targets: (stepsById.get(ref.id)?.relationships?.targets?.data ?? []).map((t) => ({ id: t.id, type: t.type })),
+    }));
+    const targets = steps.flatMap((s) => s.targets);
+    const scheduleIds: string[] = [];
+    for (const t of targets) {
+      if (t.type === "schedules") scheduleIds.push(t.id);
+      else if (t.type === "schedule_target") {
+        const scheduleId = scheduleTargets.get(t.id)?.relationships?.schedule?.data?.id;
+        if (scheduleId) scheduleIds.push(scheduleId);
+      }
+    }
+    return {
+      id: res.data.id,
+      name: res.data.attributes?.name ?? undefined,
+      teamIds: (res.data.relationships?.teams?.data ?? []).map((t) => t.id),
+      steps,
+      scheduleIds: unique(scheduleIds),
+      userIds: unique(targets.filter((t) => t.type === "users").map((t) => t.id)),
+      teamTargetIds: unique(targets.filter((t) => t.type === "teams").map((t) => t.id)),
+    };
+  }
+
+  /** A schedule with its layers, the users in them and its teams, in one request. */
+  async getOnCallSchedule(scheduleId: string, signal?: AbortSignal): Promise<OnCallSchedule> {
+    const op = "GetOnCallSchedule";
+    const res = await this.#get(op, ScheduleResponseSchema, {
+      path: path`/api/v2/on-call/schedules/${scheduleId}`,
+      query: { include: "layers,layers.members,layers.members.user,teams" },
+      signal,
+    });
+    const layersById = new Map(includedOfType(op, res.included, "layers", LayerSchema).map((l) => [l.id, l]));
+    const membersById = new Map(includedOfType(op, res.included, "members", ScheduleMemberSchema).map((m) => [m.id, m]));
+    const usersById = new Map(includedOfType(op, res.included, "users", ScheduleUserSchema).map((u) => [u.id, u]));
+    const teamsById = new Map(includedOfType(op, res.included, "teams", TeamReferenceSchema).map((t) => [t.id, t]));
+
+    const layerIds = (res.data.relationships?.layers?.data ?? []).map((l) => l.id);
+    for (const id of layersById.keys()) if (!layerIds.includes(id)) layerIds.push(id);
+    const layers = layerIds.map((id) => {
+      const layer = layersById.get(id);
+      const userIds = (layer?.relationships?.members?.data ?? []).flatMap((m) => {
+        const userId = membersById.get(m.id)?.relationships?.user?.data?.id;
+        return userId ? [userId] : [];
+      });
+      return { id, name: layer?.attributes?.name ?? undefined, userIds: unique(userIds) };
+    });
+    const users = unique(layers.flatMap((l) => l.userIds)).map((id) => {
+      const u = usersById.get(id);
+      return { id, email: u?.attributes?.email ?? undefined, name: u?.attributes?.name ?? undefined, status: u?.attributes?.status ?? undefined };
+    });
+    const teams = (res.data.relationships?.teams?.data ?? []).map((ref) => {
+      const t = teamsById.get(ref.id);
+      return { id: ref.id, name: t?.attributes?.name ?? undefined, handle: t?.attributes?.handle ?? undefined };
+    });
+    return {
+      id: res.data.id,
+      name: res.data.attributes?.name ?? undefined,
+      timeZone: res.data.attributes?.time_zone ?? undefined,
+      teams,
+      layers,
+      users,
+    };
+  }
+
+  // ---- keys ----------------------------------------------------------------------------------------------------
+
+  async listAPIKeysPage(page: number, signal?: AbortSignal): Promise<Page<ApiKey>> {
+    const res = await this.#get("ListAPIKeys", ApiKeysResponseSchema, { path: "/api/v2/api_keys", query: this.#pageQuery(page), signal });
+    const total = res.meta?.page?.total_filtered_count ?? undefined;
+    return { items: res.data, total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
+  }
+
+  async listApplicationKeysPage(page: number, signal?: AbortSignal): Promise<Page<ApplicationKey>> {
+    const res = await this.#get("ListApplicationKeys", ApplicationKeysResponseSchema, {
+      path: "/api/v2/application_keys",
+      query: this.#pageQuery(page),
+      signal,
+    });
+    const total = res.meta?.page?.total_filtered_count ?? undefined;
+    return { items: res.data.map(withoutSecret), total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
+  }
+
+  async listServiceAccountApplicationKeysPage(serviceAccountId: string, page: number, signal?: AbortSignal): Promise<Page<ApplicationKey>> {
+    const res = await this.#get("ListServiceAccountApplicationKeys", ApplicationKeysResponseSchema, {
+      path: path`/api/v2/service_accounts/${serviceAccountId}/application_keys`,
+      query: this.#pageQuery(page),
+      signal,
+    });
+    const total = res.meta?.page?.total_filtered_count ?? undefined;
+    return { items: res.data.map(withoutSecret), total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
+  }
+
+  /** Key metadata (owner, scopes); the secret value is dropped if the API sends it. */
+  async getApplicationKey(appKeyId: string, signal?: AbortSignal): Promise<ApplicationKey> {
+    const res = await this.#get("GetApplicationKey", ApplicationKeyResponseSchema, { path: path`/api/v2/application_keys/${appKeyId}`, signal });
+    return withoutSecret(res.data);
+  }
+
+  async deleteAPIKey(apiKeyId: string, signal?: AbortSignal): Promise<void> {
+    await this.#send("DeleteAPIKey", { path: path`/api/v2/api_keys/${apiKeyId}`, signal });
+  }
+
+  async deleteApplicationKey(appKeyId: string, signal?: AbortSignal): Promise<void> {
+    await this.#send("DeleteApplicationKey", { path: path`/api/v2/application_keys/${appKeyId}`, signal });
+  }
+
+  /** Creates a key for a service account. Not retried on failure: a repeat could create a second key. */
+  async createServiceAccountApplicationKey(
+    serviceAccountId: string,
+    key: { name: string; scopes?: readonly string[] | null },
+    signal?: AbortSignal,
+  ): Promise<CreatedApplicationKey> {
+    const attributes: Record<string, unknown> = { name: key.name };
+    if (key.scopes !== undefined) attributes.scopes = key.scopes === null ? null : [...key.scopes];
+    const res = await this.#get("CreateServiceAccountApplicationKey", CreatedApplicationKeyResponseSchema, {
+      path: path`/api/v2/service_accounts/${serviceAccountId}/application_keys`,
+      body: { data: { type: "application_keys", attributes } },
+      signal,
+    });
+    const a = res.data.attributes;
+    return {
+      id: res.data.id,
+      name: a.name ?? undefined,
+      scopes: a.scopes,
+      createdAt: a.created_at ?? undefined,
+      ownerId: res.data.relationships?.owned_by?.data?.id ?? undefined,
+      key: a.key,
+    };
+  }
+
+  async deleteServiceAccountApplicationKey(serviceAccountId: string, appKeyId: string, signal?: AbortSignal): Promise<void> {
+    await this.#send("DeleteServiceAccountApplicationKey", {
+      path: path`/api/v2/service_accounts/${serviceAccountId}/application_keys/${appKeyId}`,
+      signal,
+    });
+  }
+
+  // ---- accounts ------------------------------------------------------------------------------------------------
+
+  /** Creates a user (not retried: the API has no idempotency key; a repeat would answer 409 at best). */
+  async createUser(user: NewUser, signal?: AbortSignal): Promise<User> {
+    const attributes: Record<string, string> = { email: user.email };
+    if (user.name !== undefined) attributes.name = user.name;
+    if (user.title !== undefined) attributes.title = user.title;
+    const data: Record<string, unknown> = { type: "users", attributes };
+    if (user.roleIds?.length) data.relationships = { roles: { data: user.roleIds.map((id) => ({ id, type: "roles" })) } };
+    return (await this.#get("CreateUser", UserResponseSchema, { path: "/api/v2/users", body: { data }, signal })).data;
+  }
+
+  async sendInvitations(userIds: readonly string[], signal?: AbortSignal): Promise<UserInvitation[]> {
+    const body = {
+      data: userIds.map((id) => ({ type: "user_invitations", relationships: { user: { data: { id, type: "users" } } } })),
+    };
+    return (await this.#get("SendInvitations", UserInvitationsResponseSchema, { path: "/api/v2/user_invitations", body, signal })).data;
+  }
+
+  /** Disables a user (Datadog's soft delete). */
+  async disableUser(userId: string, signal?: AbortSignal): Promise<void> {
+    await this.#send("DisableUser", { path: path`/api/v2/users/${userId}`, signal });
+  }
+
+  // ---- whole lists ---------------------------------------------------------------------------------------------
+
+  /** Walks a page-at-a-time method to the end (for callers that want everything, e.g. tests and look-ups). */
+  static async *paginate<T>(fetchPage: (page: number) => Promise<Page<T>>): AsyncGenerator<T[], void, void> {
+    let page: number | undefined = 0;
+    while (page !== undefined) {
+      const res: Page<T> = await fetchPage(page);
+      yield res.items;
+      page = res.nextPage;
+    }
+  }
+
+  allUsers(signal?: AbortSignal): AsyncGenerator<User[], void, void> {
+    return DatadogClient.paginate((p) => this.listUsersPage(p, signal));
+  }
+
+  allRoles(signal?: AbortSignal): AsyncGenerator<Role[], void, void> {
+    return DatadogClient.paginate((p) => this.listRolesPage(p, signal));
+  }
+
+  allTeams(signal?: AbortSignal): AsyncGenerator<Team[], void, void> {
+    return DatadogClient.paginate((p) => this.listTeamsPage(p, signal));
+  }
+}
+
+/** Drops `attributes.key` so that a secret never travels further than the parser. */
+function withoutSecret(key: ApplicationKey): ApplicationKey {
+  if (key.attributes && "key" in key.attributes) {
+    const { key: _secret, ...rest } = key.attributes as Record<string, unknown>;
+    return { ...key, attributes: rest as ApplicationKey["attributes"] };
+  }
+  return key;
+}

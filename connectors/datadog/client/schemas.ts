@@ -1,0 +1,304 @@
+/**
+ * zod schemas for the Datadog responses the connector reads, after the spec's schemas (openapi-v2.yaml).
+ * Objects are loose (unknown fields are kept and ignored: Datadog adds fields all the time). Required are the
+ * identity fields (id, type) and the few fields the connector cannot work without (a user's email, a role's,
+ * team's or permission's name, a team's handle, the user of a membership); everything else is optional and may
+ * be null, since the spec marks most attributes optional and several nullable.
+ */
+import { z } from "zod";
+
+const str = z.string().nullish();
+const bool = z.boolean().nullish();
+const int = z.number().int().nullish();
+
+/** A JSON:API resource identifier ({ id, type }). */
+export const ResourceRefSchema = z.looseObject({ id: z.string(), type: z.string() });
+const toOne = z.looseObject({ data: ResourceRefSchema.nullish() }).nullish();
+const toMany = z.looseObject({ data: z.array(ResourceRefSchema).nullish() }).nullish();
+
+/** An `included` entry before it is parsed by type. */
+export const IncludedSchema = z.looseObject({ id: z.string(), type: z.string() });
+
+const PageMetaSchema = z
+  .looseObject({
+    page: z.looseObject({ total_count: int, total_filtered_count: int }).nullish(),
+  })
+  .nullish();
+
+// ---- users -------------------------------------------------------------------------------------------------
+
+export const UserSchema = z.looseObject({
+  id: z.string().min(1),
+  type: z.literal("users"),
+  attributes: z.looseObject({
+    email: z.string(),
+    handle: str,
+    name: str,
+    title: str,
+    status: str,
+    disabled: bool,
+    verified: bool,
+    service_account: bool,
+    mfa_enabled: bool,
+    last_login_time: str,
+    created_at: str,
+    modified_at: str,
+    icon: str,
+  }),
+  relationships: z.looseObject({ roles: toMany, org: toOne }).nullish(),
+});
+export type User = z.infer<typeof UserSchema>;
+
+export const UsersResponseSchema = z.looseObject({
+  data: z.array(UserSchema),
+  included: z.array(IncludedSchema).nullish(),
+  meta: PageMetaSchema,
+});
+
+export const UserResponseSchema = z.looseObject({
+  data: UserSchema,
+  included: z.array(IncludedSchema).nullish(),
+});
+
+export const UserInvitationSchema = z.looseObject({
+  id: z.string(),
+  type: z.literal("user_invitations"),
+  attributes: z.looseObject({ uuid: str, expires_at: str, created_at: str, invite_type: str }).nullish(),
+  relationships: z.looseObject({ user: toOne }).nullish(),
+});
+export type UserInvitation = z.infer<typeof UserInvitationSchema>;
+
+export const UserInvitationsResponseSchema = z.looseObject({ data: z.array(UserInvitationSchema) });
+
+// ---- roles and permissions ---------------------------------------------------------------------------------
+
+export const RoleSchema = z.looseObject({
+  id: z.string().min(1),
+  type: z.literal("roles"),
+  attributes: z.looseObject({
+    name: z.string(),
+    created_at: str,
+    modified_at: str,
+    user_count: int,
+  }),
+  relationships: z.looseObject({ permissions: toMany }).nullish(),
+});
+export type Role = z.infer<typeof RoleSchema>;
+
+export const RolesResponseSchema = z.looseObject({
+  data: z.array(RoleSchema),
+  included: z.array(IncludedSchema).nullish(),
+  meta: PageMetaSchema,
+});
+
+export const PermissionSchema = z.looseObject({
+  id: z.string().min(1),
+  type: z.literal("permissions"),
+  attributes: z.looseObject({
+    name: z.string(),
+    display_name: str,
+    display_type: str,
+    group_name: str,
+    restricted: bool,
+  }),
+});
+export type Permission = z.infer<typeof PermissionSchema>;
+
+export const PermissionsResponseSchema = z.looseObject({ data: z.array(PermissionSchema) });
+
+// ---- teams ---------------------------------------------------------------------------------------------------
+
+export const TeamSchema = z.looseObject({
+  id: z.string().min(1),
+  type: z.literal("team"),
+  attributes: z.looseObject({
+    name: z.string(),
+    handle: z.string(),
+    summary: str,
+    description: str,
+    user_count: int,
+    link_count: int,
+    created_at: str,
+    modified_at: str,
+    is_managed: bool,
+  }),
+});
+export type Team = z.infer<typeof TeamSchema>;
+
+const TeamsPaginationSchema = z
+  .looseObject({
+    pagination: z.looseObject({ total: int, limit: int, offset: int, next_offset: int, last_offset: int }).nullish(),
+  })
+  .nullish();
+
+export const TeamsResponseSchema = z.looseObject({
+  data: z.array(TeamSchema),
+  included: z.array(IncludedSchema).nullish(),
+  links: z.looseObject({ next: str }).nullish(),
+  meta: TeamsPaginationSchema,
+});
+
+export const TeamMembershipSchema = z.looseObject({
+  id: z.string().min(1),
+  type: z.literal("team_memberships"),
+  attributes: z.looseObject({ role: str, provisioned_by: str, provisioned_by_id: str }).nullish(),
+  relationships: z.looseObject({
+    user: z.looseObject({ data: ResourceRefSchema }),
+    team: toOne,
+  }),
+});
+export type TeamMembership = z.infer<typeof TeamMembershipSchema>;
+
+export const TeamMembershipsResponseSchema = z.looseObject({
+  data: z.array(TeamMembershipSchema),
+  included: z.array(IncludedSchema).nullish(),
+  links: z.looseObject({ next: str }).nullish(),
+  meta: TeamsPaginationSchema,
+});
+
+export const TeamMembershipResponseSchema = z.looseObject({
+  data: TeamMembershipSchema,
+  included: z.array(IncludedSchema).nullish(),
+});
+
+// ---- on-call -------------------------------------------------------------------------------------------------
+
+export const RoutingRulesResponseSchema = z.looseObject({
+  data: z.looseObject({
+    id: str,
+    type: z.literal("team_routing_rules"),
+    relationships: z.looseObject({ rules: toMany }).nullish(),
+  }),
+  included: z.array(IncludedSchema).nullish(),
+});
+
+export const RoutingRuleSchema = z.looseObject({
+  id: z.string(),
+  type: z.literal("team_routing_rules"),
+  relationships: z.looseObject({ policy: toOne }).nullish(),
+});
+export type RoutingRule = z.infer<typeof RoutingRuleSchema>;
+
+export const EscalationPolicyResponseSchema = z.looseObject({
+  data: z.looseObject({
+    id: z.string().min(1),
+    type: z.literal("policies"),
+    attributes: z.looseObject({ name: str }).nullish(),
+    relationships: z.looseObject({ steps: toMany, teams: toMany }).nullish(),
+  }),
+  included: z.array(IncludedSchema).nullish(),
+});
+
+export const EscalationStepSchema = z.looseObject({
+  id: z.string(),
+  type: z.literal("steps"),
+  relationships: z.looseObject({ targets: toMany }).nullish(),
+});
+
+export const ScheduleTargetSchema = z.looseObject({
+  id: z.string(),
+  type: z.literal("schedule_target"),
+  relationships: z.looseObject({ schedule: toOne }).nullish(),
+});
+
+export const ScheduleResponseSchema = z.looseObject({
+  data: z.looseObject({
+    id: z.string().min(1),
+    type: z.literal("schedules"),
+    attributes: z.looseObject({ name: str, time_zone: str }).nullish(),
+    relationships: z.looseObject({ layers: toMany, teams: toMany }).nullish(),
+  }),
+  included: z.array(IncludedSchema).nullish(),
+});
+
+export const LayerSchema = z.looseObject({
+  id: z.string(),
+  type: z.literal("layers"),
+  attributes: z.looseObject({ name: str, effective_date: str, end_date: str, rotation_start: str }).nullish(),
+  relationships: z.looseObject({ members: toMany }).nullish(),
+});
+
+export const ScheduleMemberSchema = z.looseObject({
+  id: z.string(),
+  type: z.literal("members"),
+  relationships: z.looseObject({ user: toOne }).nullish(),
+});
+
+export const ScheduleUserSchema = z.looseObject({
+  id: z.string(),
+  type: z.literal("users"),
+  attributes: z.looseObject({ email: str, name: str, status: str }).nullish(),
+});
+
+export const TeamReferenceSchema = z.looseObject({
+  id: z.string(),
+  type: z.literal("teams"),
+  attributes: z.looseObject({ name: str, handle: str }).nullish(),
+});
+
+// ---- keys ----------------------------------------------------------------------------------------------------
+
+export const ApiKeySchema = z.looseObject({
+  id: z.string().min(1),
+  type: z.literal("api_keys"),
+  attributes: z
+    .looseObject({
+      name: str,
+      created_at: str,
+      modified_at: str,
+      date_last_used: str,
+      last4: str,
+      category: str,
+      remote_config_read_enabled: bool,
+    })
+    .nullish(),
+  relationships: z.looseObject({ created_by: toOne, modified_by: toOne }).nullish(),
+});
+export type ApiKey = z.infer<typeof ApiKeySchema>;
+
+export const ApiKeysResponseSchema = z.looseObject({
+  data: z.array(ApiKeySchema),
+  included: z.array(IncludedSchema).nullish(),
+  meta: z.looseObject({ max_allowed: int, page: z.looseObject({ total_filtered_count: int }).nullish() }).nullish(),
+});
+
+const appKeyAttributes = {
+  name: str,
+  created_at: str,
+  last_used_at: str,
+  last4: str,
+  scopes: z.array(z.string()).nullish(),
+};
+
+export const ApplicationKeySchema = z.looseObject({
+  id: z.string().min(1),
+  type: z.literal("application_keys"),
+  attributes: z.looseObject(appKeyAttributes).nullish(),
+  relationships: z.looseObject({ owned_by: toOne }).nullish(),
+});
+export type ApplicationKey = z.infer<typeof ApplicationKeySchema>;
+
+export const ApplicationKeysResponseSchema = z.looseObject({
+  data: z.array(ApplicationKeySchema),
+  included: z.array(IncludedSchema).nullish(),
+  meta: z.looseObject({ max_allowed_per_user: int, page: z.looseObject({ total_filtered_count: int }).nullish() }).nullish(),
+});
+
+export const ApplicationKeyResponseSchema = z.looseObject({
+  data: ApplicationKeySchema,
+  included: z.array(IncludedSchema).nullish(),
+});
+
+/** The answer to creating a key: the only time the key's secret value is returned. */
+export const CreatedApplicationKeyResponseSchema = z.looseObject({
+  data: z.looseObject({
+    id: z.string().min(1),
+    type: z.literal("application_keys"),
+    attributes: z.looseObject({ ...appKeyAttributes, key: z.string().min(1) }),
+    relationships: z.looseObject({ owned_by: toOne }).nullish(),
+  }),
+});
+
+// ---- v1 validate ---------------------------------------------------------------------------------------------
+
+export const ValidateResponseSchema = z.looseObject({ valid: z.boolean() });

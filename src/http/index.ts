@@ -1,0 +1,14 @@
+export { HttpClient, encodePath, extractServerErrors } from "./client.ts";
+export type { HttpAuth, HttpClientOptions, HttpMethod, HttpRequest, HttpResponse, QueryValue } from "./client.ts";
+export { HttpError, HttpErrorCode, httpErrorToCode, isHttpError, redactSecrets, statusToCode, toConnectorError } from "./errors.ts";
+export type { HttpErrorInit } from "./errors.ts";
+export { HttpMetrics } from "./metrics.ts";
+export type { HttpMetricsSnapshot } from "./metrics.ts";
+export { RateLimiter, parseRateLimitHeaders } from "./rate-limit.ts";
+export type { RateLimitHeaders, RateLimitSlot, RateLimitStatus, RateLimiterOptions } from "./rate-limit.ts";
+export { backoffDelay, DEFAULT_BACKOFF, parseRetryAfter, sleep } from "./backoff.ts";
+export type { BackoffPolicy } from "./backoff.ts";
+export { describeProxy, proxyFor, proxySettingsFromEnv } from "./proxy.ts";
+export type { ProxySettings } from "./proxy.ts";
+export { classifyNetworkError, EXTRA_CA_HINT, innermostCode } from "./classify.ts";
+export { DEFAULT_MAX_BODY_BYTES } from "./body.ts";
