@@ -11,7 +11,8 @@ import { EntitlementSchema, type Entitlement } from "../gen/c1/connector/v2/enti
 import { ResourceIdSchema, type Resource, type ResourceType } from "../gen/c1/connector/v2/resource_pb.js";
 import type { Grant } from "../gen/c1/connector/v2/grant_pb.js";
 import { ChildResourceTypeSchema, SkipEntitlementsAndGrantsSchema, SkipEntitlementsSchema, SkipGrantsSchema } from "../gen/c1/connector/v2/annotation_resource_tree_pb.js";
-import { hasAnnotation } from "../connector/annotations.ts";
+import { findAnnotation, hasAnnotation } from "../connector/annotations.ts";
+import { EnqueuePageTokensSchema } from "../gen/c1/connector/v2/annotation_type_scoped_grants_pb.js";
 import { entitlementId } from "../connector/builders.ts";
 import { Code, ConnectorError } from "../connector/errors.ts";
 import type { ConnectorRpc } from "../connector/rpc.ts";
@@ -199,6 +200,10 @@ class SyncRun {
                   queue.push({ resourceTypeId: child, parent: { resourceType: r.id.resourceType, resource: r.id.resource }, pageToken: "" });
                 }
               }
+            }
+            // A connector whose pages are independent may hand out further page tokens to fetch concurrently.
+            for (const pageToken of findAnnotation(page.annotations, EnqueuePageTokensSchema)?.pageTokens ?? []) {
+              if (pageToken) queue.push({ resourceTypeId: action.resourceTypeId, parent: action.parent, pageToken });
             }
             const next = this.nextToken(action.pageToken, page.nextPageToken, `ListResources(${action.resourceTypeId})`);
             action.pageToken = next;

@@ -78,6 +78,20 @@ describe("sync engine on the fixture connector", () => {
     expect(rowsB.rows).toEqual(rowsA.rows);
   });
 
+  it("fetches pages handed out with EnqueuePageTokens and ends with the same rows", async () => {
+    const chained = join(dir, "chained.c1z");
+    const fanned = join(dir, "fanned.c1z");
+    await runSync({ connector: createConnectorService(fixtureConnector({ users: 31 }), { logger, provisioning: false }), file: chained, logger });
+    const rpc = createConnectorService(fixtureConnector({ users: 31, fanOut: true }), { logger, provisioning: false });
+    let calls = 0;
+    const counting = { ...rpc, listResources: (req: Parameters<typeof rpc.listResources>[0], o?: Parameters<typeof rpc.listResources>[1]) => (calls++, rpc.listResources(req, o)) };
+    const result = await runSync({ connector: counting, file: fanned, logger, concurrency: 4 });
+    expect(result.stats.resourcesByType.user).toBe(31);
+    // 11 user pages, 2 group pages, 1 role, 1 org, 1 top-level project listing, 2 × 2 project pages under orgs.
+    expect(calls).toBe(11 + 2 + 1 + 1 + 1 + 4);
+    expect((await c1zRows(fanned)).rows).toEqual((await c1zRows(chained)).rows);
+  });
+
   it("stops with a clear error when a connector repeats its page token", async () => {
     const base = fixtureConnector();
     const looping = {

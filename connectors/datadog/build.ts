@@ -1,0 +1,56 @@
+/**
+ * Builds the Datadog connector from resolved configuration: the credential provider (static keys or delegated
+ * auth), the API client and the connector with its syncers. Used by every way of running it.
+ */
+import type { Logger } from "pino";
+import { HttpMetrics } from "../../src/http/metrics.ts";
+import type { Connector } from "../../src/connector/types.ts";
+import { DatadogClient } from "./client/datadog-client.ts";
+import { StaticKeyProvider } from "./client/credentials.ts";
+import { resolveApiEndpoint } from "./client/sites.ts";
+import { createCredentialProvider, DelegatedTokenProvider } from "./auth/index.ts";
+import { delegatedAuthEnabled } from "./auth/config.ts";
+import { datadogConnector } from "./connector.ts";
+import type { DatadogConfig } from "./config.ts";
+
+export interface BuiltDatadog {
+  connector: Connector;
+  client: DatadogClient;
+  metrics: HttpMetrics;
+  close(): Promise<void>;
+}
+
+export async function buildDatadog(config: DatadogConfig, logger: Logger): Promise<BuiltDatadog> {
+  const endpoint = resolveApiEndpoint({ site: config.site, baseUrl: config.baseUrl });
+  const credentials = createCredentialProvider(config, {
+    apiBaseUrl: endpoint.baseUrl,
+    explicitBaseUrl: config.baseUrl,
+    logger,
+  });
+  // A bad delegated-auth setup should fail here, before any work starts.
+  if (credentials instanceof DelegatedTokenProvider) await credentials.start();
+  const metrics = new HttpMetrics();
+  const client = new DatadogClient({ site: config.site, baseUrl: config.baseUrl, credentials, logger, metrics });
+  const connector = datadogConnector({
+    client,
+    logger,
+    syncSchedules: config.syncSchedules,
+    syncSecrets: config.syncSecrets,
+    delegatedAuth: delegatedAuthEnabled(config),
+  });
+  return {
+    connector,
+    client,
+    metrics,
+    async close() {
+      await connector.close?.();
+      if (credentials instanceof DelegatedTokenProvider) credentials.close();
+    },
+  };
+}
+
+/** The connector with every optional type on, for `capabilities`: no credentials and no network needed. */
+export function datadogConnectorForCapabilities(logger: Logger): Connector {
+  const client = new DatadogClient({ credentials: new StaticKeyProvider("capabilities", "capabilities"), logger });
+  return datadogConnector({ client, logger, syncSchedules: true, syncSecrets: true, delegatedAuth: false });
+}
