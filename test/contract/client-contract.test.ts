@@ -1,0 +1,167 @@
+/**
+ * Contract of the Datadog API client (the part of the connector that speaks HTTP) against Datadog's official
+ * OpenAPI v2 spec. Its operation table must name documented operations by their spec operationId and template;
+ * every method is then driven against the simulator through the recording proxy, and every request (query
+ * parameters and, for the provisioning writes, the bodies) and every answer must conform.
+ */
+import { existsSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DatadogClient, OPERATIONS, StaticKeyProvider, type OperationId, type Page } from "../../connectors/datadog/client/index.ts";
+import { startSimulator, type Simulator } from "../../connectors/datadog/simulator/index.ts";
+import { checkExchanges } from "./check-exchanges.ts";
+import { classifyRequest, loadSpec, matchOperation, SPEC_PATH, type Spec } from "./openapi.ts";
+import { startRecordingProxy, type RecordingProxy } from "./recorder.ts";
+
+if (!existsSync(SPEC_PATH)) throw new Error(`Datadog's OpenAPI spec is missing at ${SPEC_PATH}; the contract tests need it`);
+
+const COUNTS = { users: 30, teams: 4, roles: 4, schedules: 3, apiKeys: 5, appKeys: 5, serviceAccounts: 3 };
+
+let spec: Spec;
+let sim: Simulator;
+let proxy: RecordingProxy;
+let client: DatadogClient;
+
+beforeAll(async () => {
+  [spec, sim] = await Promise.all([loadSpec(), startSimulator({ seed: 1, counts: COUNTS })]);
+  proxy = await startRecordingProxy(sim.baseUrl);
+  client = new DatadogClient({
+    baseUrl: proxy.baseUrl,
+    credentials: new StaticKeyProvider(sim.apiKey, sim.appKey),
+    // Small pages so that paging (page[number] > 0) is part of what is checked.
+    pageSize: 10,
+    http: { proxy: { httpProxy: "", httpsProxy: "", noProxy: "" } },
+  });
+});
+
+afterAll(async () => {
+  await client?.close();
+  await proxy?.close();
+  await sim?.close();
+});
+
+async function all<T>(pages: AsyncGenerator<T[]>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const page of pages) out.push(...page);
+  return out;
+}
+
+async function allOf<T>(fetchPage: (page: number) => Promise<Page<T>>): Promise<T[]> {
+  return all(DatadogClient.paginate(fetchPage));
+}
+
+/** Checks what was recorded since the last call; returns the documented operations seen. */
+function expectConformant(): Record<string, number> {
+  const report = checkExchanges(spec, proxy.exchanges);
+  proxy.clear();
+  expect(report.problems, `contract problems:\n${report.problems.join("\n")}`).toEqual([]);
+  return report.operations;
+}
+
+const simulatorServes = (id: OperationId) => sim.routes().some((r) => r.method === OPERATIONS[id].method && r.template === OPERATIONS[id].path);
+
+describe("the Datadog client's operations are Datadog's documented operations", () => {
+  it("each entry of OPERATIONS is the spec's operation of that id, method and template", () => {
+    const mismatches: string[] = [];
+    for (const [id, info] of Object.entries(OPERATIONS)) {
+      const cls = classifyRequest(spec, info.method, info.path);
+      if (cls.kind === "allow-listed") continue;
+      const match = matchOperation(spec, info.method, info.path);
+      if (match?.operationId !== id || match.pathTemplate !== info.path) {
+        mismatches.push(`${id}: ${info.method} ${info.path} → ${match ? `${match.operationId} ${match.pathTemplate}` : "no documented operation"}`);
+      }
+    }
+    expect(mismatches).toEqual([]);
+  });
+
+  it("reads: every request and answer of a full walk of the org conforms", async () => {
+    expect(await client.validateApiKey()).toBe(true);
+    const users = await all(client.allUsers());
+    expect(users).toHaveLength(COUNTS.users);
+    await client.getUser(users[3].id);
+
+    const roles = await all(client.allRoles());
+    for (const role of roles) {
+      await allOf((p) => client.listRoleUsersPage(role.id, p));
+      if (simulatorServes("ListRolePermissions")) await client.listRolePermissions(role.id);
+    }
+    await client.listPermissions();
+
+    const teams = await all(client.allTeams());
+    expect(teams).toHaveLength(COUNTS.teams);
+    const policyIds = new Set<string>();
+    for (const team of teams) {
+      await allOf((p) => client.listTeamMembershipsPage(team.id, p));
+      for (const id of (await client.getTeamOnCallRoutingRules(team.id)).policyIds) policyIds.add(id);
+    }
+    const scheduleIds = new Set<string>();
+    for (const id of policyIds) for (const s of (await client.getOnCallEscalationPolicy(id)).scheduleIds) scheduleIds.add(s);
+    for (const id of scheduleIds) await client.getOnCallSchedule(id);
+    expect(scheduleIds.size).toBeGreaterThan(0);
+
+    await allOf((p) => client.listAPIKeysPage(p));
+    const appKeys = await allOf((p) => client.listApplicationKeysPage(p));
+    await client.getApplicationKey(appKeys[0].id);
+    for (const account of users.filter((u) => u.attributes.service_account)) {
+      await allOf((p) => client.listServiceAccountApplicationKeysPage(account.id, p));
+    }
+
+    const report = checkExchanges(spec, proxy.exchanges);
+    proxy.clear();
+    expect(report.problems, `contract problems:\n${report.problems.join("\n")}`).toEqual([]);
+    expect(report.allowListed).toEqual([expect.stringMatching(/^GET \/api\/v1\/validate: /)]);
+    expect(report.operations.ListUsers).toBe(Math.ceil(COUNTS.users / 10));
+    expect(report.operations.GetOnCallSchedule).toBe(scheduleIds.size);
+  });
+
+  it("provisioning writes: every request body validates against the operation's requestBody schema", async () => {
+    const role = sim.org.roles.values()[1];
+    const user = sim.org.users.values().find((u) => !u.serviceAccount && !role.users.has(u.id))!;
+    await client.addUserToRole(role.id, user.id);
+    await client.removeUserFromRole(role.id, user.id);
+
+    const team = sim.org.teams.values()[0];
+    const [asMember, asAdmin] = sim.org.users.values().filter((u) => !team.members.has(u.id));
+    await client.createTeamMembership(team.id, asMember.id, null);
+    await client.createTeamMembership(team.id, asAdmin.id, "admin");
+    await client.updateTeamMembership(team.id, asMember.id, "admin");
+    await client.updateTeamMembership(team.id, asMember.id, null);
+    await client.deleteTeamMembership(team.id, asMember.id);
+    await client.deleteTeamMembership(team.id, asAdmin.id);
+
+    const created = await client.createUser({ email: "contract.client@example.com", name: "Contract Client", title: "QA", roleIds: [role.id] });
+    await client.createUser({ email: "contract.bare@example.com" });
+    await client.sendInvitations([created.id]);
+    await client.disableUser(created.id);
+
+    const account = sim.org.users.values().find((u) => u.serviceAccount)!;
+    const scoped = await client.createServiceAccountApplicationKey(account.id, { name: "contract-scoped", scopes: ["user_access_read", "teams_read"] });
+    const unscoped = await client.createServiceAccountApplicationKey(account.id, { name: "contract-unscoped", scopes: null });
+    const plain = await client.createServiceAccountApplicationKey(account.id, { name: "contract-plain" });
+    for (const key of [scoped, unscoped, plain]) await client.deleteServiceAccountApplicationKey(account.id, key.id);
+
+    await client.deleteAPIKey(sim.org.apiKeys.values()[0].id);
+    await client.deleteApplicationKey(sim.org.appKeys.values().find((k) => k.owner.id !== account.id)!.id);
+
+    const operations = expectConformant();
+    const writes: OperationId[] = [
+      "AddUserToRole",
+      "RemoveUserFromRole",
+      "CreateTeamMembership",
+      "UpdateTeamMembership",
+      "DeleteTeamMembership",
+      "CreateUser",
+      "SendInvitations",
+      "DisableUser",
+      "CreateServiceAccountApplicationKey",
+      "DeleteServiceAccountApplicationKey",
+      "DeleteAPIKey",
+      "DeleteApplicationKey",
+    ];
+    expect(Object.keys(operations).sort()).toEqual([...writes].sort());
+    // Every operation the client knows has now been exercised here or in the read walk.
+    const exercised = new Set([...writes, "Validate", "ListUsers", "GetUser", "ListRoles", "ListRoleUsers", "ListRolePermissions", "ListPermissions",
+      "ListTeams", "GetTeamMemberships", "GetOnCallTeamRoutingRules", "GetOnCallEscalationPolicy", "GetOnCallSchedule", "ListAPIKeys",
+      "ListApplicationKeys", "GetApplicationKey", "ListServiceAccountApplicationKeys"]);
+    expect(Object.keys(OPERATIONS).filter((id) => !exercised.has(id))).toEqual([]);
+  });
+});
