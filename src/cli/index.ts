@@ -18,3 +18,4 @@ export type { SyncProgressEvent, SyncResult, SyncSummary, ObjectCounts, TypeCoun
 export { ExitCode, UsageError } from "./errors.ts";
 export { capabilitiesJson, protoJson, protoRegistry, atTypeFirst, prettyJson } from "./json.ts";
 export { TableWriter, renderTable, formatCount, formatDuration } from "./table.ts";
+export { runServiceMode, serveCommand, type WithConnectorRpc } from "./modes.ts";

@@ -385,6 +385,8 @@ class SyncRun {
   private async call<T>(fn: () => Promise<T>): Promise<T> {
     return withRetry(
       () => {
+        // Cancellation takes effect between pages too, not only inside a connector call.
+        this.opts.signal?.throwIfAborted();
         this.calls++;
         return fn();
       },

@@ -1,0 +1,103 @@
+/**
+ * `npm run bench`: syncs a large simulated Datadog org (≥ 20,000 users, 500 teams, 200 roles, 100 schedules,
+ * 2,000 API keys, ≥ 100,000 grants) with per-request latency and advertised rate limits, then the same org
+ * grown 5×, and prints one JSON line last:
+ *   wallSeconds, requests, http429, lowerBoundSeconds, ratio, peakRssMb, rows   (the base org)
+ *   peakRssMb5x, rssGrowth5x, wallSeconds5x                                      (the 5× org)
+ * lowerBoundSeconds = max(requests × latency / concurrency, max over limit names of requests × period / limit):
+ * what the request count, latency, concurrency and advertised limits allow, whatever the engine does.
+ * Environment: BENCH_LATENCY_MS (default 20), BENCH_RATE_LIMIT (default 250/1), BENCH_CONCURRENCY (default 8),
+ * BENCH_SKIP_5X=1 to run the base org only.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseRateLimit, startSimulator, type OrgCounts } from "../simulator/index.ts";
+
+const latencyMs = Number(process.env.BENCH_LATENCY_MS ?? 20);
+const rateLimit = parseRateLimit(process.env.BENCH_RATE_LIMIT ?? "250/1");
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 8);
+const base: OrgCounts = { users: 20_000, teams: 500, roles: 200, schedules: 100, apiKeys: 2_000, appKeys: 500, serviceAccounts: 200 };
+const scaled = (k: number): OrgCounts =>
+  Object.fromEntries(Object.entries(base).map(([key, n]) => [key, n * k])) as unknown as OrgCounts;
+
+interface ChildResult {
+  wallSeconds: number;
+  requests: number;
+  retries: number;
+  clientHttp429: number;
+  peakRssMb: number;
+  stats: { resourceTypes: number; resources: number; entitlements: number; grants: number };
+}
+
+function runChild(baseUrl: string, file: string, apiKey: string, appKey: string): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [new URL("./sync-child.ts", import.meta.url).pathname, baseUrl, file, String(concurrency)], {
+      env: { ...process.env, BENCH_API_KEY: apiKey, BENCH_APP_KEY: appKey },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code !== 0) return reject(new Error(`benchmark sync exited with ${code}`));
+      resolve(JSON.parse(out.trim().split("\n").at(-1)!));
+    });
+  });
+}
+
+async function measure(counts: OrgCounts, dir: string) {
+  const sim = await startSimulator({ seed: 7, counts, latencyMs, rateLimit });
+  try {
+    const result = await runChild(sim.baseUrl, join(dir, `bench-${counts.users}.c1z`), sim.apiKey, sim.appKey);
+    const limitOf = new Map(sim.routes().map((r) => [`${r.method} ${r.template}`, r.rateLimit]));
+    const perName = new Map<string, number>();
+    for (const [op, n] of Object.entries(sim.stats.byOperation)) {
+      const name = limitOf.get(op);
+      if (name) perName.set(name, (perName.get(name) ?? 0) + n);
+    }
+    const requests = sim.stats.requests;
+    const latencyBound = (requests * latencyMs) / 1000 / concurrency;
+    const rateBound = Math.max(0, ...[...perName.values()].map((n) => (n * rateLimit.periodSeconds) / rateLimit.limit));
+    const lowerBoundSeconds = Math.max(latencyBound, rateBound);
+    return { result, requests, http429: sim.stats.http429, lowerBoundSeconds, perName: Object.fromEntries(perName) };
+  } finally {
+    await sim.close();
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), "baton-datadog-bench-"));
+try {
+  const one = await measure(base, dir);
+  const rows = one.result.stats.resourceTypes + one.result.stats.resources + one.result.stats.entitlements + one.result.stats.grants;
+  const line: Record<string, unknown> = {
+    wallSeconds: round(one.result.wallSeconds),
+    requests: one.requests,
+    http429: one.http429,
+    lowerBoundSeconds: round(one.lowerBoundSeconds),
+    ratio: round(one.result.wallSeconds / one.lowerBoundSeconds),
+    peakRssMb: round(one.result.peakRssMb),
+    rows,
+    grants: one.result.stats.grants,
+    latencyMs,
+    rateLimit: `${rateLimit.limit}/${rateLimit.periodSeconds}`,
+    concurrency,
+    requestsByLimit: one.perName,
+  };
+  if (process.env.BENCH_SKIP_5X !== "1") {
+    const five = await measure(scaled(5), dir);
+    line.wallSeconds5x = round(five.result.wallSeconds);
+    line.http429_5x = five.http429;
+    line.peakRssMb5x = round(five.result.peakRssMb);
+    line.rssGrowth5x = round(five.result.peakRssMb / one.result.peakRssMb);
+    line.grants5x = five.result.stats.grants;
+  }
+  process.stdout.write(JSON.stringify(line) + "\n");
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}

@@ -1,0 +1,182 @@
+/**
+ * `baton-datadog`: the Datadog connector's CLI. The SDK runner owns flags, config, logging, inspection and exit
+ * codes; this file only says how to build the connector and adds Datadog's own subcommands.
+ */
+import type { Logger } from "pino";
+import {
+  runConnectorCliMain,
+  defineCommand,
+  runServiceMode,
+  serveCommand,
+  type ConnectorCliSpec,
+  type RunContext,
+  type WithConnectorRpc,
+} from "../../src/cli/index.ts";
+import { field } from "../../src/config/index.ts";
+import { createConnectorService } from "../../src/connector/service.ts";
+import { connectorCapabilities } from "../../src/connector/capabilities.ts";
+import { runSync } from "../../src/sync/engine.ts";
+import { runOneShot, type OneShotOperation } from "../../src/provision/oneshot.ts";
+import type { ProvisioningOperation } from "../../src/cli/spec.ts";
+import { buildDatadog, datadogConnectorForCapabilities, type BuiltDatadog } from "./build.ts";
+import type { ConnectorRpc } from "../../src/connector/rpc.ts";
+import { datadogConfig, type DatadogConfig } from "./config.ts";
+import { diagnose, formatDiagnosis } from "./client/diagnose.ts";
+import { resolveApiEndpoint } from "./client/sites.ts";
+import { checkDelegatedAuth } from "./auth/check.ts";
+import { delegatedAuthEnabled } from "./auth/config.ts";
+import { runSimulateCommand, SimulateUsageError, SIMULATE_USAGE } from "./simulator/cli.ts";
+import { startSimulator } from "./simulator/index.ts";
+import pkg from "../../package.json" with { type: "json" };
+
+type Ctx = RunContext<DatadogConfig>;
+
+/** Builds the connector, hands its in-process RPC implementation to `fn`, and closes it afterwards. */
+async function withBuilt<T>(
+  config: DatadogConfig,
+  logger: Logger,
+  provisioning: boolean,
+  fn: (built: BuiltDatadog, rpc: ConnectorRpc) => Promise<T>,
+): Promise<T> {
+  const built = await buildDatadog(config, logger);
+  try {
+    return await fn(built, createConnectorService(built.connector, { logger, provisioning }));
+  } finally {
+    await built.close();
+  }
+}
+
+const withRpc: WithConnectorRpc<DatadogConfig> = (config, logger, provisioning, fn) =>
+  withBuilt(config, logger, provisioning, (_built, rpc) => fn(rpc));
+
+function oneShotOf(op: ProvisioningOperation): OneShotOperation {
+  switch (op.kind) {
+    case "grant":
+      return op;
+    case "revoke":
+      return op;
+    case "createAccount":
+      if (!op.email) throw new Error("--create-account-email is required to create a Datadog user");
+      return { kind: "create-account", email: op.email, login: op.login, profile: op.profile as never };
+    case "deleteResource":
+      return { kind: "delete-resource", resourceId: op.resourceId, resourceType: op.resourceType };
+    case "rotateCredentials":
+      return { kind: "rotate-credentials", resourceId: op.resourceId, resourceType: op.resourceType, printPlaintext: op.printPlaintext };
+  }
+}
+
+const demo = defineCommand<DatadogConfig>()({
+  name: "demo",
+  description: "Start an embedded Datadog simulator, sync it to --file (default sync.c1z) and print the summary",
+  flags: {
+    users: field.int({ description: "Users in the simulated org", default: 200, min: 1, max: 200_000 }),
+    seed: field.int({ description: "Seed of the simulated org", default: 1, min: 0 }),
+  },
+  async run(ctx) {
+    const sim = await startSimulator({ seed: ctx.options.seed, counts: { users: ctx.options.users } });
+    try {
+      ctx.io.stderr.write(`demo: simulated Datadog org at ${sim.baseUrl} (seed ${ctx.options.seed}, ${ctx.options.users} users)\n`);
+      await ctx.runSync({
+        apiKey: sim.apiKey,
+        appKey: sim.appKey,
+        baseUrl: sim.baseUrl,
+        syncSchedules: true,
+        syncSecrets: true,
+        delegatedAuthOrgUuid: undefined,
+      });
+      return 0;
+    } finally {
+      await sim.close();
+    }
+  },
+});
+
+const simulate = defineCommand<DatadogConfig>()({
+  name: "simulate",
+  description: "Serve a simulated Datadog API on loopback (prints {baseUrl, apiKey, appKey} first); see `simulate --help`",
+  run(ctx) {
+    ctx.io.stdout.write(SIMULATE_USAGE + "\n");
+  },
+});
+
+const check = defineCommand<DatadogConfig>()({
+  name: "check",
+  description: "Test the connection to Datadog and report precisely what is wrong (DNS, TLS, proxy, keys, permissions)",
+  async run(ctx) {
+    const config = ctx.loadConfig();
+    let ok = true;
+    if (delegatedAuthEnabled(config)) {
+      const endpoint = resolveApiEndpoint({ site: config.site, baseUrl: config.baseUrl });
+      const stages = await checkDelegatedAuth({
+        orgUuid: config.delegatedAuthOrgUuid!,
+        apiBaseUrl: endpoint.baseUrl,
+        explicitBaseUrl: config.baseUrl,
+        region: config.awsRegion,
+      });
+      for (const s of stages) {
+        ctx.io.stdout.write(`${s.ok ? "ok  " : "FAIL"} ${s.stage}: ${s.detail}\n`);
+        ok &&= s.ok;
+      }
+      if (!ok) return 1;
+    }
+    const built = await buildDatadog(config, ctx.logger);
+    try {
+      // With delegated auth there is no API key in use; diagnose skips the key check by itself.
+      const result = await diagnose(built.client, { syncSchedules: config.syncSchedules, syncSecrets: config.syncSecrets });
+      ctx.io.stdout.write(formatDiagnosis(result) + "\n");
+      return result.ok && ok ? 0 : 1;
+    } finally {
+      await built.close();
+    }
+  },
+});
+
+export const datadogCli: ConnectorCliSpec<typeof datadogConfig> = {
+  name: "baton-datadog",
+  version: pkg.version,
+  description: "Baton connector for Datadog: users, roles, teams, on-call schedules, API and application keys",
+  config: datadogConfig,
+  configMeta: { displayName: "Datadog", helpUrl: "https://docs.datadoghq.com/account_management/" },
+  run: {
+    async sync(ctx: Ctx) {
+      return withBuilt(ctx.config, ctx.logger, false, async (built, rpc) => {
+        ctx.progress.setRequestSource(() => built.metrics.requests);
+        return runSync({ connector: rpc, file: ctx.sdk.file, logger: ctx.logger, signal: ctx.signal, onProgress: ctx.progress.onProgress });
+      });
+    },
+    async provision(op, ctx: Ctx) {
+      await withRpc(ctx.config, ctx.logger, ctx.sdk.provisioning, async (rpc) => {
+        const result = await runOneShot(oneShotOf(op), { rpc, file: ctx.sdk.file, logger: ctx.logger, signal: ctx.signal });
+        ctx.io.stdout.write(result.summary + "\n");
+        if (result.plaintext !== undefined) ctx.io.stdout.write(result.plaintext + "\n");
+        else ctx.io.stdout.write(JSON.stringify(result.result, null, 2) + "\n");
+      });
+    },
+    async service(ctx: Ctx) {
+      await withRpc(ctx.config, ctx.logger, ctx.sdk.provisioning, (rpc) => runServiceMode(rpc, ctx));
+    },
+    capabilities(ctx) {
+      return connectorCapabilities(datadogConnectorForCapabilities(ctx.logger));
+    },
+  },
+  commands: [demo, simulate, check, serveCommand(withRpc)],
+};
+
+export async function main(argv: string[]): Promise<void> {
+  // The simulator parses its own flags (they are not connector config).
+  if (argv[0] === "simulate") {
+    try {
+      await runSimulateCommand(argv.slice(1));
+      process.exit(0);
+    } catch (err) {
+      if (err instanceof SimulateUsageError) {
+        process.stderr.write(`baton-datadog simulate: ${err.message}\n${SIMULATE_USAGE}\n`);
+        process.exit(2);
+      }
+      process.stderr.write(`baton-datadog simulate: error: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+  }
+  process.argv = [process.argv[0], process.argv[1], ...argv];
+  await runConnectorCliMain(datadogCli);
+}
