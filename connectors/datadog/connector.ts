@@ -1,0 +1,69 @@
+/**
+ * The Datadog connector: users (service accounts included), roles and teams always; on-call schedules and
+ * API / application keys when asked for. Which Datadog calls each type makes is in resources/*.ts.
+ *
+ *   const connector = datadogConnector({ client, syncSchedules: true, syncSecrets: false, logger });
+ *   const rpc = createConnectorService(connector, { logger, provisioning });
+ */
+import type { Logger } from "pino";
+import { ConnectorError } from "../../src/connector/errors.ts";
+import type { Connector, ResourceSyncer } from "../../src/connector/types.ts";
+import { diagnose, diagnosisError, type DatadogClient } from "./client/index.ts";
+import { apiKeySyncer } from "./resources/api-keys.ts";
+import { applicationKeySyncer } from "./resources/application-keys.ts";
+import { datadogError } from "./resources/errors.ts";
+import { appLinks } from "./resources/links.ts";
+import { roleSyncer } from "./resources/roles.ts";
+import { scheduleSyncer } from "./resources/schedules.ts";
+import { teamSyncer } from "./resources/teams.ts";
+import { userSyncer, type SyncerDeps } from "./resources/users.ts";
+
+export interface DatadogConnectorOptions {
+  client: DatadogClient;
+  syncSchedules: boolean;
+  syncSecrets: boolean;
+  logger: Logger;
+  /** The Datadog web app for ExternalLink annotations, e.g. https://app.datadoghq.com; no links without it. */
+  siteUrl?: string;
+  /**
+   * Credentials are a delegated (cloud identity) token, not static keys: Validate then has no API key to
+   * check with /api/v1/validate and starts at the permission reads. (The diagnosis also tells from the request
+   * headers which credentials are in use, so a delegated provider that fell back to static keys is still
+   * validated with them.)
+   */
+  delegatedAuth?: boolean;
+}
+
+export function datadogConnector(opts: DatadogConnectorOptions): Connector {
+  const { client } = opts;
+  const deps: SyncerDeps = { client, links: appLinks(opts.siteUrl) };
+  const syncers: ResourceSyncer[] = [userSyncer(deps), roleSyncer(deps), teamSyncer(deps)];
+  if (opts.syncSchedules) syncers.push(scheduleSyncer(deps));
+  if (opts.syncSecrets) syncers.push(apiKeySyncer(deps), applicationKeySyncer(deps));
+
+  return {
+    info: {
+      displayName: "Datadog",
+      description: "Users, roles, teams, on-call schedules and API / application keys of a Datadog organization",
+      helpUrl: "https://docs.datadoghq.com/account_management/",
+    },
+    syncers,
+
+    async validate(ctx) {
+      let diagnosis;
+      try {
+        diagnosis = await diagnose(client, { syncSchedules: opts.syncSchedules, syncSecrets: opts.syncSecrets, signal: ctx.signal });
+      } catch (err) {
+        // The diagnosis reports network and HTTP problems itself; what escapes it (e.g. a delegated credential
+        // provider that cannot get a token) still needs the right code and a message.
+        throw err instanceof ConnectorError ? err : datadogError(err, client);
+      }
+      const failure = diagnosisError(diagnosis);
+      if (failure) throw failure;
+      const skipped = diagnosis.checks.filter((c) => c.skipped).map((c) => c.message);
+      ctx.logger.info({ delegatedAuth: opts.delegatedAuth ?? false, skipped }, "Datadog connection validated");
+    },
+
+    close: () => client.close(),
+  };
+}

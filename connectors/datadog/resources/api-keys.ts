@@ -1,0 +1,73 @@
+/**
+ * `api-key`: Datadog API keys as secrets: name, creation, last use and creator, never the key's value (list
+ * answers do not carry it, and nothing here asks for it). API keys belong to the organization, not to a user,
+ * so the SecretTrait names the creator (`created_by_id`) and leaves `identity_id` empty.
+ * Deleting the resource revokes the key; deleting a key that is already gone succeeds (idempotent).
+ */
+import { resourceId, secretResource } from "../../../src/connector/builders.ts";
+import type { ResourceDeleter, ResourceSyncer } from "../../../src/connector/types.ts";
+import type { Resource } from "../../../src/gen/c1/connector/v2/resource_pb.js";
+import type { ApiKey } from "../client/index.ts";
+import { call, datadogError, isHttpStatus } from "./errors.ts";
+import { pageNumberOf, tokenOf } from "./paging.ts";
+import { API_KEY, apiKeyType, USER } from "./resource-types.ts";
+import type { SyncerDeps } from "./users.ts";
+import { dateOf, nonEmpty, profileOf } from "./values.ts";
+
+export function apiKeyToResource(key: ApiKey, links: SyncerDeps["links"]): Resource {
+  const a = key.attributes ?? {};
+  const creator = key.relationships?.created_by?.data?.id;
+  return secretResource({
+    type: API_KEY,
+    id: key.id,
+    displayName: nonEmpty(a.name) ?? key.id,
+    profile: profileOf({
+      name: nonEmpty(a.name),
+      last4: a.last4,
+      category: a.category,
+      remote_config_read_enabled: a.remote_config_read_enabled,
+      created_by: creator,
+      modified_at: a.modified_at,
+    }),
+    createdAt: dateOf(a.created_at),
+    annotations: links.apiKey(key.id),
+    secret: {
+      lastUsedAt: dateOf(a.date_last_used),
+      createdById: creator ? resourceId(USER, creator) : undefined,
+    },
+  });
+}
+
+/** Revokes a key; a key that is already gone is success, so a repeated delete ends in the same state. */
+export function keyDeleter(deps: SyncerDeps, what: string, del: (id: string, signal: AbortSignal) => Promise<void>): ResourceDeleter {
+  return {
+    async delete(ctx, id) {
+      try {
+        await del(id.resource, ctx.signal);
+        ctx.logger.info({ keyId: id.resource }, `revoked Datadog ${what}`);
+      } catch (err) {
+        if (!isHttpStatus(err, 404)) throw datadogError(err, deps.client);
+        ctx.logger.info({ keyId: id.resource }, `Datadog ${what} was already revoked (or never existed); nothing to do`);
+      }
+      return {};
+    },
+  };
+}
+
+export function apiKeySyncer(deps: SyncerDeps): ResourceSyncer {
+  const { client, links } = deps;
+  return {
+    resourceType: apiKeyType,
+    async list(ctx, _parent, pageToken) {
+      const page = await call(client, () => client.listAPIKeysPage(pageNumberOf(pageToken, "API keys"), ctx.signal));
+      return { items: page.items.map((k) => apiKeyToResource(k, links)), nextPageToken: tokenOf(page.nextPage) };
+    },
+    async entitlements() {
+      return { items: [] };
+    },
+    async grants() {
+      return { items: [] };
+    },
+    deleter: keyDeleter(deps, "API key", (id, signal) => client.deleteAPIKey(id, signal)),
+  };
+}

@@ -1,0 +1,11 @@
+export { apiKeySyncer, apiKeyToResource } from "./api-keys.ts";
+export { applicationKeySyncer, applicationKeyToResource, rotatedName } from "./application-keys.ts";
+export { call, datadogError } from "./errors.ts";
+export { appLinks } from "./links.ts";
+export type { AppLinks } from "./links.ts";
+export * from "./resource-types.ts";
+export { roleSyncer } from "./roles.ts";
+export { scheduleSyncer, scheduleToResource } from "./schedules.ts";
+export { teamEntitlements, teamSyncer, teamToResource } from "./teams.ts";
+export { rolesFromProfile, userSyncer, userToResource } from "./users.ts";
+export type { SyncerDeps } from "./users.ts";

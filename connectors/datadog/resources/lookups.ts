@@ -1,0 +1,104 @@
+/**
+ * Look-ups the provisioning code needs and DatadogClient does not offer yet: users by email (ListUsers'
+ * documented `filter`), a role by id (GetRole), a team by id (GetTeam) and one user's membership of a team
+ * (GetTeamMemberships' documented `filter[keyword]`). They go through the client's HttpClient (same pool,
+ * pacing, retries, credentials) and parse with the client's schemas. They belong in DatadogClient; they live
+ * here only because this module's author does not own the client.
+ */
+import { HttpError, HttpErrorCode } from "../../../src/http/errors.ts";
+import { z } from "zod";
+import {
+  DatadogClient,
+  nextPageNumber,
+  parseResponse,
+  RoleSchema,
+  TeamMembershipsResponseSchema,
+  UsersResponseSchema,
+  type Role,
+  type TeamMembership,
+  type User,
+} from "../client/index.ts";
+
+const RoleResponseSchema = z.looseObject({ data: RoleSchema });
+
+const enc = encodeURIComponent;
+
+/** Users whose email equals `email` (case-insensitive). Datadog's `filter` is a substring match, so we narrow. */
+export async function findUsersByEmail(client: DatadogClient, email: string, signal?: AbortSignal): Promise<User[]> {
+  const wanted = email.trim().toLowerCase();
+  const found: User[] = [];
+  for (let page: number | undefined = 0; page !== undefined; ) {
+    const res = await client.http.request({
+      method: "GET",
+      path: "/api/v2/users",
+      query: { "page[size]": client.pageSize, "page[number]": page, filter: wanted },
+      operation: "ListUsers",
+      signal,
+    });
+    const body = parseResponse("ListUsers", UsersResponseSchema, res.body);
+    for (const user of body.data) if (user.attributes.email.toLowerCase() === wanted) found.push(user);
+    const total = body.meta?.page?.total_filtered_count ?? undefined;
+    page = nextPageNumber(page, client.pageSize, body.data.length, total);
+  }
+  return found;
+}
+
+async function exists(client: DatadogClient, operation: string, path: string, signal?: AbortSignal): Promise<boolean> {
+  try {
+    await client.http.request({ method: "GET", path, operation, signal });
+    return true;
+  } catch (err) {
+    if (err instanceof HttpError && err.code === HttpErrorCode.HTTP_STATUS && err.status === 404) return false;
+    throw err;
+  }
+}
+
+/** One role (GetRole), or undefined when Datadog answers 404. */
+export async function getRole(client: DatadogClient, roleId: string, signal?: AbortSignal): Promise<Role | undefined> {
+  try {
+    const res = await client.http.request({ method: "GET", path: `/api/v2/roles/${enc(roleId)}`, operation: "GetRole", signal });
+    return parseResponse("GetRole", RoleResponseSchema, res.body).data;
+  } catch (err) {
+    if (err instanceof HttpError && err.code === HttpErrorCode.HTTP_STATUS && err.status === 404) return undefined;
+    throw err;
+  }
+}
+
+export function teamExists(client: DatadogClient, teamId: string, signal?: AbortSignal): Promise<boolean> {
+  return exists(client, "GetTeam", `/api/v2/team/${enc(teamId)}`, signal);
+}
+
+/**
+ * The membership of `user` in team `teamId`, or undefined. Throws HttpError 404 when the team does not exist.
+ * Searches by the user's email first (one small page); Datadog's keyword search is a text match, so when it
+ * finds nothing the team is walked in full before answering "not a member".
+ */
+export async function findTeamMembership(
+  client: DatadogClient,
+  teamId: string,
+  user: { id: string; email: string },
+  signal?: AbortSignal,
+): Promise<TeamMembership | undefined> {
+  return (await scanMemberships(client, teamId, user.id, user.email, signal)) ?? (await scanMemberships(client, teamId, user.id, undefined, signal));
+}
+
+async function scanMemberships(
+  client: DatadogClient,
+  teamId: string,
+  userId: string,
+  keyword: string | undefined,
+  signal: AbortSignal | undefined,
+): Promise<TeamMembership | undefined> {
+  for (let page: number | undefined = 0; page !== undefined; ) {
+    const query: Record<string, string | number> = { "page[size]": client.pageSize, "page[number]": page };
+    if (keyword !== undefined) query["filter[keyword]"] = keyword;
+    const res = await client.http.request({ method: "GET", path: `/api/v2/team/${enc(teamId)}/memberships`, query, operation: "GetTeamMemberships", signal });
+    const body = parseResponse("GetTeamMemberships", TeamMembershipsResponseSchema, res.body);
+    const hit = body.data.find((m) => m.relationships.user.data.id === userId);
+    if (hit) return hit;
+    const total = body.meta?.pagination?.total ?? undefined;
+    page = nextPageNumber(page, client.pageSize, body.data.length, total);
+    if (total === undefined && body.links && !body.links.next) page = undefined;
+  }
+  return undefined;
+}

@@ -1,0 +1,159 @@
+/**
+ * `team`: Datadog teams with two entitlements. Every member holds `member`; a member whose membership role is
+ * `admin` also holds `admin`. A membership page brings its users in the same answer (`included`), so listing
+ * grants costs one request per page of members, never one per member.
+ *
+ * Provisioning follows the membership model: granting `admin` creates the membership as admin or promotes an
+ * existing member; revoking `admin` demotes (the membership stays); revoking `member` removes the membership,
+ * so an admin loses both.
+ */
+import { annotate } from "../../../src/connector/annotations.ts";
+import { entitlement, grant, groupResource, resourceId } from "../../../src/connector/builders.ts";
+import { Code, ConnectorError } from "../../../src/connector/errors.ts";
+import type { CallContext, Provisioner, ResourceSyncer } from "../../../src/connector/types.ts";
+import type { Resource } from "../../../src/gen/c1/connector/v2/resource_pb.js";
+import type { Team } from "../client/index.ts";
+import { call, callOrAbsent, datadogError, isHttpStatus } from "./errors.ts";
+import { findTeamMembership, teamExists } from "./lookups.ts";
+import { pageNumberOf, tokenOf } from "./paging.ts";
+import { entitlementTarget, grantParts, principalUserId, userNotFound } from "./provisioning.ts";
+import { TEAM, teamType, USER, userType } from "./resource-types.ts";
+import type { SyncerDeps } from "./users.ts";
+import { dateOf, nonEmpty, profileOf } from "./values.ts";
+
+const SLUGS = ["member", "admin"] as const;
+
+const teamNotFound = (teamId: string, slug: string) => `Datadog team "${teamId}" does not exist (entitlement team:${teamId}:${slug})`;
+
+export function teamEntitlements(team: Resource) {
+  return {
+    member: entitlement(team, "member", {
+      displayName: `${team.displayName} member`,
+      description: `Member of the Datadog team ${team.displayName}`,
+      grantableTo: [userType],
+      purpose: "assignment",
+    }),
+    admin: entitlement(team, "admin", {
+      displayName: `${team.displayName} admin`,
+      description: `Administrator of the Datadog team ${team.displayName} (also a member)`,
+      grantableTo: [userType],
+      purpose: "permission",
+    }),
+  };
+}
+
+export function teamToResource(team: Team, links: SyncerDeps["links"]): Resource {
+  const a = team.attributes;
+  return groupResource({
+    type: TEAM,
+    id: team.id,
+    displayName: a.name,
+    description: nonEmpty(a.summary) ?? nonEmpty(a.description),
+    profile: profileOf({
+      name: a.name,
+      handle: a.handle,
+      summary: nonEmpty(a.summary),
+      description: nonEmpty(a.description),
+      user_count: a.user_count ?? undefined,
+      link_count: a.link_count ?? undefined,
+      is_managed: a.is_managed ?? undefined,
+    }),
+    createdAt: dateOf(a.created_at),
+    annotations: links.team(team.id, a.handle),
+  });
+}
+
+export function teamSyncer(deps: SyncerDeps): ResourceSyncer {
+  const { client, links } = deps;
+
+  /** After a 404 on a membership call: which of the team or the user is missing (undefined: both exist). */
+  const missing = async (ctx: CallContext, teamId: string, userId: string, slug: string): Promise<ConnectorError | undefined> => {
+    if (!(await call(client, () => teamExists(client, teamId, ctx.signal)))) return new ConnectorError(Code.NOT_FOUND, teamNotFound(teamId, slug));
+    if (!(await callOrAbsent(client, () => client.getUser(userId, ctx.signal)))) return new ConnectorError(Code.NOT_FOUND, userNotFound(userId));
+    return undefined;
+  };
+
+  const membershipOf = async (ctx: CallContext, teamId: string, userId: string, slug: string) => {
+    const user = await call(client, () => client.getUser(userId, ctx.signal), { notFound: userNotFound(userId) });
+    const membership = await call(client, () => findTeamMembership(client, teamId, { id: userId, email: user.attributes.email }, ctx.signal), {
+      notFound: teamNotFound(teamId, slug),
+    });
+    return membership;
+  };
+
+  const provisioner: Provisioner = {
+    async grant(ctx, principal, ent) {
+      const { resourceId: teamId, slug } = entitlementTarget(ent, TEAM, SLUGS);
+      const userId = principalUserId(principal, `grant team ${slug}`);
+      const team = ent.resource!;
+      const ents = teamEntitlements(team);
+      const asAdmin = slug === "admin";
+      try {
+        await client.createTeamMembership(teamId, userId, asAdmin ? "admin" : null, ctx.signal);
+        ctx.logger.info({ teamId, userId, admin: asAdmin }, "added user to Datadog team");
+        return { grants: asAdmin ? [grant(ents.member, principal), grant(ent, principal)] : [grant(ent, principal)] };
+      } catch (err) {
+        if (isHttpStatus(err, 404)) throw (await missing(ctx, teamId, userId, slug)) ?? datadogError(err, client);
+        if (!isHttpStatus(err, 409)) throw datadogError(err, client);
+      }
+      // 409: already a member.
+      if (!asAdmin) return { annotations: [annotate.grantAlreadyExists()], grants: [grant(ent, principal)] };
+      const membership = await membershipOf(ctx, teamId, userId, slug);
+      if (!membership) {
+        throw new ConnectorError(Code.ABORTED, `the membership of user ${userId} in team ${teamId} changed while it was being granted; try again`);
+      }
+      if (membership.attributes?.role === "admin") return { annotations: [annotate.grantAlreadyExists()], grants: [grant(ent, principal)] };
+      await call(client, () => client.updateTeamMembership(teamId, userId, "admin", ctx.signal));
+      ctx.logger.info({ teamId, userId }, "promoted Datadog team member to admin");
+      return { grants: [grant(ent, principal)] };
+    },
+
+    async revoke(ctx, g) {
+      const { resourceId: teamId, slug, userId } = grantParts(g, TEAM, SLUGS, `revoke team ${SLUGS.join("/")}`);
+      if (slug === "member") {
+        try {
+          await client.deleteTeamMembership(teamId, userId, ctx.signal);
+        } catch (err) {
+          if (!isHttpStatus(err, 404)) throw datadogError(err, client);
+          const why = await missing(ctx, teamId, userId, slug);
+          if (why) throw why;
+          return { annotations: [annotate.grantAlreadyRevoked()] };
+        }
+        ctx.logger.info({ teamId, userId }, "removed user from Datadog team");
+        return {};
+      }
+      const membership = await membershipOf(ctx, teamId, userId, slug);
+      if (membership?.attributes?.role !== "admin") return { annotations: [annotate.grantAlreadyRevoked()] };
+      await call(client, () => client.updateTeamMembership(teamId, userId, null, ctx.signal));
+      ctx.logger.info({ teamId, userId }, "demoted Datadog team admin to member");
+      return {};
+    },
+  };
+
+  return {
+    resourceType: teamType,
+    async list(ctx, _parent, pageToken) {
+      const page = await call(client, () => client.listTeamsPage(pageNumberOf(pageToken, "teams"), ctx.signal));
+      return { items: page.items.map((t) => teamToResource(t, links)), nextPageToken: tokenOf(page.nextPage) };
+    },
+    async entitlements(_ctx, resource) {
+      const { member, admin } = teamEntitlements(resource);
+      return { items: [member, admin] };
+    },
+    async grants(ctx, resource, pageToken) {
+      const teamId = resource.id!.resource;
+      const page = await call(
+        client,
+        () => client.listTeamMembershipsPage(teamId, pageNumberOf(pageToken, `members of team ${teamId}`), ctx.signal),
+        { notFound: `Datadog team "${teamId}" no longer exists` },
+      );
+      const { member, admin } = teamEntitlements(resource);
+      const items = page.items.flatMap((m) => {
+        const principal = resourceId(USER, m.relationships.user.data.id);
+        return m.attributes?.role === "admin" ? [grant(member, principal), grant(admin, principal)] : [grant(member, principal)];
+      });
+      return { items, nextPageToken: tokenOf(page.nextPage) };
+    },
+    provisioner,
+  };
+}

@@ -1,0 +1,252 @@
+/**
+ * `user`: every Datadog user, service accounts included. Pending invitations are users too: they are reported
+ * ENABLED (the account exists and works once the invitation is accepted) with the status detail
+ * "pending invitation" and profile `status: "Pending"`, `pending_invitation: true`, so a reviewer can tell them
+ * apart without treating them as disabled accounts. Account creation (invite by email) and soft deletion
+ * (Datadog's DELETE /users/{id} disables) live here too.
+ */
+import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { create } from "@bufbuild/protobuf";
+import { userResource } from "../../../src/connector/builders.ts";
+import { Code, ConnectorError } from "../../../src/connector/errors.ts";
+import type { AccountManager, CallContext, CreateAccountResult, ResourceDeleter, ResourceSyncer } from "../../../src/connector/types.ts";
+import { CapabilityDetailCredentialOption } from "../../../src/gen/c1/connector/v2/connector_pb.js";
+import { UserTrait_AccountType, UserTrait_MFAStatusSchema, UserTrait_StructuredNameSchema } from "../../../src/gen/c1/connector/v2/annotation_trait_pb.js";
+import type { AccountInfo, Resource } from "../../../src/gen/c1/connector/v2/resource_pb.js";
+import { DatadogClient, type Role, type User } from "../client/index.ts";
+import { call, callOrAbsent, isHttpStatus, datadogError } from "./errors.ts";
+import type { AppLinks } from "./links.ts";
+import { findUsersByEmail } from "./lookups.ts";
+import { pageNumberOf, tokenOf } from "./paging.ts";
+import { userNotFound } from "./provisioning.ts";
+import { USER, userType } from "./resource-types.ts";
+import { dateOf, nonEmpty, profileOf } from "./values.ts";
+
+export interface SyncerDeps {
+  client: DatadogClient;
+  links: AppLinks;
+}
+
+type UserState = "active" | "pending" | "disabled";
+
+function stateOf(user: User): UserState {
+  const a = user.attributes;
+  const status = (a.status ?? "").toLowerCase();
+  if (a.disabled || status === "disabled") return "disabled";
+  if (status === "pending") return "pending";
+  return "active";
+}
+
+/** Given and family name from a display name, when it has at least two words (never guessed for service accounts). */
+function structuredName(name: string | undefined, serviceAccount: boolean) {
+  if (!name || serviceAccount) return undefined;
+  const parts = name.split(/\s+/).filter(Boolean);
+  if (parts.length < 2) return undefined;
+  return create(UserTrait_StructuredNameSchema, { givenName: parts[0], familyName: parts.slice(1).join(" ") });
+}
+
+export function userToResource(user: User, links: AppLinks): Resource {
+  const a = user.attributes;
+  const serviceAccount = a.service_account === true;
+  const state = stateOf(user);
+  const name = nonEmpty(a.name);
+  const handle = nonEmpty(a.handle) ?? a.email;
+  const lastLogin = dateOf(a.last_login_time);
+  const roleIds = (user.relationships?.roles?.data ?? []).map((r) => r.id);
+  const profile: Record<string, JsonValue | null | undefined> = {
+    email: a.email,
+    handle,
+    name,
+    title: nonEmpty(a.title),
+    status: a.status ?? (state === "disabled" ? "Disabled" : undefined),
+    verified: a.verified ?? undefined,
+    disabled: a.disabled ?? undefined,
+    service_account: serviceAccount,
+    mfa_enabled: a.mfa_enabled ?? undefined,
+    pending_invitation: state === "pending" ? true : undefined,
+    role_ids: roleIds.length ? roleIds : undefined,
+  };
+  return userResource({
+    type: USER,
+    id: user.id,
+    displayName: name ?? handle,
+    description: serviceAccount ? "Datadog service account" : undefined,
+    profile: profileOf(profile),
+    status: state === "disabled" ? "disabled" : "enabled",
+    statusDetails: state === "pending" ? "pending invitation" : undefined,
+    createdAt: dateOf(a.created_at),
+    annotations: links.user(user.id),
+    user: {
+      emails: [{ address: a.email, isPrimary: true }],
+      login: handle,
+      loginAliases: handle.toLowerCase() !== a.email.toLowerCase() ? [a.email] : [],
+      accountType: serviceAccount ? UserTrait_AccountType.SERVICE : UserTrait_AccountType.HUMAN,
+      lastLogin: lastLogin ? timestampFromDate(lastLogin) : undefined,
+      mfaStatus: a.mfa_enabled === null || a.mfa_enabled === undefined ? undefined : create(UserTrait_MFAStatusSchema, { mfaEnabled: a.mfa_enabled }),
+      structuredName: structuredName(name, serviceAccount),
+    },
+  });
+}
+
+// ---- account creation ------------------------------------------------------------------------------------
+
+function str(value: JsonValue | undefined): string | undefined {
+  return typeof value === "string" ? nonEmpty(value) : undefined;
+}
+
+/** `roles` from a profile: a list of role ids or names, or one comma-separated string. */
+export function rolesFromProfile(value: JsonValue | undefined): string[] {
+  if (value === undefined || value === null) return [];
+  const items = Array.isArray(value) ? value : typeof value === "string" ? value.split(",") : undefined;
+  if (!items || items.some((v) => typeof v !== "string")) {
+    throw new ConnectorError(Code.INVALID_ARGUMENT, 'create account: profile "roles" must be a list of role ids or names (or one comma-separated string)');
+  }
+  return [...new Set((items as string[]).map((s) => s.trim()).filter(Boolean))];
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+function emailOf(info: AccountInfo, profile: JsonObject): string {
+  const fromEmails = info.emails.find((e) => e.isPrimary)?.address ?? info.emails[0]?.address;
+  const email = nonEmpty(fromEmails) ?? str(profile.email) ?? (info.login.includes("@") ? nonEmpty(info.login) : undefined);
+  if (!email) {
+    throw new ConnectorError(Code.INVALID_ARGUMENT, "create account: an email is required (account_info.emails, profile.email, or a login that is an email)");
+  }
+  if (!EMAIL.test(email)) throw new ConnectorError(Code.INVALID_ARGUMENT, `create account: "${email.slice(0, 254)}" is not an email address`);
+  return email;
+}
+
+/** Role references (ids or exact names, case-insensitive) → role ids; an unknown one is NOT_FOUND naming it. */
+async function resolveRoles(client: DatadogClient, refs: string[], signal: AbortSignal): Promise<string[]> {
+  if (refs.length === 0) return [];
+  const roles: Role[] = [];
+  await call(client, async () => {
+    for await (const page of client.allRoles(signal)) roles.push(...page);
+  });
+  const byId = new Map(roles.map((r) => [r.id, r.id]));
+  const byName = new Map(roles.map((r) => [r.attributes.name.toLowerCase(), r.id]));
+  return refs.map((ref) => {
+    const id = byId.get(ref) ?? byName.get(ref.toLowerCase());
+    if (!id) throw new ConnectorError(Code.NOT_FOUND, `create account: role "${ref}" does not exist in Datadog (give a role id or its exact name)`);
+    return id;
+  });
+}
+
+function accountManager(deps: SyncerDeps): AccountManager {
+  const { client, links } = deps;
+  const existing = async (email: string, signal: AbortSignal): Promise<CreateAccountResult | undefined> => {
+    const [user] = await call(client, () => findUsersByEmail(client, email, signal));
+    return user ? { kind: "already_exists", resource: userToResource(user, links) } : undefined;
+  };
+  return {
+    schema: {
+      email: {
+        displayName: "Email",
+        required: true,
+        description: "The user's email address; Datadog sends the invitation there",
+        placeholder: "jane.doe@example.com",
+        order: 1,
+        field: { case: "stringField", value: {} },
+      },
+      name: { displayName: "Name", description: "Full name", placeholder: "Jane Doe", order: 2, field: { case: "stringField", value: {} } },
+      title: { displayName: "Title", description: "Job title", placeholder: "SRE", order: 3, field: { case: "stringField", value: {} } },
+      roles: {
+        displayName: "Roles",
+        description: "Initial roles: role ids or exact role names",
+        placeholder: "Datadog Standard Role",
+        order: 4,
+        field: { case: "stringListField", value: {} },
+      },
+    },
+    credentialOptions: [CapabilityDetailCredentialOption.NO_PASSWORD],
+    preferredCredentialOption: CapabilityDetailCredentialOption.NO_PASSWORD,
+
+    async create(ctx, info) {
+      const profile = info.profile ?? {};
+      const email = emailOf(info, profile);
+      const name = str(profile.name);
+      const title = str(profile.title);
+      const roleRefs = rolesFromProfile(profile.roles);
+
+      const before = await existing(email, ctx.signal);
+      if (before) return before;
+      const roleIds = await resolveRoles(client, roleRefs, ctx.signal);
+
+      let user: User;
+      try {
+        user = await client.createUser({ email, name, title, roleIds }, ctx.signal);
+      } catch (err) {
+        // Someone created the same user between our look-up and the create: report theirs.
+        if (isHttpStatus(err, 409)) {
+          const after = await existing(email, ctx.signal);
+          if (after) return after;
+        }
+        throw datadogError(err, client);
+      }
+      ctx.logger.info({ userId: user.id }, "created Datadog user");
+
+      try {
+        const [invitation] = await client.sendInvitations([user.id], ctx.signal);
+        return {
+          kind: "success",
+          resource: userToResource(user, links),
+          invitationExpiresAt: dateOf(invitation?.attributes?.expires_at),
+        };
+      } catch (err) {
+        // The account exists; only the e-mail is missing. Creating again would answer already_exists, so say
+        // exactly what is left to do instead of failing.
+        const reason = datadogError(err, client).message;
+        ctx.logger.warn({ userId: user.id, err: reason }, "created the Datadog user but could not send the invitation");
+        return {
+          kind: "action_required",
+          resource: userToResource(user, links),
+          message: `the user ${user.id} was created but the invitation could not be sent (${reason}); resend it from Datadog's user settings`,
+        };
+      }
+    },
+  };
+}
+
+function deleter(deps: SyncerDeps): ResourceDeleter {
+  const { client } = deps;
+  return {
+    async delete(ctx, id) {
+      const userId = id.resource;
+      try {
+        await client.disableUser(userId, ctx.signal);
+      } catch (err) {
+        if (!isHttpStatus(err, 404)) throw datadogError(err, client);
+        // Some Datadog answers 404 for a user that is already disabled: that is success for a soft delete.
+        const user = await callOrAbsent(client, () => client.getUser(userId, ctx.signal));
+        if (!user) throw new ConnectorError(Code.NOT_FOUND, userNotFound(userId), { cause: err });
+        if (stateOf(user) !== "disabled") throw datadogError(err, client);
+      }
+      ctx.logger.info({ userId }, "disabled Datadog user");
+      return {};
+    },
+  };
+}
+
+export function userSyncer(deps: SyncerDeps): ResourceSyncer {
+  const { client, links } = deps;
+  return {
+    resourceType: userType,
+    async list(ctx: CallContext, _parent, pageToken) {
+      const page = await call(client, () => client.listUsersPage(pageNumberOf(pageToken, "users"), ctx.signal));
+      return { items: page.items.map((u) => userToResource(u, links)), nextPageToken: tokenOf(page.nextPage) };
+    },
+    async entitlements() {
+      return { items: [] };
+    },
+    async grants() {
+      return { items: [] };
+    },
+    async get(ctx, id) {
+      const user = await call(client, () => client.getUser(id.resource, ctx.signal), { notFound: userNotFound(id.resource) });
+      return userToResource(user, links);
+    },
+    accountManager: accountManager(deps),
+    deleter: deleter(deps),
+  };
+}
