@@ -20,7 +20,10 @@ export interface BuiltDatadog {
   close(): Promise<void>;
 }
 
-export async function buildDatadog(config: DatadogConfig, logger: Logger): Promise<BuiltDatadog> {
+/** Requests in flight at once: the HTTP pool's size and the sync engine's concurrency, so one bound holds for both. */
+export const DATADOG_CONCURRENCY = 16;
+
+export async function buildDatadog(config: DatadogConfig, logger: Logger, options: { concurrency?: number } = {}): Promise<BuiltDatadog> {
   const endpoint = resolveApiEndpoint({ site: config.site, baseUrl: config.baseUrl });
   const credentials = createCredentialProvider(config, {
     apiBaseUrl: endpoint.baseUrl,
@@ -30,7 +33,14 @@ export async function buildDatadog(config: DatadogConfig, logger: Logger): Promi
   // A bad delegated-auth setup should fail here, before any work starts.
   if (credentials instanceof DelegatedTokenProvider) await credentials.start();
   const metrics = new HttpMetrics();
-  const client = new DatadogClient({ site: config.site, baseUrl: config.baseUrl, credentials, logger, metrics });
+  const client = new DatadogClient({
+    site: config.site,
+    baseUrl: config.baseUrl,
+    credentials,
+    logger,
+    metrics,
+    http: { connections: options.concurrency ?? DATADOG_CONCURRENCY },
+  });
   const connector = datadogConnector({
     client,
     logger,

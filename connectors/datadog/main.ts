@@ -18,7 +18,7 @@ import { connectorCapabilities } from "../../src/connector/capabilities.ts";
 import { runSync } from "../../src/sync/engine.ts";
 import { runOneShot, type OneShotOperation } from "../../src/provision/oneshot.ts";
 import type { ProvisioningOperation } from "../../src/cli/spec.ts";
-import { buildDatadog, datadogConnectorForCapabilities, type BuiltDatadog } from "./build.ts";
+import { buildDatadog, datadogConnectorForCapabilities, DATADOG_CONCURRENCY, type BuiltDatadog } from "./build.ts";
 import type { ConnectorRpc } from "../../src/connector/rpc.ts";
 import { datadogConfig, type DatadogConfig } from "./config.ts";
 import { diagnose, formatDiagnosis } from "./client/diagnose.ts";
@@ -141,7 +141,14 @@ export const datadogCli: ConnectorCliSpec<typeof datadogConfig> = {
     async sync(ctx: Ctx) {
       return withBuilt(ctx.config, ctx.logger, false, async (built, rpc) => {
         ctx.progress.setRequestSource(() => built.metrics.requests);
-        return runSync({ connector: rpc, file: ctx.sdk.file, logger: ctx.logger, signal: ctx.signal, onProgress: ctx.progress.onProgress });
+        return runSync({
+          connector: rpc,
+          file: ctx.sdk.file,
+          logger: ctx.logger,
+          signal: ctx.signal,
+          onProgress: ctx.progress.onProgress,
+          concurrency: DATADOG_CONCURRENCY,
+        });
       });
     },
     async provision(op, ctx: Ctx) {

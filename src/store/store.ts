@@ -26,7 +26,7 @@ import {
 } from "./codec.ts";
 import { C1zWriteError, decompressC1zToFile, writeC1zFromFile, type WriteC1zOptions } from "./format.ts";
 import { newKsuid } from "./ksuid.ts";
-import { applySchema } from "./schema.ts";
+import { applySchema, INDEXES } from "./schema.ts";
 import { formatSqlTime } from "./time.ts";
 
 export const SYNC_TYPES = ["full", "partial", "resources_only", "partial_upserts", "partial_deletions"] as const;
@@ -157,6 +157,8 @@ function openDatabase(path: string, what: string): DatabaseSync {
   }
 }
 
+const DEFERRABLE_TABLES = new Set(["v1_resources", "v1_entitlements", "v1_grants"]);
+
 const str = (v: SQLOutputValue | undefined): string => (v === null || v === undefined ? "" : String(v));
 const num = (v: SQLOutputValue | undefined): number => Number(v ?? 0);
 const bytes = (v: SQLOutputValue | undefined): Uint8Array => (v instanceof Uint8Array ? v : new Uint8Array(0));
@@ -284,7 +286,10 @@ export class SyncStore {
     // Writes after the snapshot would be lost with the working database: refuse all use until saved.
     this.#saving = true;
     try {
-      if (this.#mode === "sync") this.#db.exec("pragma wal_checkpoint(TRUNCATE)");
+      if (this.#mode === "sync") {
+        applySchema(this.#db);
+        this.#db.exec("pragma wal_checkpoint(TRUNCATE)");
+      }
       else this.#db.exec("pragma query_only = OFF"); // VACUUM INTO writes a new file; the store's own data is unchanged
       try {
         this.#db.prepare("vacuum into ?").run(snapshot);
@@ -305,6 +310,25 @@ export class SyncStore {
     this.#logger?.debug({ file }, "c1z store: saved");
     this.close();
     if (this.#mode === "sync") removeDatabaseFiles(this.#dbPath);
+  }
+
+  /**
+   * Drops the non-unique indexes of the object tables. Keeping six grant indexes up to date row by row costs
+   * more than writing the rows; building them once from sorted data is several times cheaper. A sync calls this
+   * before writing objects and `restoreIndexes` before anything reads by those indexes (and `saveTo` restores
+   * them in any case, so a saved file always has Baton's full schema).
+   */
+  deferSecondaryIndexes(): void {
+    this.#assertOpen();
+    for (const ix of INDEXES) {
+      if (!ix.unique && DEFERRABLE_TABLES.has(ix.table)) this.#db.exec(`drop index if exists ${ix.name}`);
+    }
+  }
+
+  /** Creates every index of the schema that is missing. */
+  restoreIndexes(): void {
+    this.#assertOpen();
+    applySchema(this.#db);
   }
 
   /** Runs `fn` in one transaction (nested calls join the outer one). `fn` must be synchronous. */

@@ -18,6 +18,7 @@ import { Code, ConnectorError } from "../connector/errors.ts";
 import type { ConnectorRpc } from "../connector/rpc.ts";
 import { SyncStore } from "../store/store.ts";
 import { drain } from "./pool.ts";
+import { RowLane, type RowWork } from "./row-lane.ts";
 import { withRetry, type RetryPolicy } from "./retry.ts";
 import { expandGrants } from "./expand.ts";
 import { initialState, parseState, serializeState, type ListAction, type Step, type SyncState } from "./state.ts";
@@ -76,6 +77,9 @@ function childTypes(r: Resource): string[] {
   return r.annotations.filter((a) => anyIs(a, ChildResourceTypeSchema)).map((a) => anyUnpack(a, ChildResourceTypeSchema)!.resourceTypeId);
 }
 
+const FLUSH_ROWS = 5000;
+const FLUSH_INTERVAL_MS = 250;
+
 const isNotFound = (err: unknown) => err instanceof ConnectorError && err.code === Code.NOT_FOUND;
 
 export async function runSync(options: SyncOptions): Promise<SyncResult> {
@@ -116,9 +120,13 @@ class SyncRun {
   async run(): Promise<SyncResult> {
     const unfinished = this.store.unfinishedSync();
     const resumed = unfinished !== undefined && unfinished.syncType === "full";
-    if (resumed) {
+    const resumedState = resumed ? parseState(unfinished.syncToken) : undefined;
+    if (resumed && !resumedState) {
+      this.log.warn({ syncId: unfinished.syncId }, "unfinished sync has a checkpoint from another engine version; starting a new sync");
+    }
+    if (resumed && resumedState) {
       this.syncId = unfinished.syncId;
-      this.state = parseState(unfinished.syncToken);
+      this.state = resumedState;
       this.log.info({ syncId: this.syncId, step: this.state.step }, "resuming unfinished sync");
     } else {
       this.syncId = this.store.startSync("full");
@@ -129,9 +137,7 @@ class SyncRun {
     // Resource types are few and needed by every later step, so a resumed sync reads them again.
     if (this.state.step !== "resource-types") this.loadResourceTypes();
     if (this.state.step === "resource-types") await this.syncResourceTypes();
-    if (this.state.step === "resources") await this.syncResources();
-    if (this.state.step === "entitlements") await this.perResource("entitlements");
-    if (this.state.step === "grants") await this.perResource("grants");
+    if (this.state.step === "objects") await this.syncObjects();
     if (this.state.step === "expand-grants") this.expand();
 
     const stats = this.store.counts(this.syncId);
@@ -144,7 +150,7 @@ class SyncRun {
       durationMs,
     });
     this.progress();
-    return { syncId: this.syncId, resumed, stats, warnings: this.warnings, calls: this.calls, retries: this.retries, durationMs };
+    return { syncId: this.syncId, resumed: resumedState !== undefined, stats, warnings: this.warnings, calls: this.calls, retries: this.retries, durationMs };
   }
 
   // ---- steps -------------------------------------------------------------------------------------------
@@ -165,151 +171,139 @@ class SyncRun {
       this.checkpoint(false);
     }
     const actions: ListAction[] = [...this.resourceTypes.keys()].map((resourceTypeId) => ({ resourceTypeId, pageToken: "" }));
-    this.enterStep("resources", { actions, pageToken: "" });
+    this.enterStep("objects", { actions, pageToken: "" });
   }
 
   private loadResourceTypes(): void {
     for (const rt of this.store.resourceTypes(this.syncId)) this.resourceTypes.set(rt.id, rt);
   }
 
-  private async syncResources(): Promise<void> {
+  /**
+   * Resources, entitlements and grants in one pool: a resource's entitlements and grants are listed as soon as
+   * the resource is stored, so every slot stays busy and different APIs' rate limits are used side by side.
+   */
+  private async syncObjects(): Promise<void> {
     const queue: ListAction[] = [...this.state.actions];
     const running = new Set<ListAction>();
-    this.snapshot = () => ({ actions: [...running, ...queue].map((a) => ({ ...a })) });
+    const withEntitlements = !this.opts.skipEntitlementsAndGrants;
+    const withGrants = withEntitlements && !this.opts.skipGrants;
+    const lanes: RowLane[] = [];
+    if (withEntitlements) lanes.push(new RowLane("entitlements", this.store, this.syncId, this.state.entitlements, (r) => this.skips(r, "entitlements")));
+    if (withGrants) lanes.push(new RowLane("grants", this.store, this.syncId, this.state.grants, (r) => this.skips(r, "grants")));
+    const statics = withEntitlements ? await this.staticEntitlements() : new Map<string, Entitlement[]>();
+    // Nothing reads objects by their secondary indexes until this step is over (lanes walk row ids).
+    this.store.deferSecondaryIndexes();
+    this.snapshot = () => ({
+      actions: [...running, ...queue].map((a) => ({ ...a })),
+      ...Object.fromEntries(lanes.map((l) => [l.kind, l.snapshot()])),
+    });
 
-    await drain(
-      () => queue.shift(),
-      this.concurrency,
-      async (action) => {
-        running.add(action);
-        try {
-          const parentResourceId = action.parent ? create(ResourceIdSchema, action.parent) : undefined;
-          for (;;) {
-            const page = await this.call(() =>
-              this.opts.connector.listResources(
-                { resourceTypeId: action.resourceTypeId, parentResourceId, pageToken: action.pageToken, activeSyncId: this.syncId },
-                { signal: this.opts.signal },
-              ),
-            );
-            const resources = page.list.filter((r) => this.checkResource(r, action.resourceTypeId));
-            this.store.putResources(this.syncId, resources);
-            this.counts.resources += resources.length;
-            for (const r of resources) {
-              for (const child of childTypes(r)) {
-                if (this.resourceTypes.has(child) && r.id) {
-                  queue.push({ resourceTypeId: child, parent: { resourceType: r.id.resourceType, resource: r.id.resource }, pageToken: "" });
-                }
-              }
-            }
-            // A connector whose pages are independent may hand out further page tokens to fetch concurrently.
-            for (const pageToken of findAnnotation(page.annotations, EnqueuePageTokensSchema)?.pageTokens ?? []) {
-              if (pageToken) queue.push({ resourceTypeId: action.resourceTypeId, parent: action.parent, pageToken });
-            }
-            const next = this.nextToken(action.pageToken, page.nextPageToken, `ListResources(${action.resourceTypeId})`);
-            action.pageToken = next;
-            await this.afterPage();
-            if (!next) break;
-          }
-        } finally {
-          running.delete(action);
-        }
-      },
-      this.opts.signal,
-    );
-    if (this.opts.skipEntitlementsAndGrants) this.enterStep("done", {});
-    else this.enterStep("entitlements", { actions: [], cursor: 0, inflight: [] });
-  }
-
-  /** Entitlements or grants: one listing per stored resource, in row order, resumable by row cursor. */
-  private async perResource(kind: "entitlements" | "grants"): Promise<void> {
-    const statics = kind === "entitlements" ? await this.staticEntitlements() : new Map<string, Entitlement[]>();
-    const resumeTokens = new Map(this.state.inflight.map((i) => [i.rowId, i.pageToken]));
-    let cursor = this.state.cursor;
-    let fetchedUpTo = cursor;
-    let buffer: Array<{ rowId: number; resource: Resource }> = [];
-    let exhausted = false;
-    const startedOrder: number[] = [];
-    const finished = new Set<number>();
-    const running = new Map<number, string>();
-    this.snapshot = () => ({ cursor, inflight: [...running].map(([rowId, pageToken]) => ({ rowId, pageToken })) });
-
-    const next = () => {
-      for (;;) {
-        if (buffer.length === 0 && !exhausted) {
-          buffer = [];
-          for (const row of this.store.iterateResources(this.syncId, { afterRowId: fetchedUpTo })) {
-            buffer.push(row);
-            if (buffer.length >= 256) break;
-          }
-          if (buffer.length === 0) exhausted = true;
-          else fetchedUpTo = buffer[buffer.length - 1].rowId;
-        }
-        const row = buffer.shift();
-        if (!row) return undefined;
-        if (this.skips(row.resource, kind)) {
-          startedOrder.push(row.rowId);
-          finished.add(row.rowId);
-          continue;
-        }
-        startedOrder.push(row.rowId);
-        return row;
+    type Work = { kind: "list"; action: ListAction } | { kind: "row"; lane: RowLane; work: RowWork };
+    let turn = 0;
+    const next = (): Work | undefined => {
+      // Listings first: they discover the rest of the work.
+      const action = queue.shift();
+      if (action) return { kind: "list", action };
+      for (let i = 0; i < lanes.length; i++) {
+        const lane = lanes[turn++ % lanes.length];
+        const work = lane.next();
+        if (work) return { kind: "row", lane, work };
       }
-    };
-    const advanceCursor = () => {
-      while (startedOrder.length && finished.has(startedOrder[0])) {
-        cursor = startedOrder.shift()!;
-        finished.delete(cursor);
-      }
+      return undefined;
     };
 
     await drain(
       next,
       this.concurrency,
-      async ({ rowId, resource }) => {
-        let token = resumeTokens.get(rowId) ?? "";
-        running.set(rowId, token);
-        try {
-          if (kind === "entitlements" && !resumeTokens.has(rowId)) this.putStaticCopies(resource, statics);
-          for (;;) {
-            let page: { list: Array<Entitlement | Grant>; nextPageToken: string };
-            const request = { resource, pageToken: token, activeSyncId: this.syncId };
-            const rpcOptions = { signal: this.opts.signal };
-            try {
-              page = await this.call<{ list: Array<Entitlement | Grant>; nextPageToken: string }>(() =>
-                kind === "entitlements"
-                  ? this.opts.connector.listEntitlements(request, rpcOptions)
-                  : this.opts.connector.listGrants(request, rpcOptions),
-              );
-            } catch (err) {
-              if (!isNotFound(err)) throw err;
-              // As in Baton: a resource that vanished between listing and now is a warning, not a failure.
-              this.warn(`${kind} of ${resource.id?.resourceType}:${resource.id?.resource}: not found (${(err as Error).message})`);
-              break;
-            }
-            if (kind === "entitlements") {
-              this.store.putEntitlements(this.syncId, page.list as Entitlement[]);
-              this.counts.entitlements += page.list.length;
-            } else {
-              this.store.putGrants(this.syncId, page.list as Grant[]);
-              this.counts.grants += page.list.length;
-            }
-            token = this.nextToken(token, page.nextPageToken, `List${kind === "entitlements" ? "Entitlements" : "Grants"}(${resource.id?.resourceType}:${resource.id?.resource})`);
-            running.set(rowId, token);
-            await this.afterPage();
-            if (!token) break;
+      async (item) => {
+        if (item.kind === "list") {
+          running.add(item.action);
+          try {
+            await this.listResources(item.action, queue);
+          } finally {
+            running.delete(item.action);
           }
-        } finally {
-          running.delete(rowId);
+        } else {
+          await this.listForResource(item.lane, item.work, statics);
+          item.lane.done(item.work.rowId);
         }
-        finished.add(rowId);
-        advanceCursor();
       },
       this.opts.signal,
     );
-    if (kind === "entitlements") {
-      this.enterStep(this.opts.skipGrants ? "done" : "grants", { cursor: 0, inflight: [] });
-    } else {
-      this.enterStep(this.opts.skipExpandGrants ? "done" : "expand-grants", { cursor: 0, inflight: [] });
+    this.flush();
+    this.store.restoreIndexes();
+    this.enterStep(withGrants && !this.opts.skipExpandGrants ? "expand-grants" : "done", {
+      actions: [],
+      entitlements: { cursor: 0, inflight: [] },
+      grants: { cursor: 0, inflight: [] },
+    });
+  }
+
+  private async listResources(action: ListAction, queue: ListAction[]): Promise<void> {
+    const parentResourceId = action.parent ? create(ResourceIdSchema, action.parent) : undefined;
+    for (;;) {
+      const page = await this.call(() =>
+        this.opts.connector.listResources(
+          { resourceTypeId: action.resourceTypeId, parentResourceId, pageToken: action.pageToken, activeSyncId: this.syncId },
+          { signal: this.opts.signal },
+        ),
+      );
+      const resources = page.list.filter((r) => this.checkResource(r, action.resourceTypeId));
+      this.store.putResources(this.syncId, resources);
+      this.counts.resources += resources.length;
+      for (const r of resources) {
+        for (const child of childTypes(r)) {
+          if (this.resourceTypes.has(child) && r.id) {
+            queue.push({ resourceTypeId: child, parent: { resourceType: r.id.resourceType, resource: r.id.resource }, pageToken: "" });
+          }
+        }
+      }
+      // A connector whose pages are independent may hand out further page tokens to fetch concurrently.
+      for (const pageToken of findAnnotation(page.annotations, EnqueuePageTokensSchema)?.pageTokens ?? []) {
+        if (pageToken) queue.push({ resourceTypeId: action.resourceTypeId, parent: action.parent, pageToken });
+      }
+      const next = this.nextToken(action.pageToken, page.nextPageToken, `ListResources(${action.resourceTypeId})`);
+      action.pageToken = next;
+      await this.afterPage();
+      if (!next) return;
+    }
+  }
+
+  /** All pages of one resource's entitlements or grants. */
+  private async listForResource(lane: RowLane, work: RowWork, statics: Map<string, Entitlement[]>): Promise<void> {
+    const { resource, rowId } = work;
+    const kind = lane.kind;
+    if (kind === "entitlements") this.putStaticCopies(resource, statics);
+    let token = work.pageToken;
+    for (;;) {
+      let page: { list: Array<Entitlement | Grant>; nextPageToken: string };
+      const request = { resource, pageToken: token, activeSyncId: this.syncId };
+      const rpcOptions = { signal: this.opts.signal };
+      try {
+        page = await this.call<{ list: Array<Entitlement | Grant>; nextPageToken: string }>(() =>
+          kind === "entitlements"
+            ? this.opts.connector.listEntitlements(request, rpcOptions)
+            : this.opts.connector.listGrants(request, rpcOptions),
+        );
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        // As in Baton: a resource that vanished between listing and now is a warning, not a failure.
+        this.warn(`${kind} of ${resource.id?.resourceType}:${resource.id?.resource}: not found (${(err as Error).message})`);
+        return;
+      }
+      if (kind === "entitlements") {
+        this.buffer.entitlements.push(...(page.list as Entitlement[]));
+        this.counts.entitlements += page.list.length;
+      } else {
+        this.buffer.grants.push(...(page.list as Grant[]));
+        this.counts.grants += page.list.length;
+      }
+      this.flushIfDue();
+      const what = `List${kind === "entitlements" ? "Entitlements" : "Grants"}(${resource.id?.resourceType}:${resource.id?.resource})`;
+      token = this.nextToken(token, page.nextPageToken, what);
+      lane.progress(rowId, token);
+      await this.afterPage();
+      if (!token) return;
     }
   }
 
@@ -337,7 +331,7 @@ class SyncRun {
     const copies = templates.map((t) =>
       create(EntitlementSchema, { ...t, resource, id: entitlementId(resource, t.slug || t.id) }),
     );
-    this.store.putEntitlements(this.syncId, copies);
+    this.buffer.entitlements.push(...copies);
     this.counts.entitlements += copies.length;
   }
 
@@ -419,11 +413,37 @@ class SyncRun {
     this.log.debug({ step }, "sync step");
   }
 
+  /**
+   * Entitlements and grants are written in group commits: one transaction per page would spend more time
+   * committing than fetching. The buffer is always flushed with (before) a checkpoint, so a checkpoint never
+   * claims work whose objects are not stored.
+   */
+  private readonly buffer = { entitlements: [] as Entitlement[], grants: [] as Grant[] };
+  private lastFlush = Date.now();
+
+  private flushIfDue(): void {
+    const buffered = this.buffer.entitlements.length + this.buffer.grants.length;
+    if (buffered >= FLUSH_ROWS || (buffered > 0 && Date.now() - this.lastFlush >= FLUSH_INTERVAL_MS)) this.flush();
+  }
+
+  private flush(): void {
+    this.lastFlush = Date.now();
+    const { entitlements, grants } = this.buffer;
+    if (entitlements.length === 0 && grants.length === 0) return;
+    this.store.transaction(() => {
+      if (entitlements.length) this.store.putEntitlements(this.syncId, entitlements.splice(0));
+      if (grants.length) this.store.putGrants(this.syncId, grants.splice(0));
+    });
+  }
+
   private checkpoint(force: boolean): void {
     const now = Date.now();
     if (!force && now - this.lastCheckpoint < (this.opts.checkpointIntervalMs ?? 5000)) return;
     this.lastCheckpoint = now;
-    this.store.setSyncToken(this.syncId, serializeState({ ...this.state, ...this.snapshot() }));
+    this.store.transaction(() => {
+      this.flush();
+      this.store.setSyncToken(this.syncId, serializeState({ ...this.state, ...this.snapshot() }));
+    });
   }
 
   private lastProgress = 0;

@@ -32,6 +32,12 @@ interface Holding {
   via: Set<string>;
 }
 
+/** A grant the connector listed (no sources, or its own entitlement among them as direct), not one expansion made. */
+function isDirect(grant: Grant): boolean {
+  const sources = grant.sources?.sources ?? {};
+  return Object.keys(sources).length === 0 || sources[grant.entitlement?.id ?? ""]?.isDirect === true;
+}
+
 const principalKey = (p: Resource) => `${p.id?.resourceType}\u0000${p.id?.resource}`;
 
 export function expandGrants(
@@ -59,7 +65,11 @@ export function expandGrants(
     if (!m) {
       m = new Map();
       for (const { grant } of store.iterateGrants(syncId, { entitlementId })) {
-        if (grant.principal) m.set(principalKey(grant.principal), { principal: grant.principal, direct: true, via: new Set() });
+        // A resumed expansion finds its own earlier output: grants that exist only through expansion are
+        // derived again from scratch, so running expansion twice writes exactly what running it once does.
+        if (grant.principal && isDirect(grant)) {
+          m.set(principalKey(grant.principal), { principal: grant.principal, direct: true, via: new Set() });
+        }
       }
       holders.set(entitlementId, m);
     }

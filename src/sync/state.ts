@@ -1,11 +1,11 @@
 /**
- * The engine's own checkpoint, stored as JSON in v1_sync_runs.sync_token. It records which step the sync is in
- * and the work still to do with its page tokens, so a killed sync continues where its last checkpoint was.
- * Objects written after that checkpoint are written again on resume; the store's upserts make that harmless.
+ * The engine's own checkpoint, stored as JSON in v1_sync_runs.sync_token. It records the phase and the work
+ * still to do with its page tokens, so a killed sync continues where its last checkpoint was. Objects written
+ * after that checkpoint are written again on resume; the store's upserts make that harmless.
  */
 import { z } from "zod";
 
-export const steps = ["resource-types", "resources", "entitlements", "grants", "expand-grants", "done"] as const;
+export const steps = ["resource-types", "objects", "expand-grants", "done"] as const;
 export type Step = (typeof steps)[number];
 
 const listAction = z.object({
@@ -15,29 +15,49 @@ const listAction = z.object({
 });
 export type ListAction = z.infer<typeof listAction>;
 
+/** Per-resource work (entitlements or grants) walks the stored resources in row order. */
+const rowLane = z.object({
+  /** Every resource row up to this id is done. */
+  cursor: z.number().int().default(0),
+  /** Rows past the cursor that were mid-listing, with their next page token. */
+  inflight: z.array(z.object({ rowId: z.number().int(), pageToken: z.string() })).default([]),
+});
+export type RowLaneState = z.infer<typeof rowLane>;
+
 const syncState = z.object({
-  version: z.literal(1),
+  version: z.literal(2),
   step: z.enum(steps),
   /** resource-types step: the next page. */
   pageToken: z.string().default(""),
-  /** resources step: listings still to do (running ones carry the token of their next page). */
+  /** objects step: resource listings still to do (running ones carry the token of their next page). */
   actions: z.array(listAction).default([]),
-  /** entitlements/grants steps: every resource row up to this id is done. */
-  cursor: z.number().int().default(0),
-  /** entitlements/grants steps: rows past the cursor that were mid-listing, with their next page token. */
-  inflight: z.array(z.object({ rowId: z.number().int(), pageToken: z.string() })).default([]),
+  entitlements: rowLane.default({ cursor: 0, inflight: [] }),
+  grants: rowLane.default({ cursor: 0, inflight: [] }),
 });
 export type SyncState = z.infer<typeof syncState>;
 
 export function initialState(): SyncState {
-  return { version: 1, step: "resource-types", pageToken: "", actions: [], cursor: 0, inflight: [] };
+  return {
+    version: 2,
+    step: "resource-types",
+    pageToken: "",
+    actions: [],
+    entitlements: { cursor: 0, inflight: [] },
+    grants: { cursor: 0, inflight: [] },
+  };
 }
 
-export function parseState(token: string): SyncState {
+/** Parses a checkpoint; undefined when it is from another engine version (the caller starts afresh). */
+export function parseState(token: string): SyncState | undefined {
   if (token === "") return initialState();
-  const parsed = syncState.safeParse(JSON.parse(token));
-  if (!parsed.success) throw new Error(`unreadable sync checkpoint: ${parsed.error.issues[0]?.message ?? "invalid"}`);
-  return parsed.data;
+  let json: unknown;
+  try {
+    json = JSON.parse(token);
+  } catch {
+    return undefined;
+  }
+  const parsed = syncState.safeParse(json);
+  return parsed.success ? parsed.data : undefined;
 }
 
 export function serializeState(state: SyncState): string {

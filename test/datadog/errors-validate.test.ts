@@ -3,6 +3,7 @@
  * 429 and 5xx, with a RateLimitDescription once the limit is known), precise Validate messages, and a clear
  * INVALID_ARGUMENT for a page token that is not ours.
  */
+import { EnqueuePageTokensSchema } from "../../src/gen/c1/connector/v2/annotation_type_scoped_grants_pb.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { findAnnotation } from "../../src/connector/annotations.ts";
 import { Code, ConnectorError } from "../../src/connector/errors.ts";
@@ -37,7 +38,9 @@ describe("Datadog failures while syncing", () => {
     const h = await harness({ rateLimit: { limit: 1000, periodSeconds: 60 }, maxRateLimitRetries: 1, pageSize: 10 });
     // The first page teaches the HTTP layer the limit's name and window.
     const first = await h.rpc.listResources({ resourceTypeId: "user" });
-    expect(first.nextPageToken).toBe("1");
+    // Pages are independent: the first page announces the others instead of chaining to page 1.
+    expect(first.nextPageToken).toBe("");
+    expect(findAnnotation(first.annotations, EnqueuePageTokensSchema)?.pageTokens[0]).toBe("1");
     h.sim.injectFaults([{ kind: "429-no-headers", match: { pathPrefix: "/api/v2/users" } }]);
     const err = await failure(h.rpc.listResources({ resourceTypeId: "user", pageToken: "1" }));
     expect(err.code).toBe(Code.UNAVAILABLE);

@@ -121,3 +121,17 @@ describe("sync engine on the fixture connector", () => {
     }
   });
 });
+
+describe("grant expansion", () => {
+  it("is idempotent: expanding a second time (a resumed expansion) writes the same rows", async () => {
+    const { expandGrants } = await import("../../src/sync/expand.ts");
+    const file = join(dir, "expand-twice.c1z");
+    await runSync({ connector: createConnectorService(fixtureConnector(), { logger, provisioning: false }), file, logger });
+    const before = await c1zRows(file);
+    const store = await SyncStore.openForSync(file);
+    const syncId = store.latestFinishedSync()!.syncId;
+    expandGrants(store, syncId, logger);
+    await store.saveTo(file);
+    expect((await c1zRows(file)).rows).toEqual(before.rows);
+  });
+});

@@ -17,7 +17,7 @@ import { parseRateLimit, startSimulator, type OrgCounts } from "../simulator/ind
 
 const latencyMs = Number(process.env.BENCH_LATENCY_MS ?? 20);
 const rateLimit = parseRateLimit(process.env.BENCH_RATE_LIMIT ?? "250/1");
-const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 8);
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const base: OrgCounts = { users: 20_000, teams: 500, roles: 200, schedules: 100, apiKeys: 2_000, appKeys: 500, serviceAccounts: 200 };
 const scaled = (k: number): OrgCounts =>
   Object.fromEntries(Object.entries(base).map(([key, n]) => [key, n * k])) as unknown as OrgCounts;
@@ -61,7 +61,7 @@ async function measure(counts: OrgCounts, dir: string) {
     const latencyBound = (requests * latencyMs) / 1000 / concurrency;
     const rateBound = Math.max(0, ...[...perName.values()].map((n) => (n * rateLimit.periodSeconds) / rateLimit.limit));
     const lowerBoundSeconds = Math.max(latencyBound, rateBound);
-    return { result, requests, http429: sim.stats.http429, lowerBoundSeconds, perName: Object.fromEntries(perName) };
+    return { result, requests, http429: sim.stats.http429, maxInFlight: sim.stats.maxInFlight, lowerBoundSeconds, perName: Object.fromEntries(perName) };
   } finally {
     await sim.close();
   }
@@ -83,6 +83,7 @@ try {
     latencyMs,
     rateLimit: `${rateLimit.limit}/${rateLimit.periodSeconds}`,
     concurrency,
+    maxInFlight: one.maxInFlight,
     requestsByLimit: one.perName,
   };
   if (process.env.BENCH_SKIP_5X !== "1") {

@@ -21,7 +21,7 @@ const config = datadogConfig.schema.parse({
   delegatedAuthProvider: "aws",
 });
 const started = performance.now();
-const built = await buildDatadog(config, logger);
+const built = await buildDatadog(config, logger, { concurrency: Number(concurrency) });
 try {
   const rpc = createConnectorService(built.connector, { logger, provisioning: false });
   const result = await runSync({ connector: rpc, file, logger, concurrency: Number(concurrency) });

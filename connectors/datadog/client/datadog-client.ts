@@ -15,6 +15,7 @@ import type { HttpMetrics } from "../../../src/http/metrics.ts";
 import type { CredentialProvider } from "./credentials.ts";
 import { OPERATIONS, type OperationId } from "./operations.ts";
 import { checkPageNumber, MAX_PAGE_SIZE, nextPageNumber, type Page } from "./paging.ts";
+import { RepeatedPageGuard } from "./page-guard.ts";
 import { includedOfType, parseResponse } from "./parse.ts";
 import {
   ApiKeysResponseSchema,
@@ -151,6 +152,7 @@ export class DatadogClient {
   readonly baseUrl: string;
   readonly credentials: CredentialProvider;
   readonly pageSize: number;
+  readonly #pages = new RepeatedPageGuard();
 
   constructor(options: DatadogClientOptions) {
     const endpoint = resolveApiEndpoint({ site: options.site, baseUrl: options.baseUrl });
@@ -215,6 +217,19 @@ export class DatadogClient {
     return parseResponse(id, schema, res.body);
   }
 
+  /** Fails when a page repeats an earlier page of the same listing (see page-guard.ts): a loop, not data. */
+  #checkPage(id: OperationId, listing: string, page: number, items: readonly { id: string }[]): void {
+    const earlier = this.#pages.check(`${id} ${listing}`, page, items.map((item) => item.id));
+    if (earlier === undefined) return;
+    throw new HttpError({
+      code: HttpErrorCode.INVALID_RESPONSE,
+      operation: id,
+      message:
+        `page ${page} of GET ${listing} holds the same ${items.length} items as page ${earlier}: the API is repeating a page; ` +
+        "stopping rather than storing duplicates, missing items or paging forever",
+    });
+  }
+
   #pageQuery(page: number, extra: Record<string, QueryValue> = {}): Record<string, QueryValue> {
     return { "page[size]": this.pageSize, "page[number]": checkPageNumber(page), ...extra };
   }
@@ -231,6 +246,7 @@ export class DatadogClient {
 
   async listUsersPage(page: number, signal?: AbortSignal): Promise<Page<User>> {
     const res = await this.#get("ListUsers", UsersResponseSchema, { path: "/api/v2/users", query: this.#pageQuery(page), signal });
+    this.#checkPage("ListUsers", "/api/v2/users", page, res.data);
     const total = res.meta?.page?.total_filtered_count ?? res.meta?.page?.total_count ?? undefined;
     return { items: res.data, total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
   }
@@ -243,6 +259,7 @@ export class DatadogClient {
 
   async listRolesPage(page: number, signal?: AbortSignal): Promise<Page<Role>> {
     const res = await this.#get("ListRoles", RolesResponseSchema, { path: "/api/v2/roles", query: this.#pageQuery(page), signal });
+    this.#checkPage("ListRoles", "/api/v2/roles", page, res.data);
     const total = res.meta?.page?.total_filtered_count ?? res.meta?.page?.total_count ?? undefined;
     return { items: res.data, total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
   }
@@ -253,6 +270,7 @@ export class DatadogClient {
       query: this.#pageQuery(page),
       signal,
     });
+    this.#checkPage("ListRoleUsers", `/api/v2/roles/${roleId}/users`, page, res.data);
     const total = res.meta?.page?.total_filtered_count ?? res.meta?.page?.total_count ?? undefined;
     return { items: res.data, total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
   }
@@ -284,6 +302,7 @@ export class DatadogClient {
 
   async listTeamsPage(page: number, signal?: AbortSignal): Promise<Page<Team>> {
     const res = await this.#get("ListTeams", TeamsResponseSchema, { path: "/api/v2/team", query: this.#pageQuery(page), signal });
+    this.#checkPage("ListTeams", "/api/v2/team", page, res.data);
     const total = res.meta?.pagination?.total ?? undefined;
     let nextPage = nextPageNumber(page, this.pageSize, res.data.length, total);
     if (total === undefined && res.links && !res.links.next) nextPage = undefined;
@@ -297,6 +316,7 @@ export class DatadogClient {
       query: this.#pageQuery(page),
       signal,
     });
+    this.#checkPage("GetTeamMemberships", `/api/v2/team/${teamId}/memberships`, page, res.data);
     const users = new Map<string, User>();
     for (const user of includedOfType("GetTeamMemberships", res.included, "users", UserSchema)) users.set(user.id, user);
     const total = res.meta?.pagination?.total ?? undefined;
@@ -434,6 +454,7 @@ export class DatadogClient {
 
   async listAPIKeysPage(page: number, signal?: AbortSignal): Promise<Page<ApiKey>> {
     const res = await this.#get("ListAPIKeys", ApiKeysResponseSchema, { path: "/api/v2/api_keys", query: this.#pageQuery(page), signal });
+    this.#checkPage("ListAPIKeys", "/api/v2/api_keys", page, res.data);
     const total = res.meta?.page?.total_filtered_count ?? undefined;
     return { items: res.data, total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
   }
@@ -444,6 +465,7 @@ export class DatadogClient {
       query: this.#pageQuery(page),
       signal,
     });
+    this.#checkPage("ListApplicationKeys", "/api/v2/application_keys", page, res.data);
     const total = res.meta?.page?.total_filtered_count ?? undefined;
     return { items: res.data.map(withoutSecret), total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
   }
@@ -454,6 +476,7 @@ export class DatadogClient {
       query: this.#pageQuery(page),
       signal,
     });
+    this.#checkPage("ListServiceAccountApplicationKeys", `/api/v2/service_accounts/${serviceAccountId}/application_keys`, page, res.data);
     const total = res.meta?.page?.total_filtered_count ?? undefined;
     return { items: res.data.map(withoutSecret), total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
   }

@@ -25,6 +25,7 @@ export type DiagnosticProblem =
   | "INVALID_CREDENTIALS"
   | "MISSING_PERMISSION"
   | "RATE_LIMITED"
+  | "SERVER_ERROR"
   | "UNEXPECTED";
 
 export interface DiagnosticCheck {
@@ -92,6 +93,12 @@ export function describeTransportFailure(err: unknown, client: DatadogClient): {
       return { problem: "CONNECTION", message: `Cannot connect to ${h}: ${detail}. Check egress to ${h} and any proxy settings.` };
     case HttpErrorCode.RATE_LIMITED:
       return { problem: "RATE_LIMITED", message: `Datadog kept answering 429 (rate limited): ${detail}. Try again later.` };
+    case HttpErrorCode.HTTP_STATUS:
+      // 5xx after the HTTP layer's own retries: Datadog's side, usually brief; UNAVAILABLE lets the engine retry.
+      if (err.status !== undefined && err.status >= 500 && err.status !== 501) {
+        return { problem: "SERVER_ERROR", message: `${h} kept answering ${err.status} (a Datadog-side error): ${detail}. Try again later.` };
+      }
+      return { problem: "UNEXPECTED", message: `${err.operation ?? "request"} failed: ${detail}` };
     default:
       return { problem: "UNEXPECTED", message: `${err.operation ?? "request"} failed: ${detail}` };
   }

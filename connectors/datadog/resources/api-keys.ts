@@ -9,7 +9,7 @@ import type { ResourceDeleter, ResourceSyncer } from "../../../src/connector/typ
 import type { Resource } from "../../../src/gen/c1/connector/v2/resource_pb.js";
 import type { ApiKey } from "../client/index.ts";
 import { call, datadogError, isHttpStatus } from "./errors.ts";
-import { pageNumberOf, tokenOf } from "./paging.ts";
+import { numberedPage } from "./paging.ts";
 import { API_KEY, apiKeyType, USER } from "./resource-types.ts";
 import type { SyncerDeps } from "./users.ts";
 import { dateOf, nonEmpty, profileOf } from "./values.ts";
@@ -59,8 +59,8 @@ export function apiKeySyncer(deps: SyncerDeps): ResourceSyncer {
   return {
     resourceType: apiKeyType,
     async list(ctx, _parent, pageToken) {
-      const page = await call(client, () => client.listAPIKeysPage(pageNumberOf(pageToken, "API keys"), ctx.signal));
-      return { items: page.items.map((k) => apiKeyToResource(k, links)), nextPageToken: tokenOf(page.nextPage) };
+      const page = await numberedPage(pageToken, "API keys", (n) => call(client, () => client.listAPIKeysPage(n, ctx.signal)));
+      return { ...page, items: page.items.map((k) => apiKeyToResource(k, links)) };
     },
     async entitlements() {
       return { items: [] };

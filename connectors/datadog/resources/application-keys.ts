@@ -19,7 +19,7 @@ import { PlaintextDataSchema, type Resource } from "../../../src/gen/c1/connecto
 import type { ApplicationKey } from "../client/index.ts";
 import { keyDeleter } from "./api-keys.ts";
 import { call, datadogError, isHttpStatus } from "./errors.ts";
-import { pageNumberOf, tokenOf } from "./paging.ts";
+import { numberedPage } from "./paging.ts";
 import { APPLICATION_KEY, applicationKeyType, USER } from "./resource-types.ts";
 import type { SyncerDeps } from "./users.ts";
 import { dateOf, nonEmpty, profileOf } from "./values.ts";
@@ -125,8 +125,8 @@ export function applicationKeySyncer(deps: SyncerDeps): ResourceSyncer {
   return {
     resourceType: applicationKeyType,
     async list(ctx, _parent, pageToken) {
-      const page = await call(client, () => client.listApplicationKeysPage(pageNumberOf(pageToken, "application keys"), ctx.signal));
-      return { items: page.items.map((k) => applicationKeyToResource(k, links)), nextPageToken: tokenOf(page.nextPage) };
+      const page = await numberedPage(pageToken, "application keys", (n) => call(client, () => client.listApplicationKeysPage(n, ctx.signal)));
+      return { ...page, items: page.items.map((k) => applicationKeyToResource(k, links)) };
     },
     async entitlements() {
       return { items: [] };

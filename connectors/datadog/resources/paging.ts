@@ -1,17 +1,54 @@
 /**
- * Page tokens of the Datadog syncers. Datadog pages by number (page[number] from 0), so a token is the next page
- * number as decimal text; "" is the first page. A token that is not one of ours is a caller error, not a crash.
+ * Page tokens of the Datadog syncers. Datadog pages by number (page[number] from 0), so a token names a page
+ * number; "" is the first page. Pages are independent, so a resource listing that knows its total hands out
+ * every other page on its first page (Baton's EnqueuePageTokens) and the engine fetches them concurrently:
+ *   ""    the first page, which announces the rest;
+ *   "N"   page N alone;
+ *   "N+"  page N and, if the listing grew since the first page, whatever follows it.
+ * A token that is not one of ours is a caller error, not a crash.
  */
+import type { Any } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectorError } from "../../../src/connector/errors.ts";
+import { pack } from "../../../src/connector/annotations.ts";
+import { EnqueuePageTokensSchema } from "../../../src/gen/c1/connector/v2/annotation_type_scoped_grants_pb.js";
+import type { Page } from "../client/paging.ts";
 
-export function pageNumberOf(token: string, listing: string): number {
-  if (token === "") return 0;
-  if (!/^\d{1,9}$/.test(token)) {
+const TOKEN = /^(\d{1,9})(\+?)$/;
+
+function parse(token: string, listing: string): { page: number; chain: boolean } {
+  if (token === "") return { page: 0, chain: true };
+  const m = TOKEN.exec(token);
+  if (!m) {
     throw new ConnectorError(Code.INVALID_ARGUMENT, `invalid page token for ${listing}: expected a page number, got ${JSON.stringify(token.slice(0, 32))}`);
   }
-  return Number(token);
+  return { page: Number(m[1]), chain: m[2] === "+" };
+}
+
+export function pageNumberOf(token: string, listing: string): number {
+  return parse(token, listing).page;
 }
 
 export function tokenOf(nextPage: number | undefined): string {
   return nextPage === undefined ? "" : String(nextPage);
+}
+
+/**
+ * One page of a resource listing paged by number. On the first page, when the total is known, the remaining
+ * pages are announced at once; the last one announced chains on in case the listing grew meanwhile.
+ */
+export async function numberedPage<T>(
+  token: string,
+  listing: string,
+  fetch: (pageNumber: number) => Promise<Page<T>>,
+): Promise<{ items: T[]; nextPageToken: string; annotations?: Any[] }> {
+  const { page: n, chain } = parse(token, listing);
+  const page = await fetch(n);
+  if (token === "" && page.nextPage !== undefined && typeof page.total === "number" && page.items.length > 0) {
+    const last = Math.ceil(page.total / page.items.length) - 1;
+    const rest: string[] = [];
+    for (let p = 1; p <= last; p++) rest.push(p === last ? `${p}+` : String(p));
+    if (rest.length > 0) return { items: page.items, nextPageToken: "", annotations: [pack(EnqueuePageTokensSchema, { pageTokens: rest })] };
+  }
+  const nextPageToken = chain && page.nextPage !== undefined ? `${page.nextPage}+` : "";
+  return { items: page.items, nextPageToken };
 }

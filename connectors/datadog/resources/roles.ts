@@ -11,7 +11,7 @@ import type { Resource } from "../../../src/gen/c1/connector/v2/resource_pb.js";
 import type { DatadogClient, Role } from "../client/index.ts";
 import { call } from "./errors.ts";
 import { getRole } from "./lookups.ts";
-import { pageNumberOf, tokenOf } from "./paging.ts";
+import { numberedPage, pageNumberOf, tokenOf } from "./paging.ts";
 import { entitlementTarget, grantParts, principalUserId, userNotFound } from "./provisioning.ts";
 import { ROLE, roleType, USER, userType } from "./resource-types.ts";
 import type { SyncerDeps } from "./users.ts";
@@ -120,9 +120,8 @@ export function roleSyncer(deps: SyncerDeps): ResourceSyncer {
   return {
     resourceType: roleType,
     async list(ctx, _parent, pageToken) {
-      const page = await call(client, () => client.listRolesPage(pageNumberOf(pageToken, "roles"), ctx.signal));
-      const items = await Promise.all(page.items.map((r) => toResource(ctx, r)));
-      return { items, nextPageToken: tokenOf(page.nextPage) };
+      const page = await numberedPage(pageToken, "roles", (n) => call(client, () => client.listRolesPage(n, ctx.signal)));
+      return { ...page, items: await Promise.all(page.items.map((r) => toResource(ctx, r))) };
     },
     async entitlements(_ctx, resource) {
       return { items: [memberEntitlement(resource)] };

@@ -22,7 +22,7 @@ import type { CallContext, ResourceSyncer } from "../../../src/connector/types.t
 import type { Resource } from "../../../src/gen/c1/connector/v2/resource_pb.js";
 import type { OnCallSchedule } from "../client/index.ts";
 import { call, callOrAbsent } from "./errors.ts";
-import { pageNumberOf, tokenOf } from "./paging.ts";
+import { numberedPage } from "./paging.ts";
 import { SCHEDULE, scheduleType, USER, userType } from "./resource-types.ts";
 import type { SyncerDeps } from "./users.ts";
 import { profileOf } from "./values.ts";
@@ -101,12 +101,12 @@ export function scheduleSyncer(deps: SyncerDeps): ResourceSyncer {
     resourceType: scheduleType,
 
     async list(ctx, _parent, pageToken) {
-      const teamPage = pageNumberOf(pageToken, "schedules (teams page)");
       const state = stateFor(ctx);
       const limit = pLimit(FANOUT);
       const signal = ctx.signal;
 
-      const teams = await call(client, () => client.listTeamsPage(teamPage, signal));
+      // Discovery walks the teams; their pages are independent, so the first announces the others.
+      const teams = await numberedPage(pageToken, "schedules (teams page)", (n) => call(client, () => client.listTeamsPage(n, signal)));
 
       // Teams → escalation policies (a team without on-call answers 404 or no rules: nothing to follow).
       const rules = await Promise.all(
@@ -141,7 +141,7 @@ export function scheduleSyncer(deps: SyncerDeps): ResourceSyncer {
       });
       // Only now that the whole page worked: a failed page leaves no trace, so its retry lists everything again.
       for (const id of mine) state.listedOn.set(id, pageToken);
-      return { items, nextPageToken: tokenOf(teams.nextPage) };
+      return { items, nextPageToken: teams.nextPageToken, annotations: teams.annotations };
     },
 
     async entitlements(_ctx, resource) {

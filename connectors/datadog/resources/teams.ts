@@ -15,7 +15,7 @@ import type { Resource } from "../../../src/gen/c1/connector/v2/resource_pb.js";
 import type { Team } from "../client/index.ts";
 import { call, callOrAbsent, datadogError, isHttpStatus } from "./errors.ts";
 import { findTeamMembership, teamExists } from "./lookups.ts";
-import { pageNumberOf, tokenOf } from "./paging.ts";
+import { numberedPage, pageNumberOf, tokenOf } from "./paging.ts";
 import { entitlementTarget, grantParts, principalUserId, userNotFound } from "./provisioning.ts";
 import { TEAM, teamType, USER, userType } from "./resource-types.ts";
 import type { SyncerDeps } from "./users.ts";
@@ -133,8 +133,8 @@ export function teamSyncer(deps: SyncerDeps): ResourceSyncer {
   return {
     resourceType: teamType,
     async list(ctx, _parent, pageToken) {
-      const page = await call(client, () => client.listTeamsPage(pageNumberOf(pageToken, "teams"), ctx.signal));
-      return { items: page.items.map((t) => teamToResource(t, links)), nextPageToken: tokenOf(page.nextPage) };
+      const page = await numberedPage(pageToken, "teams", (n) => call(client, () => client.listTeamsPage(n, ctx.signal)));
+      return { ...page, items: page.items.map((t) => teamToResource(t, links)) };
     },
     async entitlements(_ctx, resource) {
       const { member, admin } = teamEntitlements(resource);

@@ -18,7 +18,7 @@ import { DatadogClient, type Role, type User } from "../client/index.ts";
 import { call, callOrAbsent, isHttpStatus, datadogError } from "./errors.ts";
 import type { AppLinks } from "./links.ts";
 import { findUsersByEmail } from "./lookups.ts";
-import { pageNumberOf, tokenOf } from "./paging.ts";
+import { numberedPage } from "./paging.ts";
 import { userNotFound } from "./provisioning.ts";
 import { USER, userType } from "./resource-types.ts";
 import { dateOf, nonEmpty, profileOf } from "./values.ts";
@@ -233,8 +233,8 @@ export function userSyncer(deps: SyncerDeps): ResourceSyncer {
   return {
     resourceType: userType,
     async list(ctx: CallContext, _parent, pageToken) {
-      const page = await call(client, () => client.listUsersPage(pageNumberOf(pageToken, "users"), ctx.signal));
-      return { items: page.items.map((u) => userToResource(u, links)), nextPageToken: tokenOf(page.nextPage) };
+      const page = await numberedPage(pageToken, "users", (n) => call(client, () => client.listUsersPage(n, ctx.signal)));
+      return { ...page, items: page.items.map((u) => userToResource(u, links)) };
     },
     async entitlements() {
       return { items: [] };
