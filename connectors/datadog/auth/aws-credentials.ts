@@ -1,3 +1,4 @@
+import { homedir } from "node:os";
 /**
  * AWS credentials for delegated authentication, from the standard Node chain (env vars, shared config, web-identity
  * token file for EKS IRSA, container credentials for ECS / EKS Pod Identity, EC2 instance metadata with IMDSv2),
@@ -77,6 +78,7 @@ export class AwsCredentialSource {
     if (options.stsEndpoint !== undefined) clientConfig.endpoint = options.stsEndpoint;
     if (options.region !== undefined) clientConfig.region = options.region;
     // The chain is memoized by the SDK: it re-resolves only when temporary credentials are within 5 min of expiry.
+    ensureHomeForAwsSdk();
     this.#provider = fromNodeProviderChain(Object.keys(clientConfig).length > 0 ? { clientConfig } : {});
   }
 
@@ -165,4 +167,20 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pro
       },
     );
   });
+}
+
+/**
+ * The chain's shared-config step always asks for the home directory (~/.aws), falling back to os.homedir(), and
+ * under an arbitrary UID with no passwd entry and no HOME (OpenShift, `runAsUser` without HOME) that throws and
+ * ends the whole chain before the web-identity step (EKS IRSA) is tried. The SDK reads process.env directly, so
+ * give it a home that does not exist: there are then no shared files, which is the truth. (Not TMPDIR: a shared
+ * /tmp could hold someone else's .aws/credentials.)
+ */
+function ensureHomeForAwsSdk(): void {
+  if (process.env.HOME || process.env.USERPROFILE) return;
+  try {
+    homedir();
+  } catch {
+    process.env.HOME = "/nonexistent";
+  }
 }
