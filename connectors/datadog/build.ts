@@ -20,8 +20,14 @@ export interface BuiltDatadog {
   close(): Promise<void>;
 }
 
-/** Requests in flight at once: the HTTP pool's size and the sync engine's concurrency, so one bound holds for both. */
+/** Requests in flight at once: the size of the HTTP connection pool, the one hard bound. */
 export const DATADOG_CONCURRENCY = 16;
+
+/**
+ * Listings the sync engine runs at once. More than there are connections: a listing waiting for one API's rate
+ * limit to reset must not keep listings of other APIs (other limits) from using the free connections.
+ */
+export const DATADOG_SYNC_WORKERS = 4 * DATADOG_CONCURRENCY;
 
 export async function buildDatadog(config: DatadogConfig, logger: Logger, options: { concurrency?: number } = {}): Promise<BuiltDatadog> {
   const endpoint = resolveApiEndpoint({ site: config.site, baseUrl: config.baseUrl });

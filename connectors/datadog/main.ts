@@ -18,7 +18,7 @@ import { connectorCapabilities } from "../../src/connector/capabilities.ts";
 import { runSync } from "../../src/sync/engine.ts";
 import { runOneShot, type OneShotOperation } from "../../src/provision/oneshot.ts";
 import type { ProvisioningOperation } from "../../src/cli/spec.ts";
-import { buildDatadog, datadogConnectorForCapabilities, DATADOG_CONCURRENCY, type BuiltDatadog } from "./build.ts";
+import { buildDatadog, datadogConnectorForCapabilities, DATADOG_SYNC_WORKERS, type BuiltDatadog } from "./build.ts";
 import type { ConnectorRpc } from "../../src/connector/rpc.ts";
 import { datadogConfig, type DatadogConfig } from "./config.ts";
 import { diagnose, formatDiagnosis } from "./client/diagnose.ts";
@@ -147,7 +147,7 @@ export const datadogCli: ConnectorCliSpec<typeof datadogConfig> = {
           logger: ctx.logger,
           signal: ctx.signal,
           onProgress: ctx.progress.onProgress,
-          concurrency: DATADOG_CONCURRENCY,
+          concurrency: DATADOG_SYNC_WORKERS,
         });
       });
     },

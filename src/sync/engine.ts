@@ -5,7 +5,7 @@
  * boundary, so a killed sync resumes its unfinished run instead of starting over.
  */
 import { create } from "@bufbuild/protobuf";
-import { anyIs, anyUnpack } from "@bufbuild/protobuf/wkt";
+import { anyIs, anyUnpack, type Any } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
 import { EntitlementSchema, type Entitlement } from "../gen/c1/connector/v2/entitlement_pb.js";
 import { ResourceIdSchema, type Resource, type ResourceType } from "../gen/c1/connector/v2/resource_pb.js";
@@ -198,7 +198,7 @@ class SyncRun {
       ...Object.fromEntries(lanes.map((l) => [l.kind, l.snapshot()])),
     });
 
-    type Work = { kind: "list"; action: ListAction } | { kind: "row"; lane: RowLane; work: RowWork };
+    type Work = { kind: "list"; action: ListAction } | { kind: "row"; lane: RowLane; work: RowWork & { key: number } };
     let turn = 0;
     const next = (): Work | undefined => {
       // Listings first: they discover the rest of the work.
@@ -225,7 +225,7 @@ class SyncRun {
           }
         } else {
           await this.listForResource(item.lane, item.work, statics);
-          item.lane.done(item.work.rowId);
+          item.lane.pageDone(item.work.rowId, item.work.key);
         }
       },
       this.opts.signal,
@@ -269,18 +269,18 @@ class SyncRun {
     }
   }
 
-  /** All pages of one resource's entitlements or grants. */
-  private async listForResource(lane: RowLane, work: RowWork, statics: Map<string, Entitlement[]>): Promise<void> {
-    const { resource, rowId } = work;
+  /** One chain of pages of a resource's entitlements or grants (the first chain also stores static copies). */
+  private async listForResource(lane: RowLane, work: RowWork & { key: number }, statics: Map<string, Entitlement[]>): Promise<void> {
+    const { resource, rowId, key } = work;
     const kind = lane.kind;
-    if (kind === "entitlements") this.putStaticCopies(resource, statics);
+    if (kind === "entitlements" && work.pageToken === "") this.putStaticCopies(resource, statics);
     let token = work.pageToken;
     for (;;) {
-      let page: { list: Array<Entitlement | Grant>; nextPageToken: string };
+      let page: { list: Array<Entitlement | Grant>; nextPageToken: string; annotations: Any[] };
       const request = { resource, pageToken: token, activeSyncId: this.syncId };
       const rpcOptions = { signal: this.opts.signal };
       try {
-        page = await this.call<{ list: Array<Entitlement | Grant>; nextPageToken: string }>(() =>
+        page = await this.call<{ list: Array<Entitlement | Grant>; nextPageToken: string; annotations: Any[] }>(() =>
           kind === "entitlements"
             ? this.opts.connector.listEntitlements(request, rpcOptions)
             : this.opts.connector.listGrants(request, rpcOptions),
@@ -301,7 +301,9 @@ class SyncRun {
       this.flushIfDue();
       const what = `List${kind === "entitlements" ? "Entitlements" : "Grants"}(${resource.id?.resourceType}:${resource.id?.resource})`;
       token = this.nextToken(token, page.nextPageToken, what);
-      lane.progress(rowId, token);
+      lane.progress(rowId, key, token);
+      const more = findAnnotation(page.annotations, EnqueuePageTokensSchema)?.pageTokens.filter((t) => t !== "");
+      if (more?.length) lane.enqueue(rowId, more);
       await this.afterPage();
       if (!token) return;
     }

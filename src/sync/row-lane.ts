@@ -1,8 +1,16 @@
 /**
- * Per-resource work (listing one resource's entitlements, or its grants) over the resources stored so far, in
- * row order. Rows appear while resource listings are still running, so an empty lane is not a finished lane:
- * it asks the store again on every call. Its checkpoint is a cursor (every row up to it is done) plus the rows
- * past the cursor that were mid-listing with their next page token.
+ * Per-resource work (listing one resource's entitlements, or its grants) over the resources stored so far.
+ * Rows appear while resource listings are still running, so an empty lane is not a finished lane: it asks the
+ * store again on every call. Rows are read in row order into a look-ahead window and handed out round-robin by
+ * resource type: consecutive rows are usually of one type, whose API has its own rate limit, and taking them in
+ * order would queue every worker behind that one limit while the others sit idle.
+ *
+ * A row's listing is usually one chain of pages, but a connector may hand out more page tokens at once
+ * (EnqueuePageTokens) so that a resource with many grants is not one long sequential chain; a row is done when
+ * none of its pages is outstanding.
+ *
+ * The checkpoint is a cursor (every row up to it is done) plus every outstanding page of the rows past it; rows
+ * done past the cursor are simply done again on resume.
  */
 import type { Resource } from "../gen/c1/connector/v2/resource_pb.js";
 import type { SyncStore } from "../store/store.ts";
@@ -11,25 +19,37 @@ import type { RowLaneState } from "./state.ts";
 export interface RowWork {
   rowId: number;
   resource: Resource;
-  /** The page to start from: "" unless the row was mid-listing at the last checkpoint. */
+  /** The page to fetch: "" for a row's first page. */
   pageToken: string;
 }
 
-const BATCH = 256;
+/** Rows held in the look-ahead window (about 1 KB each). */
+const WINDOW = 2048;
+
+interface Row {
+  rowId: number;
+  resource: Resource;
+}
 
 export class RowLane {
   readonly kind: "entitlements" | "grants";
   private readonly store: SyncStore;
   private readonly syncId: string;
   private readonly skip: (resource: Resource) => boolean;
-  private readonly resumeTokens: Map<number, string>;
-  private cursor: number;
+  /** Pages that were outstanding at the last checkpoint, by row. */
+  private readonly resumePages: Map<number, string[]>;
   private fetchedUpTo: number;
-  private buffer: Array<{ rowId: number; resource: Resource }> = [];
-  /** Rows handed out, in row order, until they are done and the cursor passes them. */
-  private readonly started: number[] = [];
-  private readonly finished = new Set<number>();
-  private readonly running = new Map<number, string>();
+  /** Fetched rows not yet started, per resource type, each in row order. */
+  private readonly waiting = new Map<string, Row[]>();
+  private waitingCount = 0;
+  private turn = 0;
+  /** Fetched rows not yet done, ascending: the smallest bounds the cursor. */
+  private readonly unfinished: number[] = [];
+  /** Started rows: their outstanding pages (queued or running), each page by a unique key. */
+  private readonly outstanding = new Map<number, { resource: Resource; pages: Map<number, string> }>();
+  /** Pages handed out by a connector, waiting for a worker. */
+  private readonly extraPages: Array<{ rowId: number; key: number }> = [];
+  private nextKey = 0;
 
   constructor(
     kind: "entitlements" | "grants",
@@ -42,50 +62,114 @@ export class RowLane {
     this.store = store;
     this.syncId = syncId;
     this.skip = skip;
-    this.cursor = state.cursor;
     this.fetchedUpTo = state.cursor;
-    this.resumeTokens = new Map(state.inflight.map((i) => [i.rowId, i.pageToken]));
-  }
-
-  /** The next row to work on, or undefined when none is stored yet. */
-  next(): RowWork | undefined {
-    for (;;) {
-      if (this.buffer.length === 0) this.refill();
-      const row = this.buffer.shift();
-      if (!row) return undefined;
-      this.started.push(row.rowId);
-      if (this.skip(row.resource)) {
-        this.done(row.rowId);
-        continue;
-      }
-      const pageToken = this.resumeTokens.get(row.rowId) ?? "";
-      this.running.set(row.rowId, pageToken);
-      return { rowId: row.rowId, resource: row.resource, pageToken };
+    this.resumePages = new Map();
+    for (const { rowId, pageToken } of state.inflight) {
+      const pages = this.resumePages.get(rowId) ?? [];
+      pages.push(pageToken);
+      this.resumePages.set(rowId, pages);
     }
   }
 
-  /** Records the page a running row will ask for next (for checkpoints). */
-  progress(rowId: number, pageToken: string): void {
-    this.running.set(rowId, pageToken);
+  /** The next page to fetch, or undefined when none is available yet. Pass `key` back to the other methods. */
+  next(): (RowWork & { key: number }) | undefined {
+    const extra = this.extraPages.shift();
+    if (extra) {
+      const row = this.outstanding.get(extra.rowId)!;
+      return { rowId: extra.rowId, resource: row.resource, pageToken: row.pages.get(extra.key)!, key: extra.key };
+    }
+    for (;;) {
+      if (this.waitingCount < WINDOW / 2) this.refill();
+      const row = this.take();
+      if (!row) return undefined;
+      if (this.skip(row.resource)) {
+        this.rowDone(row.rowId);
+        continue;
+      }
+      const [first, ...others] = this.resumePages.get(row.rowId) ?? [""];
+      const key = this.startRow(row, first);
+      this.enqueue(row.rowId, others);
+      return { rowId: row.rowId, resource: row.resource, pageToken: first, key };
+    }
   }
 
-  done(rowId: number): void {
-    this.running.delete(rowId);
-    this.finished.add(rowId);
-    while (this.started.length > 0 && this.finished.has(this.started[0])) {
-      this.cursor = this.started.shift()!;
-      this.finished.delete(this.cursor);
+  /** Records the page the running page `key` will ask for next (for checkpoints). */
+  progress(rowId: number, key: number, pageToken: string): void {
+    this.outstanding.get(rowId)?.pages.set(key, pageToken);
+  }
+
+  /** Adds pages of row `rowId` that can be fetched alongside the running ones. */
+  enqueue(rowId: number, pageTokens: readonly string[]): void {
+    const row = this.outstanding.get(rowId);
+    if (!row) return;
+    for (const token of pageTokens) {
+      const key = this.nextKey++;
+      row.pages.set(key, token);
+      this.extraPages.push({ rowId, key });
+    }
+  }
+
+  /** The page `key` of row `rowId` and its chain are done. */
+  pageDone(rowId: number, key: number): void {
+    const row = this.outstanding.get(rowId);
+    if (!row) return;
+    row.pages.delete(key);
+    if (row.pages.size === 0) {
+      this.outstanding.delete(rowId);
+      this.rowDone(rowId);
     }
   }
 
   snapshot(): RowLaneState {
-    return { cursor: this.cursor, inflight: [...this.running].map(([rowId, pageToken]) => ({ rowId, pageToken })) };
+    const cursor = this.unfinished.length > 0 ? this.unfinished[0] - 1 : this.fetchedUpTo;
+    const inflight: RowLaneState["inflight"] = [];
+    for (const [rowId, row] of this.outstanding) for (const pageToken of row.pages.values()) inflight.push({ rowId, pageToken });
+    return { cursor, inflight };
+  }
+
+  private startRow(row: Row, pageToken: string): number {
+    const key = this.nextKey++;
+    this.outstanding.set(row.rowId, { resource: row.resource, pages: new Map([[key, pageToken]]) });
+    return key;
+  }
+
+  private rowDone(rowId: number): void {
+    const i = lowerBound(this.unfinished, rowId);
+    if (this.unfinished[i] === rowId) this.unfinished.splice(i, 1);
+  }
+
+  /** The oldest waiting row of the next resource type in turn. */
+  private take(): Row | undefined {
+    if (this.waitingCount === 0) return undefined;
+    const types = [...this.waiting.keys()];
+    const type = types[this.turn++ % types.length];
+    const rows = this.waiting.get(type)!;
+    const row = rows.shift()!;
+    if (rows.length === 0) this.waiting.delete(type);
+    this.waitingCount--;
+    return row;
   }
 
   private refill(): void {
-    for (const row of this.store.iterateResources(this.syncId, { afterRowId: this.fetchedUpTo, limit: BATCH })) {
-      this.buffer.push(row);
+    for (const row of this.store.iterateResources(this.syncId, { afterRowId: this.fetchedUpTo, limit: WINDOW - this.waitingCount })) {
+      const type = row.resource.id?.resourceType ?? "";
+      let rows = this.waiting.get(type);
+      if (!rows) this.waiting.set(type, (rows = []));
+      rows.push(row);
+      this.waitingCount++;
+      this.unfinished.push(row.rowId);
+      this.fetchedUpTo = row.rowId;
     }
-    if (this.buffer.length > 0) this.fetchedUpTo = this.buffer[this.buffer.length - 1].rowId;
   }
+}
+
+function lowerBound(sorted: number[], value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -33,7 +33,8 @@ interface ChildResult {
 
 function runChild(baseUrl: string, file: string, apiKey: string, appKey: string): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [new URL("./sync-child.ts", import.meta.url).pathname, baseUrl, file, String(concurrency)], {
+    // The sync runs with the V8 flags the CLI and the container use (bin/baton-datadog.js, Dockerfile).
+    const child = spawn(process.execPath, ["--max-semi-space-size=2", new URL("./sync-child.ts", import.meta.url).pathname, baseUrl, file, String(concurrency)], {
       env: { ...process.env, BENCH_API_KEY: apiKey, BENCH_APP_KEY: appKey },
       stdio: ["ignore", "pipe", "inherit"],
     });

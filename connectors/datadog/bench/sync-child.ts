@@ -24,7 +24,7 @@ const started = performance.now();
 const built = await buildDatadog(config, logger, { concurrency: Number(concurrency) });
 try {
   const rpc = createConnectorService(built.connector, { logger, provisioning: false });
-  const result = await runSync({ connector: rpc, file, logger, concurrency: Number(concurrency) });
+  const result = await runSync({ connector: rpc, file, logger, concurrency: 4 * Number(concurrency) });
   const wallSeconds = (performance.now() - started) / 1000;
   process.stdout.write(
     JSON.stringify({

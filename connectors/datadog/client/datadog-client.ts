@@ -317,12 +317,24 @@ export class DatadogClient {
       signal,
     });
     this.#checkPage("GetTeamMemberships", `/api/v2/team/${teamId}/memberships`, page, res.data);
-    const users = new Map<string, User>();
-    for (const user of includedOfType("GetTeamMemberships", res.included, "users", UserSchema)) users.set(user.id, user);
     const total = res.meta?.pagination?.total ?? undefined;
     let nextPage = nextPageNumber(page, this.pageSize, res.data.length, total);
     if (total === undefined && res.links && !res.links.next) nextPage = undefined;
-    return { items: res.data, users, total, nextPage };
+    // The members' user records come along in `included`; validating them costs more than the whole rest of a
+    // sync's team listing, and a sync needs only the ids, so they are checked when first asked for.
+    let users: Map<string, User> | undefined;
+    return {
+      items: res.data,
+      total,
+      nextPage,
+      get users() {
+        if (!users) {
+          users = new Map();
+          for (const user of includedOfType("GetTeamMemberships", res.included, "users", UserSchema)) users.set(user.id, user);
+        }
+        return users;
+      },
+    };
   }
 
   async createTeamMembership(teamId: string, userId: string, role: "admin" | null, signal?: AbortSignal): Promise<TeamMembership> {

@@ -11,7 +11,7 @@ import type { Resource } from "../../../src/gen/c1/connector/v2/resource_pb.js";
 import type { DatadogClient, Role } from "../client/index.ts";
 import { call } from "./errors.ts";
 import { getRole } from "./lookups.ts";
-import { numberedPage, pageNumberOf, tokenOf } from "./paging.ts";
+import { numberedPage } from "./paging.ts";
 import { entitlementTarget, grantParts, principalUserId, userNotFound } from "./provisioning.ts";
 import { ROLE, roleType, USER, userType } from "./resource-types.ts";
 import type { SyncerDeps } from "./users.ts";
@@ -128,11 +128,12 @@ export function roleSyncer(deps: SyncerDeps): ResourceSyncer {
     },
     async grants(ctx, resource, pageToken) {
       const roleId = resource.id!.resource;
-      const page = await call(client, () => client.listRoleUsersPage(roleId, pageNumberOf(pageToken, `users of role ${roleId}`), ctx.signal), {
-        notFound: `Datadog role "${roleId}" no longer exists`,
-      });
+      // A role can hold most of the org: its pages are fetched side by side, not as one long chain.
+      const page = await numberedPage(pageToken, `users of role ${roleId}`, (n) =>
+        call(client, () => client.listRoleUsersPage(roleId, n, ctx.signal), { notFound: `Datadog role "${roleId}" no longer exists` }),
+      );
       const ent = memberEntitlement(resource);
-      return { items: page.items.map((u) => grant(ent, resourceId(USER, u.id))), nextPageToken: tokenOf(page.nextPage) };
+      return { ...page, items: page.items.map((u) => grant(ent, resourceId(USER, u.id))) };
     },
     async get(ctx, id) {
       const role = await call(client, () => getRole(client, id.resource, ctx.signal));

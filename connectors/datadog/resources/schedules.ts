@@ -3,13 +3,15 @@
  * discovered the way the product links them:
  *   teams (page by page) → each team's routing rules → the escalation policies those rules use →
  *   the policies' step targets that are schedules (directly, or through a `schedule_target`) → each schedule.
- * A page token is the next page of teams; one ListResources page returns the schedules reached from that page
- * of teams.
+ * Page tokens: "" and "N"/"N+" are pages of teams (see paging.ts); a teams page lists no schedule itself but
+ * hands out one token "t:<team id>" per team (EnqueuePageTokens), and each of those lists the schedules that
+ * team's rules reach. The walk is a chain of dependent requests, so it goes through the engine's queue of
+ * listings (which comes first) rather than a private fan-out competing with every other listing.
  *
  * A schedule (or policy) reached from several teams is fetched and listed once per sync: a per-sync record
- * (keyed by the engine's active sync id) remembers on which teams page each schedule was first listed, so a
- * retried page lists its schedules again (nothing is lost when a page fails half-way) while later pages skip
- * them. Without a sync id, or after a restart, a repeat is harmless: the store upserts by id.
+ * (keyed by the engine's active sync id) remembers which team token claimed each schedule, so a retried token
+ * lists its schedules again (nothing is lost when a token fails half-way) while other teams skip them. Without
+ * a sync id, or after a restart, a repeat is harmless: the store upserts by id.
  *
  * Members: every user in any layer holds `member`. The layers (with their user ids) are kept in the profile,
  * so listing grants needs no second request; the schedule is fetched again only if the profile lacks them.
@@ -23,20 +25,23 @@ import type { Resource } from "../../../src/gen/c1/connector/v2/resource_pb.js";
 import type { OnCallSchedule } from "../client/index.ts";
 import { call, callOrAbsent } from "./errors.ts";
 import { numberedPage } from "./paging.ts";
+import { findAnnotation, pack } from "../../../src/connector/annotations.ts";
+import { EnqueuePageTokensSchema } from "../../../src/gen/c1/connector/v2/annotation_type_scoped_grants_pb.js";
 import { SCHEDULE, scheduleType, USER, userType } from "./resource-types.ts";
 import type { SyncerDeps } from "./users.ts";
 import { profileOf } from "./values.ts";
 
-/** Requests in flight at once while walking one page of teams (the HTTP layer also paces by rate limit). */
-const FANOUT = 8;
+/** Requests in flight at once for one team's policies or schedules (the HTTP layer also paces by rate limit). */
+const FANOUT = 4;
+const TEAM_TOKEN = "t:";
 /** Per-sync discovery state kept for this many syncs (a resumed and a new sync may overlap briefly). */
 const KEEP_SYNCS = 2;
 
 interface DiscoveryState {
-  /** Escalation policy id → the schedule ids it reaches (fetched once per sync). */
-  policies: Map<string, string[]>;
-  /** Schedule id → the page token on which it was first listed. */
-  listedOn: Map<string, string>;
+  /** Escalation policy id → the schedule ids it reaches (fetched once per sync, shared by concurrent teams). */
+  policies: Map<string, Promise<string[]>>;
+  /** Schedule id → the team token that claimed it. */
+  claimedBy: Map<string, string>;
 }
 
 function memberEntitlement(schedule: Resource) {
@@ -87,47 +92,59 @@ export function scheduleSyncer(deps: SyncerDeps): ResourceSyncer {
 
   const stateFor = (ctx: CallContext): DiscoveryState => {
     const key = ctx.activeSyncId;
-    if (!key) return { policies: new Map(), listedOn: new Map() };
+    if (!key) return { policies: new Map(), claimedBy: new Map() };
     let state = states.get(key);
     if (!state) {
-      state = { policies: new Map(), listedOn: new Map() };
+      state = { policies: new Map(), claimedBy: new Map() };
       states.set(key, state);
       while (states.size > KEEP_SYNCS) states.delete(states.keys().next().value!);
     }
     return state;
   };
 
+  /** The schedule ids a policy reaches; fetched once per sync however many teams use it. */
+  const scheduleIdsOf = (state: DiscoveryState, policyId: string, ctx: CallContext): Promise<string[]> => {
+    let ids = state.policies.get(policyId);
+    if (!ids) {
+      ids = callOrAbsent(client, () => client.getOnCallEscalationPolicy(policyId, ctx.signal)).then((policy) => {
+        if (!policy) ctx.logger.warn({ policyId }, "escalation policy named by a routing rule no longer exists; skipped");
+        return policy?.scheduleIds ?? [];
+      });
+      // A failed fetch must not stay cached: the listing is retried and must try again.
+      ids.catch(() => state.policies.delete(policyId));
+      state.policies.set(policyId, ids);
+    }
+    return ids;
+  };
+
   return {
     resourceType: scheduleType,
 
     async list(ctx, _parent, pageToken) {
+      const signal = ctx.signal;
+      if (!pageToken.startsWith(TEAM_TOKEN)) {
+        // A page of teams: one token per team, plus the other pages of teams.
+        const teams = await numberedPage(pageToken, "schedules (teams page)", (n) => call(client, () => client.listTeamsPage(n, signal)));
+        const perTeam = teams.items.map((t) => TEAM_TOKEN + t.id);
+        const others = findAnnotation(teams.annotations, EnqueuePageTokensSchema)?.pageTokens ?? [];
+        const pageTokens = [...others, ...perTeam];
+        return { items: [], nextPageToken: teams.nextPageToken, annotations: pageTokens.length ? [pack(EnqueuePageTokensSchema, { pageTokens })] : [] };
+      }
+
+      const teamId = pageToken.slice(TEAM_TOKEN.length);
       const state = stateFor(ctx);
       const limit = pLimit(FANOUT);
-      const signal = ctx.signal;
+      // A team without on-call answers 404 or has no rules: nothing to follow.
+      const rules = await callOrAbsent(client, () => client.getTeamOnCallRoutingRules(teamId, signal));
+      const policyIds = [...new Set(rules?.policyIds ?? [])];
 
-      // Discovery walks the teams; their pages are independent, so the first announces the others.
-      const teams = await numberedPage(pageToken, "schedules (teams page)", (n) => call(client, () => client.listTeamsPage(n, signal)));
-
-      // Teams → escalation policies (a team without on-call answers 404 or no rules: nothing to follow).
-      const rules = await Promise.all(
-        teams.items.map((t) => limit(() => callOrAbsent(client, () => client.getTeamOnCallRoutingRules(t.id, signal)))),
-      );
-      const policyIds = [...new Set(rules.flatMap((r) => r?.policyIds ?? []))];
-
-      // Policies → schedule ids, each policy fetched once per sync.
-      const unknown = policyIds.filter((id) => !state.policies.has(id));
-      const fetched = await Promise.all(unknown.map((id) => limit(() => callOrAbsent(client, () => client.getOnCallEscalationPolicy(id, signal)))));
-      unknown.forEach((id, i) => {
-        const policy = fetched[i];
-        if (!policy) ctx.logger.warn({ policyId: id }, "escalation policy named by a routing rule no longer exists; skipped");
-        state.policies.set(id, policy?.scheduleIds ?? []);
-      });
-      const scheduleIds = [...new Set(policyIds.flatMap((id) => state.policies.get(id) ?? []))];
-
-      // Schedules not already listed on another page of this sync.
-      const mine = scheduleIds.filter((id) => {
-        const on = state.listedOn.get(id);
-        return on === undefined || on === pageToken;
+      const reached = await Promise.all(policyIds.map((id) => limit(() => scheduleIdsOf(state, id, ctx))));
+      // Schedules not already claimed by another team in this sync.
+      const mine = [...new Set(reached.flat())].filter((id) => {
+        const owner = state.claimedBy.get(id);
+        if (owner !== undefined && owner !== pageToken) return false;
+        state.claimedBy.set(id, pageToken);
+        return true;
       });
       const schedules = await Promise.all(mine.map((id) => limit(() => callOrAbsent(client, () => client.getOnCallSchedule(id, signal)))));
       const items: Resource[] = [];
@@ -139,9 +156,7 @@ export function scheduleSyncer(deps: SyncerDeps): ResourceSyncer {
         }
         items.push(scheduleToResource(schedule, links));
       });
-      // Only now that the whole page worked: a failed page leaves no trace, so its retry lists everything again.
-      for (const id of mine) state.listedOn.set(id, pageToken);
-      return { items, nextPageToken: teams.nextPageToken, annotations: teams.annotations };
+      return { items, nextPageToken: "" };
     },
 
     async entitlements(_ctx, resource) {

@@ -15,7 +15,7 @@ import type { Resource } from "../../../src/gen/c1/connector/v2/resource_pb.js";
 import type { Team } from "../client/index.ts";
 import { call, callOrAbsent, datadogError, isHttpStatus } from "./errors.ts";
 import { findTeamMembership, teamExists } from "./lookups.ts";
-import { numberedPage, pageNumberOf, tokenOf } from "./paging.ts";
+import { numberedPage } from "./paging.ts";
 import { entitlementTarget, grantParts, principalUserId, userNotFound } from "./provisioning.ts";
 import { TEAM, teamType, USER, userType } from "./resource-types.ts";
 import type { SyncerDeps } from "./users.ts";
@@ -142,17 +142,15 @@ export function teamSyncer(deps: SyncerDeps): ResourceSyncer {
     },
     async grants(ctx, resource, pageToken) {
       const teamId = resource.id!.resource;
-      const page = await call(
-        client,
-        () => client.listTeamMembershipsPage(teamId, pageNumberOf(pageToken, `members of team ${teamId}`), ctx.signal),
-        { notFound: `Datadog team "${teamId}" no longer exists` },
+      const page = await numberedPage(pageToken, `members of team ${teamId}`, (n) =>
+        call(client, () => client.listTeamMembershipsPage(teamId, n, ctx.signal), { notFound: `Datadog team "${teamId}" no longer exists` }),
       );
       const { member, admin } = teamEntitlements(resource);
       const items = page.items.flatMap((m) => {
         const principal = resourceId(USER, m.relationships.user.data.id);
         return m.attributes?.role === "admin" ? [grant(member, principal), grant(admin, principal)] : [grant(member, principal)];
       });
-      return { items, nextPageToken: tokenOf(page.nextPage) };
+      return { ...page, items };
     },
     provisioner,
   };
