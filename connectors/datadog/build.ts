@@ -7,7 +7,7 @@ import { HttpMetrics } from "../../src/http/metrics.ts";
 import type { Connector } from "../../src/connector/types.ts";
 import { DatadogClient } from "./client/datadog-client.ts";
 import { StaticKeyProvider } from "./client/credentials.ts";
-import { resolveApiEndpoint } from "./client/sites.ts";
+import { resolveApiEndpoint, resolveSite, siteAppUrl } from "./client/sites.ts";
 import { createCredentialProvider, DelegatedTokenProvider } from "./auth/index.ts";
 import { delegatedAuthEnabled } from "./auth/config.ts";
 import { datadogConnector } from "./connector.ts";
@@ -53,6 +53,7 @@ export async function buildDatadog(config: DatadogConfig, logger: Logger, option
     syncSchedules: config.syncSchedules,
     syncSecrets: config.syncSecrets,
     delegatedAuth: delegatedAuthEnabled(config),
+    siteUrl: siteAppUrl(resolveSite(config.site)),
   });
   return {
     connector,

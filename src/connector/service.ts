@@ -205,6 +205,7 @@ export function createConnectorService(connector: Connector, options: ConnectorS
     },
 
     async createResource() {
+      requireProvisioning();
       throw new ConnectorError(Code.UNIMPLEMENTED, "this connector does not create resources");
     },
 
@@ -291,6 +292,7 @@ export function createConnectorService(connector: Connector, options: ConnectorS
     },
 
     async issueCredential() {
+      requireProvisioning();
       throw new ConnectorError(Code.UNIMPLEMENTED, "this connector does not issue credentials");
     },
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isLoopbackHost, resolveApiEndpoint, resolveSite, siteApiBaseUrl, SiteConfigError, validateBaseUrl } from "./sites.ts";
+import { isLoopbackHost, resolveApiEndpoint, resolveSite, siteApiBaseUrl, siteAppUrl, SiteConfigError, validateBaseUrl } from "./sites.ts";
 
 describe("sites", () => {
   it("maps every site name to its API host, case-insensitively", () => {
@@ -65,5 +65,15 @@ describe("base URL", () => {
     expect(resolveApiEndpoint({ site: "EU1" })).toEqual({ baseUrl: "https://api.datadoghq.eu", site: { name: "EU1", domain: "datadoghq.eu" } });
     expect(resolveApiEndpoint({ site: "EU1", baseUrl: "http://127.0.0.1:1234" }).baseUrl).toBe("http://127.0.0.1:1234");
     expect(resolveApiEndpoint({ baseUrl: "" }).baseUrl).toBe("https://api.datadoghq.com");
+  });
+});
+
+describe("site app URLs (ExternalLink targets)", () => {
+  it("uses app.<domain> for unprefixed sites and the domain itself for regional ones", () => {
+    expect(siteAppUrl(resolveSite("US1"))).toBe("https://app.datadoghq.com");
+    expect(siteAppUrl(resolveSite("EU1"))).toBe("https://app.datadoghq.eu");
+    expect(siteAppUrl(resolveSite("US1-FED"))).toBe("https://app.ddog-gov.com");
+    expect(siteAppUrl(resolveSite("US3"))).toBe("https://us3.datadoghq.com");
+    expect(siteAppUrl(resolveSite("AP1"))).toBe("https://ap1.datadoghq.com");
   });
 });

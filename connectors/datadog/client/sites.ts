@@ -51,6 +51,14 @@ export function resolveSite(input: string | undefined): DatadogSite {
   throw new SiteConfigError("site", `unknown Datadog site "${raw}"; valid sites: ${validSitesText()}`);
 }
 
+/**
+ * The web app's URL of a site, for links to users, teams, …: app.<domain> for the sites without a region prefix
+ * (app.datadoghq.com, app.datadoghq.eu, app.ddog-gov.com), the domain itself for the others (us3.datadoghq.com).
+ */
+export function siteAppUrl(site: DatadogSite): string {
+  return site.domain.split(".").length > 2 ? `https://${site.domain}` : `https://app.${site.domain}`;
+}
+
 /** The API base URL of a site, e.g. https://api.datadoghq.eu */
 export function siteApiBaseUrl(site: DatadogSite): string {
   return `https://api.${site.domain}`;
