@@ -5,6 +5,7 @@
  * at the bottom of stderr, redrawn at most 4 times a second (log lines are written above it); elsewhere it
  * draws nothing. `summary()` gives the final counts, requests and duration whatever the terminal.
  */
+import type { StoreCounts } from "../store/store.ts";
 import type { LineSink } from "../log/logger.ts";
 import { formatCount, formatDuration, renderTable } from "./table.ts";
 
@@ -42,15 +43,7 @@ export interface SyncProgressEvent {
 }
 
 /** Per-type totals as the c1z store counts them (`SyncStore.counts()`). */
-export interface StoreCountsLike {
-  resourceTypes: number;
-  resources: number;
-  entitlements: number;
-  grants: number;
-  resourcesByType: Record<string, number>;
-  entitlementsByType: Record<string, number>;
-  grantsByType: Record<string, number>;
-}
+export type StoreCountsLike = StoreCounts;
 
 /**
  * What a sync handler may return (src/sync/engine.ts `SyncResult` is one); it completes or corrects what the

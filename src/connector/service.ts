@@ -49,7 +49,7 @@ import { Code, ConnectorError } from "./errors.ts";
 import { connectorMetadata } from "./capabilities.ts";
 import { encryptAll } from "./encryption.ts";
 import type { ConnectorRpc, RpcOptions } from "./rpc.ts";
-import type { CallContext, Connector, ResourceSyncer } from "./types.ts";
+import type { CallContext, Connector, Page, ResourceSyncer } from "./types.ts";
 
 /** The baton-sdk release whose wire contract we follow; ≥ 0.4.3 tells a Go engine it may send active_sync_id. */
 export const SDK_WIRE_VERSION = "0.25.0";
@@ -81,6 +81,19 @@ export function createConnectorService(connector: Connector, options: ConnectorS
       );
     }
     return s;
+  };
+
+  /** ListEntitlements and ListGrants: checks, routing by the resource's type, and the page as a response init. */
+  const listForResource = async <T,>(
+    req: { resource?: MessageInitShape<typeof ResourceSchema>; pageSize?: number; pageToken?: string; activeSyncId?: string },
+    opts: RpcOptions | undefined,
+    list: (syncer: ResourceSyncer, ctx: CallContext, resource: Resource, pageToken: string) => Promise<Page<T>>,
+  ) => {
+    checkPaging({ pageSize: req.pageSize ?? 0, pageToken: req.pageToken ?? "" });
+    const resource = asResource(req.resource);
+    const id = checkResourceId("resource.id", resource.id);
+    const page = await list(syncerFor(id.resourceType), ctxOf(opts, req.activeSyncId), resource, req.pageToken ?? "");
+    return { list: page.items, nextPageToken: page.nextPageToken ?? "", annotations: page.annotations ?? [] };
   };
 
   const requireProvisioning = () => {
@@ -139,16 +152,8 @@ export function createConnectorService(connector: Connector, options: ConnectorS
     },
 
     async listEntitlements(req, opts) {
-      checkPaging({ pageSize: req.pageSize ?? 0, pageToken: req.pageToken ?? "" });
-      const resource = req.resource;
-      const id = checkResourceId("resource.id", resource?.id as ResourceId | undefined);
-      const syncer = syncerFor(id.resourceType);
-      const page = await syncer.entitlements(ctxOf(opts, req.activeSyncId), asResource(resource), req.pageToken ?? "");
-      return create(EntitlementsServiceListEntitlementsResponseSchema, {
-        list: page.items,
-        nextPageToken: page.nextPageToken ?? "",
-        annotations: page.annotations ?? [],
-      });
+      const page = await listForResource(req, opts, (syncer, ctx, resource, token) => syncer.entitlements(ctx, resource, token));
+      return create(EntitlementsServiceListEntitlementsResponseSchema, page);
     },
 
     async listStaticEntitlements(req, opts) {
@@ -164,16 +169,8 @@ export function createConnectorService(connector: Connector, options: ConnectorS
     },
 
     async listGrants(req, opts) {
-      checkPaging({ pageSize: req.pageSize ?? 0, pageToken: req.pageToken ?? "" });
-      const resource = req.resource;
-      const id = checkResourceId("resource.id", resource?.id as ResourceId | undefined);
-      const syncer = syncerFor(id.resourceType);
-      const page = await syncer.grants(ctxOf(opts, req.activeSyncId), asResource(resource), req.pageToken ?? "");
-      return create(GrantsServiceListGrantsResponseSchema, {
-        list: page.items,
-        nextPageToken: page.nextPageToken ?? "",
-        annotations: page.annotations ?? [],
-      });
+      const page = await listForResource(req, opts, (syncer, ctx, resource, token) => syncer.grants(ctx, resource, token));
+      return create(GrantsServiceListGrantsResponseSchema, page);
     },
 
     async grant(req, opts) {

@@ -5,6 +5,7 @@
 import { anyIs, anyUnpack, timestampDate } from "@bufbuild/protobuf/wkt";
 import { RateLimitDescriptionSchema } from "../gen/c1/connector/v2/annotation_ratelimit_pb.js";
 import { ConnectorError, isRetryableCode } from "../connector/errors.ts";
+import { sleep } from "../http/backoff.ts";
 
 export interface RetryPolicy {
   attempts: number;
@@ -13,21 +14,6 @@ export interface RetryPolicy {
 }
 
 export const defaultRetryPolicy: RetryPolicy = { attempts: 6, baseDelayMs: 250, maxDelayMs: 30_000 };
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
 
 /** How long to wait before retrying `err`, or undefined when it must not be retried. */
 export function retryDelay(err: unknown, attempt: number, policy: RetryPolicy): number | undefined {
