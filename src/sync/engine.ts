@@ -199,15 +199,21 @@ class SyncRun {
     });
 
     type Work = { kind: "list"; action: ListAction } | { kind: "row"; lane: RowLane; work: RowWork & { key: number } };
+    // Listings and the two lanes take turns: listings discover work, but a long queue of listings (a connector
+    // fanning out its pages) must not hold back the entitlements and grants already waiting.
     let turn = 0;
+    const sources = lanes.length + 1;
     const next = (): Work | undefined => {
-      // Listings first: they discover the rest of the work.
-      const action = queue.shift();
-      if (action) return { kind: "list", action };
-      for (let i = 0; i < lanes.length; i++) {
-        const lane = lanes[turn++ % lanes.length];
-        const work = lane.next();
-        if (work) return { kind: "row", lane, work };
+      for (let i = 0; i < sources; i++) {
+        const source = turn++ % sources;
+        if (source === 0) {
+          const action = queue.shift();
+          if (action) return { kind: "list", action };
+        } else {
+          const lane = lanes[source - 1];
+          const work = lane.next();
+          if (work) return { kind: "row", lane, work };
+        }
       }
       return undefined;
     };

@@ -4,10 +4,11 @@
  * grown 5×, and prints one JSON line last:
  *   wallSeconds, requests, http429, lowerBoundSeconds, ratio, peakRssMb, rows   (the base org)
  *   peakRssMb5x, rssGrowth5x, wallSeconds5x                                      (the 5× org)
- * lowerBoundSeconds = max(requests × latency / concurrency, max over limit names of requests × period / limit):
- * what the request count, latency, concurrency and advertised limits allow, whatever the engine does.
- * Environment: BENCH_LATENCY_MS (default 20), BENCH_RATE_LIMIT (default 250/1), BENCH_CONCURRENCY (default 8),
- * BENCH_SKIP_5X=1 to run the base org only.
+ * lowerBoundSeconds = max(requests × latency / connections, max over limit names of (⌈requests / limit⌉ − 1) × period):
+ * what the request count, latency, connection pool and advertised fixed-window limits allow, whatever the
+ * engine does (n requests under a limit of L per window cannot finish before window ⌈n/L⌉ opens).
+ * Defaults model a Datadog-like API: 100 ms per request, 800 requests per 10 s per limit name, 16 connections.
+ * Environment: BENCH_LATENCY_MS, BENCH_RATE_LIMIT (N/SECONDS), BENCH_CONCURRENCY, BENCH_SKIP_5X=1 (base org only).
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -15,8 +16,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseRateLimit, startSimulator, type OrgCounts } from "../simulator/index.ts";
 
-const latencyMs = Number(process.env.BENCH_LATENCY_MS ?? 20);
-const rateLimit = parseRateLimit(process.env.BENCH_RATE_LIMIT ?? "250/1");
+const latencyMs = Number(process.env.BENCH_LATENCY_MS ?? 100);
+const rateLimit = parseRateLimit(process.env.BENCH_RATE_LIMIT ?? "800/10");
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const base: OrgCounts = { users: 20_000, teams: 500, roles: 200, schedules: 100, apiKeys: 2_000, appKeys: 500, serviceAccounts: 200 };
 const scaled = (k: number): OrgCounts =>
@@ -28,6 +29,7 @@ interface ChildResult {
   retries: number;
   clientHttp429: number;
   peakRssMb: number;
+  cpuSeconds: number;
   stats: { resourceTypes: number; resources: number; entitlements: number; grants: number };
 }
 
@@ -60,7 +62,7 @@ async function measure(counts: OrgCounts, dir: string) {
     }
     const requests = sim.stats.requests;
     const latencyBound = (requests * latencyMs) / 1000 / concurrency;
-    const rateBound = Math.max(0, ...[...perName.values()].map((n) => (n * rateLimit.periodSeconds) / rateLimit.limit));
+    const rateBound = Math.max(0, ...[...perName.values()].map((n) => (Math.ceil(n / rateLimit.limit) - 1) * rateLimit.periodSeconds));
     const lowerBoundSeconds = Math.max(latencyBound, rateBound);
     return { result, requests, http429: sim.stats.http429, maxInFlight: sim.stats.maxInFlight, lowerBoundSeconds, perName: Object.fromEntries(perName) };
   } finally {
@@ -79,6 +81,7 @@ try {
     lowerBoundSeconds: round(one.lowerBoundSeconds),
     ratio: round(one.result.wallSeconds / one.lowerBoundSeconds),
     peakRssMb: round(one.result.peakRssMb),
+    syncCpuSeconds: round(one.result.cpuSeconds),
     rows,
     grants: one.result.stats.grants,
     latencyMs,

@@ -33,6 +33,7 @@ try {
       retries: built.metrics.retries,
       clientHttp429: built.metrics.http429,
       peakRssMb: process.resourceUsage().maxRSS / 1024,
+      cpuSeconds: (process.resourceUsage().userCPUTime + process.resourceUsage().systemCPUTime) / 1e6,
       stats: result.stats,
     }) + "\n",
   );
