@@ -31,6 +31,19 @@ export interface RunOptions {
   handleSignals?: boolean;
 }
 
+/**
+ * SQLite's own words for a full disk ("database or disk is full") name neither the file nor the way out; a sync
+ * whose working database cannot grow keeps what it committed, so the same command resumes once there is room.
+ */
+function storageHint(err: unknown): string {
+  const e = err as { code?: unknown; errcode?: unknown } | null;
+  if (e?.code !== "ERR_SQLITE_ERROR") return "";
+  const primary = Number(e.errcode) & 0xff;
+  // SQLITE_FULL (13), SQLITE_IOERR (10): what ENOSPC, EFBIG or a quota look like from inside SQLite.
+  if (primary !== 13 && primary !== 10) return "";
+  return " (the disk is full or a file-size limit was reached: free space or raise the limit, then run the same command again; a sync resumes where it stopped)";
+}
+
 /** The one line printed for a failure, and its exit code. */
 export function describeFailure(err: unknown): { code: ExitCode; message: string } {
   const code = err instanceof UsageError || err instanceof ConfigError ? ExitCode.USAGE : ExitCode.FAILED;
@@ -38,7 +51,10 @@ export function describeFailure(err: unknown): { code: ExitCode; message: string
   if (err instanceof ConnectorError) message = err.toString();
   else if (err instanceof Error) message = err.message || err.name;
   else message = String(err);
+  message += storageHint(err);
   message = redactText(message).replace(/\s*[\r\n]+\s*/g, " ").trim() || "failed";
+  // A URL's user:password is a credential even in a field that is not secret (e.g. a --base-url echoed back).
+  message = message.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"']+@/gi, "$1[REDACTED]@");
   return { code, message };
 }
 
