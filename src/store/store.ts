@@ -99,6 +99,8 @@ export interface ResourceFilter extends PageOptions {
   /** Only children of this parent (both parts needed). */
   parentResourceTypeId?: string;
   parentResourceId?: string;
+  /** Leave out resources of these types (read without decoding them). */
+  excludeResourceTypeIds?: readonly string[];
 }
 export interface EntitlementFilter extends PageOptions {
   resourceTypeId?: string;
@@ -568,6 +570,7 @@ export class SyncStore {
     where.add("resource_type_id", filter.resourceTypeId);
     where.add("parent_resource_type_id", filter.parentResourceTypeId);
     where.add("parent_resource_id", filter.parentResourceId);
+    where.notIn("resource_type_id", filter.excludeResourceTypeIds);
     for (const row of this.#iterate("v1_resources", "id, data", where, filter.limit)) {
       yield { rowId: num(row.id), resource: decodeResource(bytes(row.data)) };
     }
@@ -690,6 +693,11 @@ class Conditions {
     if (value === undefined) return;
     this.#clauses.push(`${column} = ?`);
     this.params.push(value);
+  }
+  notIn(column: string, values: readonly string[] | undefined): void {
+    if (!values?.length) return;
+    this.#clauses.push(`${column} not in (${values.map(() => "?").join(", ")})`);
+    this.params.push(...values);
   }
   raw(clause: string): void {
     this.#clauses.push(clause);

@@ -19,6 +19,7 @@ import type { ConnectorRpc } from "../connector/rpc.ts";
 import { SyncStore } from "../store/store.ts";
 import { drain } from "./pool.ts";
 import { RowLane, type RowWork } from "./row-lane.ts";
+import { ListingQueue } from "./listing-queue.ts";
 import { withRetry, type RetryPolicy } from "./retry.ts";
 import { expandGrants } from "./expand.ts";
 import { initialState, parseState, serializeState, type ListAction, type Step, type SyncState } from "./state.ts";
@@ -77,7 +78,7 @@ function childTypes(r: Resource): string[] {
   return r.annotations.filter((a) => anyIs(a, ChildResourceTypeSchema)).map((a) => anyUnpack(a, ChildResourceTypeSchema)!.resourceTypeId);
 }
 
-const FLUSH_ROWS = 5000;
+const FLUSH_ROWS = 1000;
 const FLUSH_INTERVAL_MS = 250;
 
 const isNotFound = (err: unknown) => err instanceof ConnectorError && err.code === Code.NOT_FOUND;
@@ -183,18 +184,20 @@ class SyncRun {
    * the resource is stored, so every slot stays busy and different APIs' rate limits are used side by side.
    */
   private async syncObjects(): Promise<void> {
-    const queue: ListAction[] = [...this.state.actions];
+    const queue = new ListingQueue(this.state.actions);
     const running = new Set<ListAction>();
     const withEntitlements = !this.opts.skipEntitlementsAndGrants;
     const withGrants = withEntitlements && !this.opts.skipGrants;
     const lanes: RowLane[] = [];
-    if (withEntitlements) lanes.push(new RowLane("entitlements", this.store, this.syncId, this.state.entitlements, (r) => this.skips(r, "entitlements")));
-    if (withGrants) lanes.push(new RowLane("grants", this.store, this.syncId, this.state.grants, (r) => this.skips(r, "grants")));
+    const lane = (kind: "entitlements" | "grants") =>
+      new RowLane(kind, this.store, this.syncId, this.state[kind], (r) => this.skips(r, kind), this.skippedTypes(kind));
+    if (withEntitlements) lanes.push(lane("entitlements"));
+    if (withGrants) lanes.push(lane("grants"));
     const statics = withEntitlements ? await this.staticEntitlements() : new Map<string, Entitlement[]>();
     // Nothing reads objects by their secondary indexes until this step is over (lanes walk row ids).
     this.store.deferSecondaryIndexes();
     this.snapshot = () => ({
-      actions: [...running, ...queue].map((a) => ({ ...a })),
+      actions: [...running, ...queue.all()].map((a) => ({ ...a })),
       ...Object.fromEntries(lanes.map((l) => [l.kind, l.snapshot()])),
     });
 
@@ -245,7 +248,7 @@ class SyncRun {
     });
   }
 
-  private async listResources(action: ListAction, queue: ListAction[]): Promise<void> {
+  private async listResources(action: ListAction, queue: ListingQueue): Promise<void> {
     const parentResourceId = action.parent ? create(ResourceIdSchema, action.parent) : undefined;
     for (;;) {
       const page = await this.call(() =>
@@ -351,6 +354,14 @@ class SyncRun {
   }
 
   // ---- helpers -----------------------------------------------------------------------------------------
+
+  /** Resource types whose annotations skip `kind` for every resource of the type. */
+  private skippedTypes(kind: "entitlements" | "grants"): string[] {
+    const skipKind = kind === "entitlements" ? SkipEntitlementsSchema : SkipGrantsSchema;
+    return [...this.resourceTypes.values()]
+      .filter((rt) => hasAnnotation(rt.annotations, SkipEntitlementsAndGrantsSchema) || hasAnnotation(rt.annotations, skipKind))
+      .map((rt) => rt.id);
+  }
 
   private skips(resource: Resource, kind: "entitlements" | "grants"): boolean {
     const rt = this.resourceTypes.get(resource.id?.resourceType ?? "");

@@ -36,6 +36,8 @@ export class RowLane {
   private readonly store: SyncStore;
   private readonly syncId: string;
   private readonly skip: (resource: Resource) => boolean;
+  /** Types whose every resource is skipped: their rows are not even read. */
+  private readonly skippedTypes: readonly string[];
   /** Pages that were outstanding at the last checkpoint, by row. */
   private readonly resumePages: Map<number, string[]>;
   private fetchedUpTo: number;
@@ -57,11 +59,13 @@ export class RowLane {
     syncId: string,
     state: RowLaneState,
     skip: (resource: Resource) => boolean,
+    skippedTypes: readonly string[] = [],
   ) {
     this.kind = kind;
     this.store = store;
     this.syncId = syncId;
     this.skip = skip;
+    this.skippedTypes = skippedTypes;
     this.fetchedUpTo = state.cursor;
     this.resumePages = new Map();
     for (const { rowId, pageToken } of state.inflight) {
@@ -151,7 +155,8 @@ export class RowLane {
   }
 
   private refill(): void {
-    for (const row of this.store.iterateResources(this.syncId, { afterRowId: this.fetchedUpTo, limit: WINDOW - this.waitingCount })) {
+    const filter = { afterRowId: this.fetchedUpTo, limit: WINDOW - this.waitingCount, excludeResourceTypeIds: this.skippedTypes };
+    for (const row of this.store.iterateResources(this.syncId, filter)) {
       const type = row.resource.id?.resourceType ?? "";
       let rows = this.waiting.get(type);
       if (!rows) this.waiting.set(type, (rows = []));
