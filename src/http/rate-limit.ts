@@ -102,8 +102,20 @@ interface LimitState {
   inFlight: number;
   /** Extra wait after reset, grown by 429s that happen despite pacing. */
   extraMarginMs: number;
+  /**
+   * When the last requests counted against this limit completed. A request may wait in the connection pool after
+   * its slot is granted, so its arrival at the server is known only to precede its completion.
+   */
+  recentDone: number[];
   notifier: Notifier;
 }
+
+/**
+ * X-RateLimit-Reset is whole seconds, so a window's true end can be up to a second before our estimate, and a
+ * server that opens the next window with the first request after the end counts, in that new window, what we
+ * sent in that last second. A window assumed fresh starts with those already spent.
+ */
+const RESET_UNCERTAINTY_MS = 1000;
 
 type RouteState =
   | { kind: "probing"; notifier: Notifier }
@@ -172,8 +184,13 @@ export class RateLimiter {
       if (state === undefined) return this.#slot(routeKey, undefined, undefined);
       const now = this.#now();
       if (now >= state.resetAt) {
-        // The window we tracked has certainly reset: assume a fresh one until answers say otherwise.
-        state.remaining = state.limit;
+        // The window we tracked has certainly reset: assume a fresh one until answers say otherwise, less what
+        // we sent while its true end was uncertain (those requests may have opened it).
+        // Requests still running count through `inFlight`; those that completed since the window may have ended
+        // may have reached the server after it ended.
+        const since = state.resetAt - this.#marginMs - state.extraMarginMs - RESET_UNCERTAINTY_MS;
+        state.recentDone = state.recentDone.filter((t) => t >= since);
+        state.remaining = Math.max(0, state.limit - state.recentDone.length);
         state.resetAt = now + state.periodMs + this.#marginMs + state.extraMarginMs;
       }
       if (state.remaining - state.inFlight - this.#probesInFlight > 0) {
@@ -209,7 +226,11 @@ export class RateLimiter {
       release: (headers, status) => {
         if (released) return;
         released = true;
-        if (state) state.inFlight--;
+        if (state) {
+          state.inFlight--;
+          state.recentDone.push(this.#now());
+          if (state.recentDone.length > 2 * state.limit) state.recentDone.splice(0, state.recentDone.length - state.limit);
+        }
         if (probe) this.#probesInFlight--;
         this.#learn(routeKey, headers, status, probe);
         if (probe) for (const limit of this.#limits.values()) limit.notifier.notify();
@@ -251,6 +272,7 @@ export class RateLimiter {
         resetAt: now + h.reset * 1000 + this.#marginMs,
         inFlight: 0,
         extraMarginMs: 0,
+        recentDone: [],
         notifier: new Notifier(),
       };
       this.#limits.set(name, state);
