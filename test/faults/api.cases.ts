@@ -71,7 +71,9 @@ const cliCases: CliCase[] = [
     how: `another client spends the \`users\` limit (10/s) for ${STORM_MS / 1000} s; real 429s with X-RateLimit-* headers`,
     sim: { rateLimits: { users: { limit: 10, periodSeconds: 1 } } },
     during: (sim) => noisyNeighbour(sim, "/api/v2/users?page[size]=1", STORM_MS),
-    expect: { completes: true, mustLog: /answered 429/ },
+    // The neighbour is refused; the connector may meet some 429s or pace around them all from the headers,
+    // depending on timing. Either way the sync must complete with a clean sync's rows.
+    expect: { completes: true },
   },
   {
     name: "429 storm without rate-limit headers",
