@@ -2,6 +2,7 @@
  * `baton-datadog`: the Datadog connector's CLI. The SDK runner owns flags, config, logging, inspection and exit
  * codes; this file only says how to build the connector and adds Datadog's own subcommands.
  */
+import type { JsonObject } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
 import {
   runConnectorCliMain,
@@ -57,7 +58,7 @@ function oneShotOf(op: ProvisioningOperation): OneShotOperation {
       return op;
     case "createAccount":
       if (!op.email) throw new Error("--create-account-email is required to create a Datadog user");
-      return { kind: "create-account", email: op.email, login: op.login, profile: op.profile as never };
+      return { kind: "create-account", email: op.email, login: op.login, profile: op.profile as JsonObject };
     case "deleteResource":
       return { kind: "delete-resource", resourceId: op.resourceId, resourceType: op.resourceType };
     case "rotateCredentials":

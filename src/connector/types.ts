@@ -4,6 +4,7 @@
  * implements `provisioner`, `accountManager`, `credentialManager` or `deleter` gets the matching capability,
  * and nothing else has to be declared (capabilities are derived, never written by hand).
  */
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
 import type {
@@ -18,10 +19,8 @@ import type { Entitlement } from "../gen/c1/connector/v2/entitlement_pb.js";
 import type { Grant } from "../gen/c1/connector/v2/grant_pb.js";
 import type {
   CapabilityDetailCredentialOption,
-  ConnectorAccountCreationSchema_Field,
+  ConnectorAccountCreationSchema_FieldSchema,
 } from "../gen/c1/connector/v2/connector_pb.js";
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { ConnectorAccountCreationSchema_FieldSchema } from "../gen/c1/connector/v2/connector_pb.js";
 
 /** What every connector call receives: cancellation and a logger scoped to the call. */
 export interface CallContext {
@@ -107,4 +106,3 @@ export interface Connector {
   close?(): Promise<void>;
 }
 
-export type { ConnectorAccountCreationSchema_Field };

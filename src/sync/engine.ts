@@ -201,7 +201,7 @@ class SyncRun {
       ...Object.fromEntries(lanes.map((l) => [l.kind, l.snapshot()])),
     });
 
-    type Work = { kind: "list"; action: ListAction } | { kind: "row"; lane: RowLane; work: RowWork & { key: number } };
+    type Work = { kind: "list"; action: ListAction } | { kind: "row"; lane: RowLane; work: RowWork };
     // Listings and the two lanes take turns: listings discover work, but a long queue of listings (a connector
     // fanning out its pages) must not hold back the entitlements and grants already waiting.
     let turn = 0;
@@ -279,7 +279,7 @@ class SyncRun {
   }
 
   /** One chain of pages of a resource's entitlements or grants (the first chain also stores static copies). */
-  private async listForResource(lane: RowLane, work: RowWork & { key: number }, statics: Map<string, Entitlement[]>): Promise<void> {
+  private async listForResource(lane: RowLane, work: RowWork, statics: Map<string, Entitlement[]>): Promise<void> {
     const { resource, rowId, key } = work;
     const kind = lane.kind;
     if (kind === "entitlements" && work.pageToken === "") this.putStaticCopies(resource, statics);

@@ -21,6 +21,8 @@ export interface RowWork {
   resource: Resource;
   /** The page to fetch: "" for a row's first page. */
   pageToken: string;
+  /** Which of the row's outstanding pages this is; passed back to progress() and pageDone(). */
+  key: number;
 }
 
 /** Rows held in the look-ahead window (about 1 KB each). */
@@ -75,8 +77,8 @@ export class RowLane {
     }
   }
 
-  /** The next page to fetch, or undefined when none is available yet. Pass `key` back to the other methods. */
-  next(): (RowWork & { key: number }) | undefined {
+  /** The next page to fetch, or undefined when none is available yet. */
+  next(): RowWork | undefined {
     const extra = this.extraPages.shift();
     if (extra) {
       const row = this.outstanding.get(extra.rowId)!;
