@@ -20,6 +20,7 @@ import { classifyNetworkError } from "./classify.ts";
 import { HttpError, HttpErrorCode, redactSecrets } from "./errors.ts";
 import { HttpMetrics } from "./metrics.ts";
 import { describeProxy, proxyFor, proxySettingsFromEnv, type ProxySettings } from "./proxy.ts";
+import { nextTurn } from "./turns.ts";
 import { parseRateLimitHeaders, RateLimiter, type RateLimiterOptions, type RateLimitSlot } from "./rate-limit.ts";
 
 /** Where a request's credentials come from. Structurally the same as a connector's credential provider. */
@@ -299,6 +300,7 @@ export class HttpClient {
       if (outcome.kind === "response") {
         const { status, headers } = outcome;
         if (accept(status)) {
+          await nextTurn();
           let parsed: unknown;
           try {
             parsed = parseJsonBody(outcome.body);

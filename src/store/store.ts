@@ -149,6 +149,16 @@ function removeDatabaseFiles(dbPath: string): void {
   for (const suffix of ["", ...SIDE_FILES]) rmSync(dbPath + suffix, { force: true });
 }
 
+/** Creates whatever the schema lacks in the database file at `path` (a copy about to be saved). */
+function completeSchema(path: string): void {
+  const db = new DatabaseSync(path);
+  try {
+    applySchema(db);
+  } finally {
+    db.close();
+  }
+}
+
 function openDatabase(path: string, what: string): DatabaseSync {
   try {
     const db = new DatabaseSync(path, { timeout: 5000 });
@@ -288,13 +298,12 @@ export class SyncStore {
     // Writes after the snapshot would be lost with the working database: refuse all use until saved.
     this.#saving = true;
     try {
-      if (this.#mode === "sync") {
-        applySchema(this.#db);
-        this.#db.exec("pragma wal_checkpoint(TRUNCATE)");
-      }
-      else this.#db.exec("pragma query_only = OFF"); // VACUUM INTO writes a new file; the store's own data is unchanged
+      if (this.#mode === "readonly") this.#db.exec("pragma query_only = OFF"); // VACUUM INTO writes a new file; the store's own data is unchanged
       try {
         this.#db.prepare("vacuum into ?").run(snapshot);
+        // Indexes a sync deferred are built here, once, in the copy: VACUUM rebuilds every index it copies, so
+        // building them in the working database first would build them twice.
+        completeSchema(snapshot);
       } catch (err) {
         // SQLITE_IOERR (10) / SQLITE_FULL (13): what ENOSPC, EFBIG or a quota look like from inside SQLite.
         const primary = Number((err as { errcode?: number }).errcode) & 0xff;
@@ -317,8 +326,8 @@ export class SyncStore {
   /**
    * Drops the non-unique indexes of the object tables. Keeping six grant indexes up to date row by row costs
    * more than writing the rows; building them once from sorted data is several times cheaper. A sync calls this
-   * before writing objects and `restoreIndexes` before anything reads by those indexes (and `saveTo` restores
-   * them in any case, so a saved file always has Baton's full schema).
+   * before writing objects and `restoreIndexes` before anything reads by those indexes; `saveTo` builds what is
+   * still missing in the saved copy, so a saved file always has Baton's full schema.
    */
   deferSecondaryIndexes(): void {
     this.#assertOpen();
@@ -574,6 +583,11 @@ export class SyncStore {
     for (const row of this.#iterate("v1_resources", "id, data", where, filter.limit)) {
       yield { rowId: num(row.id), resource: decodeResource(bytes(row.data)) };
     }
+  }
+
+  /** The highest resource row id written so far (0 when none): rows appear in ascending id order. */
+  lastResourceRowId(): number {
+    return num(this.#stmt("select max(id) as m from v1_resources").get()?.m);
   }
 
   getResource(syncId: string, resourceTypeId: string, resourceId: string): Resource | undefined {

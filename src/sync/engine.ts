@@ -194,7 +194,8 @@ class SyncRun {
     if (withEntitlements) lanes.push(lane("entitlements"));
     if (withGrants) lanes.push(lane("grants"));
     const statics = withEntitlements ? await this.staticEntitlements() : new Map<string, Entitlement[]>();
-    // Nothing reads objects by their secondary indexes until this step is over (lanes walk row ids).
+    // Nothing reads objects by their secondary indexes until this step is over (lanes walk row ids); expansion
+    // restores them if it has work, and saving builds them in the saved copy.
     this.store.deferSecondaryIndexes();
     this.snapshot = () => ({
       actions: [...running, ...queue.all()].map((a) => ({ ...a })),
@@ -240,7 +241,6 @@ class SyncRun {
       this.opts.signal,
     );
     this.flush();
-    this.store.restoreIndexes();
     this.enterStep(withGrants && !this.opts.skipExpandGrants ? "expand-grants" : "done", {
       actions: [],
       entitlements: { cursor: 0, inflight: [] },

@@ -58,6 +58,8 @@ export function expandGrants(
     }
   }
   if (edges.length === 0) return { expanded: 0, edges: 0, rounds: 0 };
+  // Holders are read by entitlement: that needs the grant indexes a sync defers while writing objects.
+  store.restoreIndexes();
 
   const holders = new Map<string, Map<string, Holding>>();
   const holdersOf = (entitlementId: string): Map<string, Holding> => {

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { applySchema } from "../../src/store/schema.ts";
 import { SyncStore } from "../../src/store/store.ts";
+import { decompressC1zToFile } from "../../src/store/format.ts";
 import { sampleObjects, tempDir } from "./fixtures.ts";
 
 // [name, declared type, not null, default, primary key]
@@ -144,6 +145,35 @@ describe("c1z v1 schema", () => {
     } finally {
       db.close();
       reader.close();
+    }
+  });
+
+  it("writes every index into the file itself when a sync deferred them (not added later by a reader)", async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    const file = join(t.dir, "sync.c1z");
+    const store = await SyncStore.openForSync(file);
+    const s = store.startSync();
+    store.deferSecondaryIndexes();
+    const o = sampleObjects();
+    store.putResourceTypes(s, o.resourceTypes);
+    store.putResources(s, o.resources);
+    store.putEntitlements(s, o.entitlements);
+    store.putGrants(s, o.grants);
+    store.endSync(s, {});
+    await store.saveTo(file);
+    // Decompressed as is: openReadOnly would add missing indexes to its private copy and hide the gap.
+    const raw = join(t.dir, "raw.sqlite");
+    await decompressC1zToFile(file, raw);
+    const db = new DatabaseSync(raw, { readOnly: true });
+    try {
+      const { tables, indexes } = describeSchema(db);
+      expect(tables).toEqual(EXPECTED_TABLES);
+      expect(indexes).toEqual(EXPECTED_INDEXES);
+      expect(db.prepare("pragma integrity_check").get()).toEqual({ integrity_check: "ok" });
+      expect(Number(db.prepare("select count(*) as n from v1_grants indexed by idx_grants_principal_id_v1").get()?.n)).toBe(o.grants.length);
+    } finally {
+      db.close();
     }
   });
 

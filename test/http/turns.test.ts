@@ -1,0 +1,63 @@
+/**
+ * nextTurn(): response processing takes one event-loop turn each, so I/O that becomes ready while one response
+ * is being processed is handled before the next response's processing starts.
+ */
+import { createServer, connect, type Socket } from "node:net";
+import { describe, expect, it } from "vitest";
+import { nextTurn } from "../../src/http/turns.ts";
+
+function busy(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // spin: stands for parsing and storing a large page
+  }
+}
+
+describe("nextTurn", () => {
+  it("resolves waiters in order, one per event-loop turn", async () => {
+    const order: string[] = [];
+    const waiters = [1, 2, 3].map((n) =>
+      nextTurn().then(() => {
+        order.push(`w${n}`);
+        if (n === 1) busy(5); // the timer below is due when this ends, and runs before the next waiter
+      }),
+    );
+    setTimeout(() => order.push("timer"), 1);
+    await Promise.all(waiters);
+    expect(order.filter((s) => s.startsWith("w"))).toEqual(["w1", "w2", "w3"]);
+    expect(order.indexOf("timer")).toBeGreaterThan(0);
+    expect(order.indexOf("timer")).toBeLessThan(order.length - 1);
+  });
+
+  it("handles socket data that arrived during one waiter's work before the next waiter runs", async () => {
+    const server = createServer();
+    let serverSide: Socket | undefined;
+    const accepted = new Promise<void>((resolve) => {
+      server.once("connection", (s) => {
+        serverSide = s;
+        resolve();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as { port: number }).port;
+    const socket: Socket = connect(port, "127.0.0.1");
+    await Promise.all([accepted, new Promise<void>((resolve) => socket.once("connect", () => resolve()))]);
+    try {
+      const events: string[] = [];
+      socket.on("data", () => events.push("data"));
+      const first = nextTurn().then(() => {
+        serverSide!.write("ping"); // readable on the other end long before this busy work ends
+        busy(50);
+        events.push("first done");
+      });
+      const second = nextTurn().then(() => events.push("second"));
+      await Promise.all([first, second]);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      // Two waiters queued in the same turn must not run back to back while the socket's data waits.
+      expect(events).toEqual(["first done", "data", "second"]);
+    } finally {
+      socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
