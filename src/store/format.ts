@@ -223,7 +223,9 @@ export async function writeC1zFromFile(dbPath: string, outPath: string, options:
     out.once("open", () => (created = true));
     out.write(C1Z_MAGIC);
     await pipeline(
-      createReadStream(dbPath),
+      // 1 MiB reads: with the default 64 KiB, the hops between the read stream and zstd's thread-pool work
+      // take longer than the compression itself (a 140 MB database: 0.66 s at 64 KiB, 0.41 s at 1 MiB).
+      createReadStream(dbPath, { highWaterMark: 1024 * 1024 }),
       createZstdCompress({
         pledgedSrcSize: size,
         params: {

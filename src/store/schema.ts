@@ -146,7 +146,8 @@ export function applySchema(db: DatabaseSync): void {
     for (const sql of schemaStatements()) db.exec(sql);
     db.exec("commit");
   } catch (err) {
-    db.exec("rollback");
+    // SQLite may have rolled back already (SQLITE_FULL does): a second rollback would hide the real error.
+    if (db.isTransaction) db.exec("rollback");
     throw err;
   }
 }

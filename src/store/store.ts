@@ -299,16 +299,18 @@ export class SyncStore {
     this.#saving = true;
     try {
       if (this.#mode === "readonly") this.#db.exec("pragma query_only = OFF"); // VACUUM INTO writes a new file; the store's own data is unchanged
+      let stage = "compacting the database into";
       try {
         this.#db.prepare("vacuum into ?").run(snapshot);
         // Indexes a sync deferred are built here, once, in the copy: VACUUM rebuilds every index it copies, so
         // building them in the working database first would build them twice.
+        stage = "building the indexes of";
         completeSchema(snapshot);
       } catch (err) {
         // SQLITE_IOERR (10) / SQLITE_FULL (13): what ENOSPC, EFBIG or a quota look like from inside SQLite.
         const primary = Number((err as { errcode?: number }).errcode) & 0xff;
         const hint = primary === 10 || primary === 13 ? " (is the disk full, or a file-size limit reached?)" : "";
-        throw new C1zWriteError(file, `cannot write c1z file ${file}: compacting the database into ${snapshot} failed: ${(err as Error).message}${hint}`, {
+        throw new C1zWriteError(file, `cannot write c1z file ${file}: ${stage} ${snapshot} failed: ${(err as Error).message}${hint}`, {
           cause: err,
         });
       }

@@ -2,7 +2,7 @@
  * Connection test for ConnectorService.Validate and the `check` subcommand: says precisely what is wrong.
  *
  * 1. GET /api/v1/validate checks the network path (DNS, TLS, proxy, timeout) and the API key alone.
- * 2. One small read per resource type checks the application key and its permissions (the permission each
+ * 2. One small read per resource type (sent alongside step 1) checks the application key and its permissions (the permission each
  *    operation needs comes from the spec's x-permission). Datadog answers 403 both for a bad application key and
  *    for a missing permission; when every read is refused and none of the refusals names a permission, the key
  *    itself is the problem; when some reads work, the refused ones lack their permission.
@@ -115,41 +115,13 @@ export async function diagnose(client: DatadogClient, options: DiagnoseOptions =
   const credentialHeaders = await client.credentials.headers(signal);
   const usesApiKey = Object.keys(credentialHeaders).some((k) => k.toLowerCase() === API_KEY_HEADER.toLowerCase());
 
-  // 1. Network path and API key.
-  if (usesApiKey) {
-    try {
-      const valid = await client.validateApiKey(signal);
-      if (!valid) {
-        checks.push({ name: "api-key", ok: false, problem: "INVALID_API_KEY", message: `The API key is not valid for ${h} (GET /api/v1/validate answered valid=false). Check --api-key.` });
-        return { ok: false, checks };
-      }
-      checks.push({ name: "api", ok: true, message: `Reached ${h}${client.http.proxy ? ` through proxy ${client.http.proxy}` : ""}.` });
-      checks.push({ name: "api-key", ok: true, message: "The API key is valid." });
-    } catch (err) {
-      if (err instanceof HttpError && err.code === HttpErrorCode.HTTP_STATUS && (err.status === 403 || err.status === 401)) {
-        checks.push({ name: "api", ok: true, message: `Reached ${h}.` });
-        checks.push({
-          name: "api-key",
-          ok: false,
-          problem: "INVALID_API_KEY",
-          message:
-            `The API key was rejected by ${h} (GET /api/v1/validate answered ${err.status}). Check --api-key / BATON_API_KEY, ` +
-            "and that the key belongs to an organization on this site (--site).",
-        });
-        return { ok: false, checks };
-      }
-      const failure = describeTransportFailure(err, client);
-      checks.push({ name: "api", ok: false, problem: failure.problem, message: failure.message });
-      return { ok: false, checks };
-    }
-  } else {
-    checks.push({ name: "api-key", ok: true, skipped: true, message: `No API key in use (${client.credentials.describe()}).` });
-  }
-
-  // 2. Application key and permissions, one small read per resource type.
+  // Step 2's reads (application key and permissions, one small read per resource type) are sent together with
+  // step 1, one round trip less before a sync starts; they are interpreted only once the API key is known good.
+  const stopReads = new AbortController();
+  const readSignal = signal ? AbortSignal.any([signal, stopReads.signal]) : stopReads.signal;
   const small = { "page[size]": 1, "page[number]": 0 };
   const read = (operation: OperationId, path: string, query: Record<string, string | number> = small) =>
-    client.http.request({ method: "GET", path, query, operation, signal });
+    client.http.request({ method: "GET", path, query, operation, signal: readSignal });
   const probes: Probe[] = [
     { resourceType: "user", what: "users", operation: "ListUsers", run: () => read("ListUsers", "/api/v2/users") },
     { resourceType: "role", what: "roles", operation: "ListRoles", run: () => read("ListRoles", "/api/v2/roles") },
@@ -166,7 +138,7 @@ export async function diagnose(client: DatadogClient, options: DiagnoseOptions =
       },
     );
   }
-  const results = await Promise.all(
+  const reading = Promise.all(
     probes.map(async (p) => {
       try {
         return { probe: p, value: await p.run(), error: undefined };
@@ -175,6 +147,44 @@ export async function diagnose(client: DatadogClient, options: DiagnoseOptions =
       }
     }),
   );
+
+  // 1. Network path and API key.
+  const abandonReads = async (diagnosis: Diagnosis): Promise<Diagnosis> => {
+    stopReads.abort();
+    await reading;
+    return diagnosis;
+  };
+  if (usesApiKey) {
+    try {
+      const valid = await client.validateApiKey(signal);
+      if (!valid) {
+        checks.push({ name: "api-key", ok: false, problem: "INVALID_API_KEY", message: `The API key is not valid for ${h} (GET /api/v1/validate answered valid=false). Check --api-key.` });
+        return abandonReads({ ok: false, checks });
+      }
+      checks.push({ name: "api", ok: true, message: `Reached ${h}${client.http.proxy ? ` through proxy ${client.http.proxy}` : ""}.` });
+      checks.push({ name: "api-key", ok: true, message: "The API key is valid." });
+    } catch (err) {
+      if (err instanceof HttpError && err.code === HttpErrorCode.HTTP_STATUS && (err.status === 403 || err.status === 401)) {
+        checks.push({ name: "api", ok: true, message: `Reached ${h}.` });
+        checks.push({
+          name: "api-key",
+          ok: false,
+          problem: "INVALID_API_KEY",
+          message:
+            `The API key was rejected by ${h} (GET /api/v1/validate answered ${err.status}). Check --api-key / BATON_API_KEY, ` +
+            "and that the key belongs to an organization on this site (--site).",
+        });
+        return abandonReads({ ok: false, checks });
+      }
+      const failure = describeTransportFailure(err, client);
+      checks.push({ name: "api", ok: false, problem: failure.problem, message: failure.message });
+      return abandonReads({ ok: false, checks });
+    }
+  } else {
+    checks.push({ name: "api-key", ok: true, skipped: true, message: `No API key in use (${client.credentials.describe()}).` });
+  }
+
+  const results = await reading;
 
   // Schedules: there is no list operation; reading one team's routing rules needs the same permission.
   if (options.syncSchedules) {
