@@ -1,10 +1,17 @@
 // Message ↔ row: the column values PROTOCOL.md §2 derives from each c1.connector.v2 message.
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { GrantExpandableSchema, type GrantExpandable } from "../gen/c1/connector/v2/annotation_grant_pb.js";
-import { EntitlementSchema, type Entitlement } from "../gen/c1/connector/v2/entitlement_pb.js";
-import { GrantSchema, type Grant } from "../gen/c1/connector/v2/grant_pb.js";
-import { ResourceSchema, ResourceTypeSchema, type Resource, type ResourceType } from "../gen/c1/connector/v2/resource_pb.js";
+import { EntitlementSchema, EntitlementsServiceListEntitlementsResponseSchema, type Entitlement } from "../gen/c1/connector/v2/entitlement_pb.js";
+import { GrantSchema, GrantsServiceListGrantsResponseSchema, type Grant } from "../gen/c1/connector/v2/grant_pb.js";
+import {
+  ResourceSchema,
+  ResourcesServiceListResourcesResponseSchema,
+  ResourceTypeSchema,
+  type Resource,
+  type ResourceType,
+} from "../gen/c1/connector/v2/resource_pb.js";
 
 const GRANT_EXPANDABLE_TYPE = "c1.connector.v2.GrantExpandable";
 
@@ -54,28 +61,53 @@ export function resourceTypeRow(rt: ResourceType): ResourceTypeRowValues {
   return { externalId: required(rt.id, "a resource type without id"), data: toBinary(ResourceTypeSchema, rt) };
 }
 
-export function resourceRow(r: Resource): ResourceRowValues {
-  const type = required(r.id?.resourceType, `resource "${r.displayName}": id.resource_type`);
-  const id = required(r.id?.resource, `resource "${r.displayName}": id.resource`);
-  const parent = r.parentResourceId;
-  const hasParent = Boolean(parent && (parent.resourceType || parent.resource));
-  return {
-    resourceTypeId: type,
-    externalId: resourceExternalId(type, id),
-    parentResourceTypeId: hasParent ? parent!.resourceType : null,
-    parentResourceId: hasParent ? parent!.resource : null,
-    data: toBinary(ResourceSchema, r),
-  };
+/**
+ * Encodes messages of one type in one pass. toBinary starts each message in a fresh 128-byte buffer that doubles
+ * as it fills, which costs more than the encoding itself for messages of a few hundred bytes; instead the list
+ * message of a page (`repeated T list = 1`) is encoded once and each element's bytes are cut out of it, since an
+ * embedded message's bytes are exactly its own encoding. Storing a page of users takes half the CPU this way.
+ */
+function encodeEach<Desc extends DescMessage>(listSchema: Desc, messages: readonly unknown[]): Uint8Array[] {
+  const all = toBinary(listSchema, create(listSchema, { list: messages } as never));
+  const reader = new BinaryReader(all);
+  const out: Uint8Array[] = [];
+  while (reader.pos < reader.len) {
+    const [field, wireType] = reader.tag();
+    if (field !== 1 || wireType !== WireType.LengthDelimited) throw new Error(`${listSchema.typeName}: unexpected field ${field} in a list encoding`);
+    out.push(reader.bytes());
+  }
+  if (out.length !== messages.length) throw new Error(`${listSchema.typeName}: ${out.length} encodings for ${messages.length} messages`);
+  return out;
 }
 
-export function entitlementRow(e: Entitlement): EntitlementRowValues {
-  const id = required(e.id, "an entitlement without id");
-  return {
-    resourceTypeId: required(e.resource?.id?.resourceType, `entitlement ${id}: resource.id.resource_type`),
-    resourceId: required(e.resource?.id?.resource, `entitlement ${id}: resource.id.resource`),
-    externalId: id,
-    data: toBinary(EntitlementSchema, e),
-  };
+export function resourceRows(resources: readonly Resource[]): ResourceRowValues[] {
+  const data = encodeEach(ResourcesServiceListResourcesResponseSchema, resources);
+  return resources.map((r, i) => {
+    const type = required(r.id?.resourceType, `resource "${r.displayName}": id.resource_type`);
+    const id = required(r.id?.resource, `resource "${r.displayName}": id.resource`);
+    const parent = r.parentResourceId;
+    const hasParent = Boolean(parent && (parent.resourceType || parent.resource));
+    return {
+      resourceTypeId: type,
+      externalId: resourceExternalId(type, id),
+      parentResourceTypeId: hasParent ? parent!.resourceType : null,
+      parentResourceId: hasParent ? parent!.resource : null,
+      data: data[i],
+    };
+  });
+}
+
+export function entitlementRows(entitlements: readonly Entitlement[]): EntitlementRowValues[] {
+  const data = encodeEach(EntitlementsServiceListEntitlementsResponseSchema, entitlements);
+  return entitlements.map((e, i) => {
+    const id = required(e.id, "an entitlement without id");
+    return {
+      resourceTypeId: required(e.resource?.id?.resourceType, `entitlement ${id}: resource.id.resource_type`),
+      resourceId: required(e.resource?.id?.resource, `entitlement ${id}: resource.id.resource`),
+      externalId: id,
+      data: data[i],
+    };
+  });
 }
 
 function isGrantExpandable(a: Any): boolean {
@@ -83,36 +115,45 @@ function isGrantExpandable(a: Any): boolean {
 }
 
 /** The GrantExpandable annotation leaves `data` and goes, serialized, into `expansion`. */
-export function grantRow(g: Grant): GrantRowValues {
-  const id = required(g.id, "a grant without id");
-  const expandable = g.annotations.find(isGrantExpandable);
-  let stored = g;
-  let expansion: Uint8Array | null = null;
-  let needsExpansion: 0 | 1 = 0;
-  if (expandable) {
-    let decoded: GrantExpandable;
-    try {
-      decoded = fromBinary(GrantExpandableSchema, expandable.value);
-    } catch (err) {
-      throw new Error(`cannot store grant ${id}: its GrantExpandable annotation does not decode`, { cause: err });
+export function grantRows(grants: readonly Grant[]): GrantRowValues[] {
+  const stored: Grant[] = [];
+  const rows = grants.map((g): GrantRowValues => {
+    const id = required(g.id, "a grant without id");
+    const expandable = g.annotations.find(isGrantExpandable);
+    let kept = g;
+    let expansion: Uint8Array | null = null;
+    let needsExpansion: 0 | 1 = 0;
+    if (expandable) {
+      let decoded: GrantExpandable;
+      try {
+        decoded = fromBinary(GrantExpandableSchema, expandable.value);
+      } catch (err) {
+        throw new Error(`cannot store grant ${id}: its GrantExpandable annotation does not decode`, { cause: err });
+      }
+      expansion = toBinary(GrantExpandableSchema, decoded);
+      needsExpansion = decoded.entitlementIds.length > 0 ? 1 : 0;
+      // A shallow copy: the caller's message stays as it was.
+      kept = { ...g, annotations: g.annotations.filter((a) => !isGrantExpandable(a)) };
     }
-    expansion = toBinary(GrantExpandableSchema, decoded);
-    needsExpansion = decoded.entitlementIds.length > 0 ? 1 : 0;
-    // A shallow copy: the caller's message stays as it was.
-    stored = { ...g, annotations: g.annotations.filter((a) => !isGrantExpandable(a)) };
-  }
-  return {
-    resourceTypeId: required(g.entitlement?.resource?.id?.resourceType, `grant ${id}: entitlement.resource.id.resource_type`),
-    resourceId: required(g.entitlement?.resource?.id?.resource, `grant ${id}: entitlement.resource.id.resource`),
-    entitlementId: required(g.entitlement?.id, `grant ${id}: entitlement.id`),
-    principalResourceTypeId: required(g.principal?.id?.resourceType, `grant ${id}: principal.id.resource_type`),
-    principalResourceId: required(g.principal?.id?.resource, `grant ${id}: principal.id.resource`),
-    externalId: id,
-    expansion,
-    needsExpansion,
-    data: toBinary(GrantSchema, stored),
-  };
+    stored.push(kept);
+    return {
+      resourceTypeId: required(g.entitlement?.resource?.id?.resourceType, `grant ${id}: entitlement.resource.id.resource_type`),
+      resourceId: required(g.entitlement?.resource?.id?.resource, `grant ${id}: entitlement.resource.id.resource`),
+      entitlementId: required(g.entitlement?.id, `grant ${id}: entitlement.id`),
+      principalResourceTypeId: required(g.principal?.id?.resourceType, `grant ${id}: principal.id.resource_type`),
+      principalResourceId: required(g.principal?.id?.resource, `grant ${id}: principal.id.resource`),
+      externalId: id,
+      expansion,
+      needsExpansion,
+      data: EMPTY,
+    };
+  });
+  const data = encodeEach(GrantsServiceListGrantsResponseSchema, stored);
+  for (let i = 0; i < rows.length; i++) rows[i].data = data[i];
+  return rows;
 }
+
+const EMPTY = new Uint8Array(0);
 
 export function decodeResourceType(data: Uint8Array): ResourceType {
   return fromBinary(ResourceTypeSchema, data);

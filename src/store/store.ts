@@ -18,10 +18,10 @@ import {
   decodeGrant,
   decodeResource,
   decodeResourceType,
-  entitlementRow,
-  grantRow,
+  entitlementRows,
+  grantRows,
   resourceExternalId,
-  resourceRow,
+  resourceRows,
   resourceTypeRow,
 } from "./codec.ts";
 import { C1zWriteError, decompressC1zToFile, writeC1zFromFile, type WriteC1zOptions } from "./format.ts";
@@ -461,7 +461,7 @@ export class SyncStore {
 
   putResources(syncId: string, resources: readonly Resource[]): void {
     if (resources.length === 0) return;
-    const rows = resources.map(resourceRow);
+    const rows = resourceRows(resources);
     const now = formatSqlTime();
     const insert = this.#stmt(
       `insert into v1_resources (resource_type_id, external_id, parent_resource_type_id, parent_resource_id, data, sync_id, discovered_at)
@@ -479,7 +479,7 @@ export class SyncStore {
 
   putEntitlements(syncId: string, entitlements: readonly Entitlement[]): void {
     if (entitlements.length === 0) return;
-    const rows = entitlements.map(entitlementRow);
+    const rows = entitlementRows(entitlements);
     const now = formatSqlTime();
     const insert = this.#stmt(
       `insert into v1_entitlements (resource_type_id, resource_id, external_id, data, sync_id, discovered_at) values (?, ?, ?, ?, ?, ?)
@@ -494,7 +494,7 @@ export class SyncStore {
   /** Stores grants; a GrantExpandable annotation is moved into `expansion` (needs_expansion when it names any). */
   putGrants(syncId: string, grants: readonly Grant[]): void {
     if (grants.length === 0) return;
-    const rows = grants.map(grantRow);
+    const rows = grantRows(grants);
     const now = formatSqlTime();
     const insert = this.#stmt(
       `insert into v1_grants (resource_type_id, resource_id, entitlement_id, principal_resource_type_id, principal_resource_id,
