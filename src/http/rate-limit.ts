@@ -17,7 +17,9 @@
  *   overshooting.
  * - Reset is "seconds until reset" as seen by the server when it answered; the answer arrives after that, so
  *   `receivedAt + reset` is never earlier than the real reset (for a server that rounds up). When it passes, a
- *   new window is assumed with Remaining = Limit until answers from the new window refine it. Answers whose
+ *   new window is assumed with Remaining = Limit until answers from the new window refine it; its end is a
+ *   guess (the server opened it when the first request arrived, later than we can see) until its first answer
+ *   says when it ends, and later answers only bring that end closer. Answers whose
  *   reset estimate is half a period away from the tracked window belong to another window and are either
  *   adopted (newer) or ignored (late answers from an older window).
  * - A 429 that happens anyway (a server that rounds Reset down, another client on the same org) widens that
@@ -99,6 +101,11 @@ interface LimitState {
   remaining: number;
   /** Epoch ms after which the window has certainly reset (includes the margin). */
   resetAt: number;
+  /**
+   * False while `resetAt` is our guess for a window assumed at a reset: the server opened it when the first
+   * request reached it, later than we assumed, so until an answer from it says when it ends it may end later.
+   */
+  endKnown: boolean;
   inFlight: number;
   /** Extra wait after reset, grown by 429s that happen despite pacing. */
   extraMarginMs: number;
@@ -192,6 +199,7 @@ export class RateLimiter {
         state.recentDone = state.recentDone.filter((t) => t >= since);
         state.remaining = Math.max(0, state.limit - state.recentDone.length);
         state.resetAt = now + state.periodMs + this.#marginMs + state.extraMarginMs;
+        state.endKnown = false;
       }
       if (state.remaining - state.inFlight - this.#probesInFlight > 0) {
         state.inFlight++;
@@ -270,6 +278,7 @@ export class RateLimiter {
         periodMs: periodMs ?? Math.max(1000, h.reset * 1000),
         remaining: h.remaining,
         resetAt: now + h.reset * 1000 + this.#marginMs,
+        endKnown: true,
         inFlight: 0,
         extraMarginMs: 0,
         recentDone: [],
@@ -285,14 +294,19 @@ export class RateLimiter {
       if (status === 429) {
         // The server says this window is spent, whatever we assumed: believe its reset.
         state.resetAt = estimate;
+        state.endKnown = true;
       } else if (estimate > state.resetAt + tolerance) {
         // An answer from a newer window than the one tracked.
         state.remaining = h.remaining;
         state.resetAt = estimate;
+        state.endKnown = true;
       } else if (estimate >= state.resetAt - tolerance) {
-        // Same window: answers may arrive out of order; the lowest Remaining is the most recent truth.
+        // Same window: answers may arrive out of order; the lowest Remaining is the most recent truth. Every
+        // estimate is at or after the true end, so the earliest is the tightest, except against our own guess
+        // for an assumed window, which the server's first answer replaces (it may end later than we guessed).
         state.remaining = Math.min(state.remaining, h.remaining);
-        state.resetAt = Math.min(state.resetAt, estimate);
+        state.resetAt = state.endKnown ? Math.min(state.resetAt, estimate) : estimate;
+        state.endKnown = true;
       }
       // else: a late answer from an older window; it says nothing about the current one.
     }

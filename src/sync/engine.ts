@@ -193,6 +193,8 @@ class SyncRun {
       new RowLane(kind, this.store, this.syncId, this.state[kind], (r) => this.skips(r, kind), this.skippedTypes(kind));
     if (withEntitlements) lanes.push(lane("entitlements"));
     if (withGrants) lanes.push(lane("grants"));
+    const skippedBy = lanes.map((l) => new Set(this.skippedTypes(l.kind)));
+    for (const id of this.resourceTypes.keys()) if (skippedBy.every((skipped) => skipped.has(id))) this.unreadTypes.add(id);
     const statics = withEntitlements ? await this.staticEntitlements() : new Map<string, Entitlement[]>();
     // Nothing reads objects by their secondary indexes until this step is over (lanes walk row ids); expansion
     // restores them if it has work, and saving builds them in the saved copy.
@@ -258,7 +260,12 @@ class SyncRun {
         ),
       );
       const resources = page.list.filter((r) => this.checkResource(r, action.resourceTypeId));
-      this.store.putResources(this.syncId, resources);
+      if (this.unreadTypes.has(action.resourceTypeId)) {
+        this.buffer.resources.push(...resources);
+        this.flushIfDue();
+      } else {
+        this.store.putResources(this.syncId, resources);
+      }
       this.counts.resources += resources.length;
       for (const r of resources) {
         for (const child of childTypes(r)) {
@@ -433,23 +440,27 @@ class SyncRun {
   }
 
   /**
-   * Entitlements and grants are written in group commits: one transaction per page would spend more time
-   * committing than fetching. The buffer is always flushed with (before) a checkpoint, so a checkpoint never
-   * claims work whose objects are not stored.
+   * Entitlements, grants and resources that no lane reads (types that skip both) are written in group commits:
+   * one transaction per page would spend more time committing than fetching. Resources a lane reads are stored
+   * at once, so their entitlements and grants can start. The buffer is always flushed with (before) a
+   * checkpoint, so a checkpoint never claims work whose objects are not stored.
    */
-  private readonly buffer = { entitlements: [] as Entitlement[], grants: [] as Grant[] };
+  private readonly buffer = { resources: [] as Resource[], entitlements: [] as Entitlement[], grants: [] as Grant[] };
+  /** Resource types whose rows no lane reads. */
+  private readonly unreadTypes = new Set<string>();
   private lastFlush = Date.now();
 
   private flushIfDue(): void {
-    const buffered = this.buffer.entitlements.length + this.buffer.grants.length;
+    const buffered = this.buffer.resources.length + this.buffer.entitlements.length + this.buffer.grants.length;
     if (buffered >= FLUSH_ROWS || (buffered > 0 && Date.now() - this.lastFlush >= FLUSH_INTERVAL_MS)) this.flush();
   }
 
   private flush(): void {
     this.lastFlush = Date.now();
-    const { entitlements, grants } = this.buffer;
-    if (entitlements.length === 0 && grants.length === 0) return;
+    const { resources, entitlements, grants } = this.buffer;
+    if (resources.length === 0 && entitlements.length === 0 && grants.length === 0) return;
     this.store.transaction(() => {
+      if (resources.length) this.store.putResources(this.syncId, resources.splice(0));
       if (entitlements.length) this.store.putEntitlements(this.syncId, entitlements.splice(0));
       if (grants.length) this.store.putGrants(this.syncId, grants.splice(0));
     });

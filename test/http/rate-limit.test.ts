@@ -92,6 +92,38 @@ describe("RateLimiter", () => {
     b.release(undefined, undefined);
   });
 
+  it("takes the end of a window it assumed at a reset from that window's first answer, even when later than guessed", async () => {
+    let now = 1_000_000;
+    const rl = new RateLimiter({ marginMs: 0, now: () => now });
+    const spend = async (from: number) => {
+      for (let left = from; left >= 0; left--) (await rl.acquire("R")).release(headers({ remaining: left, reset: 10, name: "r" }), 200);
+    };
+    await spend(9); // window 1 (10/10 s) spent
+    now += 10_000;
+    // The client assumes window 2 from now; the server opens it when this request arrives, 400 ms later, and
+    // answers 100 ms after that: 10 whole seconds left (rounded up) from 500 ms past our guess of its start.
+    const first = await rl.acquire("R");
+    now += 500;
+    first.release(headers({ remaining: 9, reset: 10, name: "r" }), 200);
+    await spend(8); // window 2 spent
+    now += 9_600; // our guessed end of window 2 has passed, the server's has not
+    const ac = new AbortController();
+    let early = false;
+    const waiting = rl.acquire("R", ac.signal).then(
+      (slot) => {
+        early = true;
+        slot.release(undefined, undefined);
+      },
+      () => "waited",
+    );
+    await new Promise((r) => setTimeout(r, 30));
+    ac.abort(new Error("stop"));
+    expect(await waiting).toBe("waited");
+    expect(early).toBe(false);
+    now += 500; // past the end the server announced
+    (await rl.acquire("R")).release(undefined, undefined);
+  });
+
   it("ignores late answers from an older window", async () => {
     let now = 1_000_000;
     const rl = new RateLimiter({ marginMs: 0, now: () => now });
