@@ -51,8 +51,8 @@ export class RowLane {
   private readonly unfinished: number[] = [];
   /** Started rows: their outstanding pages (queued or running), each page by a unique key. */
   private readonly outstanding = new Map<number, { resource: Resource; pages: Map<number, string> }>();
-  /** Pages handed out by a connector, waiting for a worker. */
-  private readonly extraPages: Array<{ rowId: number; key: number }> = [];
+  /** Pages handed out by a connector, waiting for a worker, per resource type. */
+  private readonly extraPages = new Map<string, Array<{ rowId: number; key: number }>>();
   private nextKey = 0;
 
   constructor(
@@ -79,15 +79,15 @@ export class RowLane {
 
   /** The next page to fetch, or undefined when none is available yet. */
   next(): RowWork | undefined {
-    const extra = this.extraPages.shift();
-    if (extra) {
-      const row = this.outstanding.get(extra.rowId)!;
-      return { rowId: extra.rowId, resource: row.resource, pageToken: row.pages.get(extra.key)!, key: extra.key };
-    }
     for (;;) {
       if (this.waitingCount < WINDOW / 2) this.refill();
-      const row = this.take();
-      if (!row) return undefined;
+      const taken = this.take();
+      if (!taken) return undefined;
+      if ("key" in taken) {
+        const row = this.outstanding.get(taken.rowId)!;
+        return { rowId: taken.rowId, resource: row.resource, pageToken: row.pages.get(taken.key)!, key: taken.key };
+      }
+      const row = taken;
       if (this.skip(row.resource)) {
         this.rowDone(row.rowId);
         continue;
@@ -107,11 +107,14 @@ export class RowLane {
   /** Adds pages of row `rowId` that can be fetched alongside the running ones. */
   enqueue(rowId: number, pageTokens: readonly string[]): void {
     const row = this.outstanding.get(rowId);
-    if (!row) return;
+    if (!row || pageTokens.length === 0) return;
+    const type = row.resource.id?.resourceType ?? "";
+    let pages = this.extraPages.get(type);
+    if (!pages) this.extraPages.set(type, (pages = []));
     for (const token of pageTokens) {
       const key = this.nextKey++;
       row.pages.set(key, token);
-      this.extraPages.push({ rowId, key });
+      pages.push({ rowId, key });
     }
   }
 
@@ -144,11 +147,22 @@ export class RowLane {
     if (this.unfinished[i] === rowId) this.unfinished.splice(i, 1);
   }
 
-  /** The oldest waiting row of the next resource type in turn. */
-  private take(): Row | undefined {
-    if (this.waitingCount === 0) return undefined;
-    const types = [...this.waiting.keys()];
-    const type = types[this.turn++ % types.length];
+  /**
+   * Work of the next resource type in turn: a page a connector handed out for a started row of that type, else
+   * the type's oldest waiting row. Handed-out pages go first within their type (started rows finish before new
+   * ones start) but take turns with the other types: one role's hundred pages of members must not hold back
+   * every team for as long as they take.
+   */
+  private take(): Row | { rowId: number; key: number } | undefined {
+    const types = new Set([...this.extraPages.keys(), ...this.waiting.keys()]);
+    if (types.size === 0) return undefined;
+    const type = [...types][this.turn++ % types.size];
+    const pages = this.extraPages.get(type);
+    if (pages) {
+      const page = pages.shift()!;
+      if (pages.length === 0) this.extraPages.delete(type);
+      return page;
+    }
     const rows = this.waiting.get(type)!;
     const row = rows.shift()!;
     if (rows.length === 0) this.waiting.delete(type);
