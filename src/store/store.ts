@@ -171,6 +171,9 @@ function openDatabase(path: string, what: string): DatabaseSync {
 
 const DEFERRABLE_TABLES = new Set(["v1_resources", "v1_entitlements", "v1_grants"]);
 
+/** A working database with more free pages than this is saved through a compacted copy instead of in place. */
+const MAX_FREE_FRACTION_IN_PLACE = 0.02;
+
 const str = (v: SQLOutputValue | undefined): string => (v === null || v === undefined ? "" : String(v));
 const num = (v: SQLOutputValue | undefined): number => Number(v ?? 0);
 const bytes = (v: SQLOutputValue | undefined): Uint8Array => (v instanceof Uint8Array ? v : new Uint8Array(0));
@@ -284,45 +287,62 @@ export class SyncStore {
   }
 
   /**
-   * Writes the database as the c1z `file` (vacuumed, streamed through zstd, `<file>.tmp` + fsync + rename).
-   * On success the store is closed and the working database removed. On failure the error names `file` and the
-   * cause, the previous `file` is untouched, and the store stays open (the working database is unchanged).
+   * Writes the database as the c1z `file` (streamed through zstd, `<file>.tmp` + fsync + rename), with Baton's
+   * full schema. On success the store is closed and the working database removed. On failure the error names
+   * `file` and the cause, the previous `file` is untouched, and the store stays open with the same data.
+   *
+   * A sync's working database is usually compact already (a fresh sync frees almost no pages): it is then
+   * saved in place, checkpointed into rollback-journal mode (what readers expect) with the indexes the sync
+   * deferred built into it. Otherwise (free pages left by pruned runs, or a read-only copy) a VACUUM INTO copy is
+   * saved, so neither dead pages nor stale data from older runs end up in the file.
    */
   async saveTo(file: string, options: WriteC1zOptions = {}): Promise<void> {
     this.#assertOpen();
     if (this.#transactionDepth > 0) throw new Error("saveTo: a transaction is still open");
-    // VACUUM INTO writes a compact copy in rollback-journal mode (what readers expect) without touching the
-    // working database, so a failed save loses nothing and needs no journal the size of the database.
-    const snapshot = `${this.#dbPath}.save`;
-    rmSync(snapshot, { force: true });
-    // Writes after the snapshot would be lost with the working database: refuse all use until saved.
+    const inPlace = this.#mode === "sync" && this.#freePageFraction() <= MAX_FREE_FRACTION_IN_PLACE;
+    const source = inPlace ? this.#dbPath : `${this.#dbPath}.save`;
+    if (!inPlace) rmSync(source, { force: true });
+    // Writes after this point would be lost with the working database: refuse all use until saved.
     this.#saving = true;
     try {
       if (this.#mode === "readonly") this.#db.exec("pragma query_only = OFF"); // VACUUM INTO writes a new file; the store's own data is unchanged
-      let stage = "compacting the database into";
+      let stage = inPlace ? "preparing" : "compacting the database into";
       try {
-        this.#db.prepare("vacuum into ?").run(snapshot);
-        // Indexes a sync deferred are built here, once, in the copy: VACUUM rebuilds every index it copies, so
-        // building them in the working database first would build them twice.
-        stage = "building the indexes of";
-        completeSchema(snapshot);
+        if (inPlace) {
+          this.#db.exec("pragma wal_checkpoint(TRUNCATE)");
+          this.#db.exec("pragma journal_mode = DELETE");
+          stage = "building the indexes of";
+          applySchema(this.#db);
+        } else {
+          this.#db.prepare("vacuum into ?").run(source);
+          // Indexes a sync deferred are built here, once, in the copy: VACUUM rebuilds every index it copies, so
+          // building them in the working database first would build them twice.
+          stage = "building the indexes of";
+          completeSchema(source);
+        }
       } catch (err) {
         // SQLITE_IOERR (10) / SQLITE_FULL (13): what ENOSPC, EFBIG or a quota look like from inside SQLite.
         const primary = Number((err as { errcode?: number }).errcode) & 0xff;
         const hint = primary === 10 || primary === 13 ? " (is the disk full, or a file-size limit reached?)" : "";
-        throw new C1zWriteError(file, `cannot write c1z file ${file}: ${stage} ${snapshot} failed: ${(err as Error).message}${hint}`, {
+        throw new C1zWriteError(file, `cannot write c1z file ${file}: ${stage} ${source} failed: ${(err as Error).message}${hint}`, {
           cause: err,
         });
       }
-      await writeC1zFromFile(snapshot, file, options);
+      await writeC1zFromFile(source, file, options);
     } finally {
-      rmSync(snapshot, { force: true });
+      if (!inPlace) rmSync(source, { force: true });
       if (this.#mode === "readonly") this.#db.exec("pragma query_only = ON");
       this.#saving = false;
     }
-    this.#logger?.debug({ file }, "c1z store: saved");
+    this.#logger?.debug({ file, inPlace }, "c1z store: saved");
     this.close();
     if (this.#mode === "sync") removeDatabaseFiles(this.#dbPath);
+  }
+
+  #freePageFraction(): number {
+    const pages = num(this.#db.prepare("pragma page_count").get()?.page_count);
+    const free = num(this.#db.prepare("pragma freelist_count").get()?.freelist_count);
+    return pages > 0 ? free / pages : 0;
   }
 
   /**

@@ -4,10 +4,11 @@
  * protocol text, independently of src/store/schema.ts.
  */
 import { DatabaseSync } from "node:sqlite";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { applySchema } from "../../src/store/schema.ts";
-import { SyncStore } from "../../src/store/store.ts";
+import { KEEP_FINISHED_SYNCS, SyncStore } from "../../src/store/store.ts";
 import { decompressC1zToFile } from "../../src/store/format.ts";
 import { sampleObjects, tempDir } from "./fixtures.ts";
 
@@ -172,6 +173,39 @@ describe("c1z v1 schema", () => {
       expect(indexes).toEqual(EXPECTED_INDEXES);
       expect(db.prepare("pragma integrity_check").get()).toEqual({ integrity_check: "ok" });
       expect(Number(db.prepare("select count(*) as n from v1_grants indexed by idx_grants_principal_id_v1").get()?.n)).toBe(o.grants.length);
+    } finally {
+      db.close();
+    }
+    // Saved in place from the working database, yet in rollback-journal mode: header bytes 18-19 are 1, not WAL's 2.
+    expect([...readFileSync(raw).subarray(18, 20)]).toEqual([1, 1]);
+  });
+
+  it("saves through a compacted copy when pruned runs left free pages: no dead pages, no stale data", async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    const file = join(t.dir, "sync.c1z");
+    const marker = new TextEncoder().encode("STALE-RUN-MARKER-".repeat(64));
+    const stale = await SyncStore.openForSync(file);
+    const old = stale.startSync();
+    for (let i = 0; i < 64; i++) stale.putAsset(old, `blob-${i}`, "application/octet-stream", marker);
+    stale.endSync(old, {});
+    await stale.saveTo(file);
+    // KEEP_FINISHED_SYNCS newer runs prune the old one, freeing the pages its blobs used.
+    for (let run = 0; run < KEEP_FINISHED_SYNCS; run++) {
+      const store = await SyncStore.openForSync(file);
+      const s = store.startSync();
+      store.putResourceTypes(s, sampleObjects().resourceTypes);
+      store.endSync(s, {});
+      await store.saveTo(file);
+    }
+    const raw = join(t.dir, "raw.sqlite");
+    await decompressC1zToFile(file, raw);
+    const bytes = readFileSync(raw);
+    expect(Buffer.from(bytes).includes(Buffer.from(marker.subarray(0, 34)))).toBe(false);
+    const db = new DatabaseSync(raw, { readOnly: true });
+    try {
+      expect(db.prepare("pragma freelist_count").get()).toEqual({ freelist_count: 0 });
+      expect(db.prepare("select count(*) as n from v1_sync_runs").get()).toEqual({ n: KEEP_FINISHED_SYNCS });
     } finally {
       db.close();
     }
