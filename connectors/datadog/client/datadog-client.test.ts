@@ -159,6 +159,19 @@ describe("response validation", () => {
     expect((await failure(client.listUsersPage(0))).message).toBe("ListUsers: response body: expected object, received array");
   });
 
+  it("checks a role's members for who they are only: an id is required, their attributes are the users listing's business", async () => {
+    let mode = "odd attributes";
+    const { client } = await fake((s, res) => {
+      const page = usersPage(s.query, 4);
+      if (mode === "odd attributes") (page.data[2].attributes as Record<string, unknown>).email = 42;
+      else delete (page.data[1] as Record<string, unknown>).id;
+      json(res, 200, page);
+    });
+    expect((await client.listRoleUsersPage("r1", 0)).items.map((u) => u.id)).toHaveLength(4);
+    mode = "no id";
+    expect((await failure(client.listRoleUsersPage("r1", 0))).message).toBe("ListRoleUsers: response field data[1].id: expected string, but it is missing");
+  });
+
   it("validates included users of a membership page with their own path", async () => {
     const { client } = await fake((_s, res) =>
       json(res, 200, {

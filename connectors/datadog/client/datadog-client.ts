@@ -40,6 +40,7 @@ import {
   UserInvitationsResponseSchema,
   UserResponseSchema,
   UserSchema,
+  UserRefsResponseSchema,
   UsersResponseSchema,
   ValidateResponseSchema,
   type ApiKey,
@@ -49,6 +50,7 @@ import {
   type Team,
   type TeamMembership,
   type User,
+  type UserRef,
   type UserInvitation,
 } from "./schemas.ts";
 import { resolveApiEndpoint } from "./sites.ts";
@@ -264,8 +266,8 @@ export class DatadogClient {
     return { items: res.data, total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
   }
 
-  async listRoleUsersPage(roleId: string, page: number, signal?: AbortSignal): Promise<Page<User>> {
-    const res = await this.#get("ListRoleUsers", UsersResponseSchema, {
+  async listRoleUsersPage(roleId: string, page: number, signal?: AbortSignal): Promise<Page<UserRef>> {
+    const res = await this.#get("ListRoleUsers", UserRefsResponseSchema, {
       path: path`/api/v2/roles/${roleId}/users`,
       query: this.#pageQuery(page),
       signal,

@@ -55,6 +55,16 @@ export const UsersResponseSchema = z.looseObject({
   meta: PageMetaSchema,
 });
 
+/**
+ * A member in a listing of a role's users: only who it is. The users themselves are synced (and checked in full)
+ * from /users; a role's listing repeats them, and checking every attribute again would cost as much as the
+ * users listing itself.
+ */
+export const UserRefSchema = z.object({ id: z.string().min(1), type: z.literal("users") });
+export type UserRef = z.infer<typeof UserRefSchema>;
+
+export const UserRefsResponseSchema = z.looseObject({ data: z.array(UserRefSchema), meta: PageMetaSchema });
+
 export const UserResponseSchema = z.looseObject({
   data: UserSchema,
   included: z.array(IncludedSchema).nullish(),
