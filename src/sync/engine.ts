@@ -188,13 +188,12 @@ class SyncRun {
     const running = new Set<ListAction>();
     const withEntitlements = !this.opts.skipEntitlementsAndGrants;
     const withGrants = withEntitlements && !this.opts.skipGrants;
-    const lanes: RowLane[] = [];
-    const lane = (kind: "entitlements" | "grants") =>
-      new RowLane(kind, this.store, this.syncId, this.state[kind], (r) => this.skips(r, kind), this.skippedTypes(kind));
-    if (withEntitlements) lanes.push(lane("entitlements"));
-    if (withGrants) lanes.push(lane("grants"));
-    const skippedBy = lanes.map((l) => new Set(this.skippedTypes(l.kind)));
-    for (const id of this.resourceTypes.keys()) if (skippedBy.every((skipped) => skipped.has(id))) this.unreadTypes.add(id);
+    const kinds = [...(withEntitlements ? ["entitlements" as const] : []), ...(withGrants ? ["grants" as const] : [])];
+    const skippedBy = kinds.map((kind) => this.skippedTypes(kind));
+    const lanes = kinds.map(
+      (kind, i) => new RowLane(kind, this.store, this.syncId, this.state[kind], (r) => this.skips(r, kind), skippedBy[i]),
+    );
+    for (const id of this.resourceTypes.keys()) if (skippedBy.every((skipped) => skipped.includes(id))) this.unreadTypes.add(id);
     const statics = withEntitlements ? await this.staticEntitlements() : new Map<string, Entitlement[]>();
     // Nothing reads objects by their secondary indexes until this step is over (lanes walk row ids); expansion
     // restores them if it has work, and saving builds them in the saved copy.

@@ -20,6 +20,22 @@ function roleUsersPage(org: Org, role: SimRole, page: PageRequest): Record<strin
   };
 }
 
+/** AddUserToRole / RemoveUserFromRole: the same body and answer, one change to the org between them. */
+function memberChange(method: "POST" | "DELETE", change: (org: Org, roleId: string, userId: string) => void): RouteDef {
+  return {
+    method,
+    template: "/api/v2/roles/{role_id}/users",
+    rateLimit: "roles",
+    permissions: MANAGE,
+    handler: ({ org, params, rawBody }) => {
+      const body = parseBody(rawBody, RelationshipToUser);
+      const role = org.role(params.role_id);
+      change(org, role.id, body.data.id);
+      return { status: 200, body: roleUsersPage(org, role, { number: 0, size: 10 }) };
+    },
+  };
+}
+
 export function roleRoutes(): RouteDef[] {
   return [
     {
@@ -62,31 +78,9 @@ export function roleRoutes(): RouteDef[] {
         return { status: 200, body: roleUsersPage(org, role, readPage(query)) };
       },
     },
-    {
-      method: "POST",
-      template: "/api/v2/roles/{role_id}/users",
-      rateLimit: "roles",
-      permissions: MANAGE,
-      handler: ({ org, params, rawBody }) => {
-        const body = parseBody(rawBody, RelationshipToUser);
-        const role = org.role(params.role_id);
-        // Datadog answers 200 with the role's users whether or not the user already held the role.
-        org.addUserToRole(role.id, body.data.id);
-        return { status: 200, body: roleUsersPage(org, role, { number: 0, size: 10 }) };
-      },
-    },
-    {
-      method: "DELETE",
-      template: "/api/v2/roles/{role_id}/users",
-      rateLimit: "roles",
-      permissions: MANAGE,
-      handler: ({ org, params, rawBody }) => {
-        const body = parseBody(rawBody, RelationshipToUser);
-        const role = org.role(params.role_id);
-        org.removeUserFromRole(role.id, body.data.id);
-        return { status: 200, body: roleUsersPage(org, role, { number: 0, size: 10 }) };
-      },
-    },
+    // Datadog answers 200 with the role's users whether or not the user already held (or lacked) the role.
+    memberChange("POST", (org, roleId, userId) => org.addUserToRole(roleId, userId)),
+    memberChange("DELETE", (org, roleId, userId) => org.removeUserFromRole(roleId, userId)),
     {
       method: "GET",
       template: "/api/v2/permissions",
