@@ -15,6 +15,11 @@ import { matrixRows, record, writeMatrixIfAsked } from "./matrix.ts";
 import { processFaultCases } from "./process.cases.ts";
 import { serviceFaultCases } from "./service.cases.ts";
 import { soakCases } from "./soak.cases.ts";
+import { trustGrpcCases } from "./trust-grpc.cases.ts";
+import { trustDatadogCases } from "./trust-datadog.cases.ts";
+import { trustStoreCases } from "./trust-store.cases.ts";
+import { trustServiceCases } from "./trust-service.cases.ts";
+import { trustCliCases } from "./trust-cli.cases.ts";
 import { cleanupAll, HEAVY } from "./support.ts";
 
 afterAll(() => cleanupAll());
@@ -23,6 +28,12 @@ apiFaultCases();
 processFaultCases();
 serviceFaultCases();
 hostileInputCases();
+// Issue 12 (trust): one case per defect, each reproducing it against the real parts.
+trustGrpcCases();
+trustDatadogCases();
+trustStoreCases();
+trustServiceCases();
+trustCliCases();
 soakCases();
 
 describe("Secret hygiene", () => {

@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from "node:fs";
 
-export type Section = "Datadog API faults" | "Process faults" | "Service-mode faults" | "Hostile input" | "Secret hygiene" | "Soak";
+export type Section = "Datadog API faults" | "Process faults" | "Service-mode faults" | "Hostile input" | "Trust" | "Secret hygiene" | "Soak";
 
 export interface MatrixRow {
   section: Section;
@@ -41,7 +41,7 @@ export function stable(message: string): string {
 }
 
 export function renderMatrix(heading: string, notes: string[]): string {
-  const sections: Section[] = ["Datadog API faults", "Process faults", "Service-mode faults", "Hostile input", "Secret hygiene", "Soak"];
+  const sections: Section[] = ["Datadog API faults", "Process faults", "Service-mode faults", "Hostile input", "Trust", "Secret hygiene", "Soak"];
   let out = `# Fault matrix\n\n${heading}\n\n`;
   for (const note of notes) out += `${note}\n`;
   if (notes.length) out += "\n";
