@@ -89,10 +89,10 @@ describe("provisioning over gRPC", () => {
     expect(res.grants.map((g) => g.id)).toEqual([`team:${team.id}:member:user:${outsider.id}`]);
     expect(team.members.has(outsider.id)).toBe(true);
 
-    const ghost = create(ResourceSchema, { id: resourceId("user", "ghost-over-grpc") });
+    const ghost = create(ResourceSchema, { id: resourceId("user", "00000000-0000-4000-8000-0000000006a0") });
     await expect(rpc.grant({ entitlement, principal: ghost })).rejects.toMatchObject({
       code: Code.NOT_FOUND,
-      message: expect.stringContaining('user "ghost-over-grpc" does not exist'),
+      message: expect.stringContaining('user "00000000-0000-4000-8000-0000000006a0" does not exist'),
     });
   });
 });

@@ -48,7 +48,7 @@ function syntheticEntitlement(type: string, id: string, slug: string): Entitleme
   return create(EntitlementSchema, { id: entId(resource, slug), slug, resource });
 }
 
-const ghost = create(ResourceSchema, { id: resourceId("user", "no-such-user-4711"), displayName: "ghost" });
+const ghost = create(ResourceSchema, { id: resourceId("user", "00000000-0000-4000-8000-000000004711"), displayName: "ghost" });
 
 function grantMessage(ent: Entitlement, principal: Resource) {
   return create(GrantSchema, { id: `${ent.id}:user:${principal.id!.resource}`, entitlement: ent, principal });
@@ -86,17 +86,17 @@ describe("role membership", () => {
     const ent = await entitlement(`role:${role.id}:member`);
     await expect(h.rpc.grant({ entitlement: ent, principal: ghost })).rejects.toMatchObject({
       code: Code.NOT_FOUND,
-      message: expect.stringContaining('user "no-such-user-4711" does not exist'),
+      message: expect.stringContaining('user "00000000-0000-4000-8000-000000004711" does not exist'),
     });
     const principal = await user(activeHumans()[0].id);
-    const missingRole = syntheticEntitlement("role", "no-such-role", "member");
+    const missingRole = syntheticEntitlement("role", "00000000-0000-4000-8000-00000000b01e", "member");
     await expect(h.rpc.grant({ entitlement: missingRole, principal })).rejects.toMatchObject({
       code: Code.NOT_FOUND,
-      message: expect.stringContaining('role "no-such-role" does not exist'),
+      message: expect.stringContaining('role "00000000-0000-4000-8000-00000000b01e" does not exist'),
     });
     await expect(h.rpc.revoke({ grant: grantMessage(missingRole, principal) })).rejects.toMatchObject({
       code: Code.NOT_FOUND,
-      message: expect.stringContaining("entitlement role:no-such-role:member"),
+      message: expect.stringContaining("entitlement role:00000000-0000-4000-8000-00000000b01e:member"),
     });
     await expect(h.rpc.grant({ entitlement: syntheticEntitlement("role", role.id, "owner"), principal })).rejects.toMatchObject({
       code: Code.NOT_FOUND,
@@ -173,21 +173,21 @@ describe("team membership", () => {
     const principal = await user(activeHumans()[0].id);
     await expect(h.rpc.grant({ entitlement: member, principal: ghost })).rejects.toMatchObject({
       code: Code.NOT_FOUND,
-      message: expect.stringContaining("no-such-user-4711"),
+      message: expect.stringContaining("00000000-0000-4000-8000-000000004711"),
     });
-    const missingTeam = syntheticEntitlement("team", "no-such-team", "member");
+    const missingTeam = syntheticEntitlement("team", "00000000-0000-4000-8000-0000000074a3", "member");
     await expect(h.rpc.grant({ entitlement: missingTeam, principal })).rejects.toMatchObject({
       code: Code.NOT_FOUND,
-      message: expect.stringContaining('team "no-such-team" does not exist'),
+      message: expect.stringContaining('team "00000000-0000-4000-8000-0000000074a3" does not exist'),
     });
     await expect(h.rpc.revoke({ grant: grantMessage(missingTeam, principal) })).rejects.toMatchObject({ code: Code.NOT_FOUND });
-    await expect(h.rpc.revoke({ grant: grantMessage(syntheticEntitlement("team", "no-such-team", "admin"), principal) })).rejects.toMatchObject({
+    await expect(h.rpc.revoke({ grant: grantMessage(syntheticEntitlement("team", "00000000-0000-4000-8000-0000000074a3", "admin"), principal) })).rejects.toMatchObject({
       code: Code.NOT_FOUND,
-      message: expect.stringContaining("no-such-team"),
+      message: expect.stringContaining("00000000-0000-4000-8000-0000000074a3"),
     });
     await expect(h.rpc.revoke({ grant: grantMessage(member, ghost) })).rejects.toMatchObject({
       code: Code.NOT_FOUND,
-      message: expect.stringContaining("no-such-user-4711"),
+      message: expect.stringContaining("00000000-0000-4000-8000-000000004711"),
     });
   });
 });
@@ -259,9 +259,9 @@ describe("accounts", () => {
     const stored = await readSync(synced.file, (s, sid) => s.getResource(sid, "user", target.id)!);
     expect(stored.status?.status).toBe(Status_ResourceStatus.DISABLED);
     expect(stored.profile?.status).toBe("Disabled");
-    await expect(h.rpc.deleteResourceV2({ resourceId: resourceId("user", "no-such-user-4711") })).rejects.toMatchObject({
+    await expect(h.rpc.deleteResourceV2({ resourceId: resourceId("user", "00000000-0000-4000-8000-000000004711") })).rejects.toMatchObject({
       code: Code.NOT_FOUND,
-      message: expect.stringContaining("no-such-user-4711"),
+      message: expect.stringContaining("00000000-0000-4000-8000-000000004711"),
     });
   });
 });

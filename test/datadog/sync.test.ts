@@ -162,9 +162,9 @@ describe("Datadog full sync (schedules and secrets on)", () => {
     const listed = await readSync(file, (store, syncId) => store.getResource(syncId, "user", sim.id)!);
     const got = await h.rpc.getResource({ resourceId: { resourceType: "user", resource: sim.id } });
     expect(got.resource).toEqual(listed);
-    await expect(h.rpc.getResource({ resourceId: { resourceType: "user", resource: "nobody-here" } })).rejects.toMatchObject({
+    await expect(h.rpc.getResource({ resourceId: { resourceType: "user", resource: "00000000-0000-4000-8000-0000000000bd" } })).rejects.toMatchObject({
       code: Code.NOT_FOUND,
-      message: expect.stringContaining('user "nobody-here" does not exist'),
+      message: expect.stringContaining('user "00000000-0000-4000-8000-0000000000bd" does not exist'),
     });
     const schedule = [...reachableSchedules(h.sim.org)][0];
     const listedSchedule = await readSync(file, (store, syncId) => store.getResource(syncId, "schedule", schedule.id)!);

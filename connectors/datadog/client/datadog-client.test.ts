@@ -43,9 +43,9 @@ async function fake(handler: (req: Seen, res: import("node:http").ServerResponse
 function user(i: number, extra: Record<string, unknown> = {}) {
   return {
     type: "users",
-    id: `u-${i}`,
+    id: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
     attributes: { email: `user${i}@example.com`, handle: `user${i}@example.com`, name: `User ${i}`, status: "Active", disabled: false, ...extra },
-    relationships: { roles: { data: [{ id: "r-1", type: "roles" }] }, org: { data: { id: "o-1", type: "orgs" } } },
+    relationships: { roles: { data: [{ id: "10000000-0000-4000-8000-000000000001", type: "roles" }] }, org: { data: { id: "o-1", type: "orgs" } } },
   };
 }
 
@@ -167,9 +167,9 @@ describe("response validation", () => {
       else delete (page.data[1] as Record<string, unknown>).id;
       json(res, 200, page);
     });
-    expect((await client.listRoleUsersPage("r1", 0)).items.map((u) => u.id)).toHaveLength(4);
+    expect((await client.listRoleUsersPage("10000000-0000-4000-8000-000000000001", 0)).items.map((u) => u.id)).toHaveLength(4);
     mode = "no id";
-    expect((await failure(client.listRoleUsersPage("r1", 0))).message).toBe("ListRoleUsers: response field data[1].id: expected string, but it is missing");
+    expect((await failure(client.listRoleUsersPage("10000000-0000-4000-8000-000000000001", 0))).message).toBe("ListRoleUsers: response field data[1].id: expected string, but it is missing");
   });
 
   it("validates included users of a membership page with their own path", async () => {
@@ -180,15 +180,15 @@ describe("response validation", () => {
             type: "team_memberships",
             id: "m-1",
             attributes: { role: "admin" },
-            relationships: { user: { data: { id: "u-1", type: "users" } }, team: { data: { id: "t-1", type: "team" } } },
+            relationships: { user: { data: { id: "00000000-0000-4000-8000-000000000001", type: "users" } }, team: { data: { id: "20000000-0000-4000-8000-000000000001", type: "team" } } },
           },
         ],
-        included: [{ type: "team_links", id: "l-1" }, { type: "users", id: "u-1", attributes: { email: null } }],
+        included: [{ type: "team_links", id: "l-1" }, { type: "users", id: "00000000-0000-4000-8000-000000000001", attributes: { email: null } }],
         meta: { pagination: { total: 1 } },
       }),
     );
     // A sync needs only the memberships; the included users are validated when first read.
-    const page = await client.listTeamMembershipsPage("t-1", 0);
+    const page = await client.listTeamMembershipsPage("20000000-0000-4000-8000-000000000001", 0);
     expect(page.items).toHaveLength(1);
     const err = await failure(Promise.resolve().then(() => page.users));
     expect(err.message).toBe("GetTeamMemberships: response field included[1].attributes.email: expected string, received null");
@@ -203,18 +203,18 @@ describe("resources", () => {
           type: "team_memberships",
           id: `m-${i}`,
           attributes: { role: i === 1 ? "admin" : null },
-          relationships: { user: { data: { id: `u-${i}`, type: "users" } } },
+          relationships: { user: { data: { id: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`, type: "users" } } },
         })),
         included: [user(1), user(2)],
         links: {},
         meta: { pagination: { total: 2 } },
       }),
     );
-    const page = await client.listTeamMembershipsPage("team/1", 0);
+    const page = await client.listTeamMembershipsPage("20000000-0000-4000-8000-000000000001", 0);
     expect(seen).toHaveLength(1);
-    expect(seen[0].path).toBe("/api/v2/team/team%2F1/memberships");
+    expect(seen[0].path).toBe("/api/v2/team/20000000-0000-4000-8000-000000000001/memberships");
     expect(page.items.map((m) => m.attributes?.role ?? null)).toEqual(["admin", null]);
-    expect(page.users.get("u-2")?.attributes.email).toBe("user2@example.com");
+    expect(page.users.get("00000000-0000-4000-8000-000000000002")?.attributes.email).toBe("user2@example.com");
     expect(page.nextPage).toBeUndefined();
   });
 
@@ -222,9 +222,9 @@ describe("resources", () => {
     const { seen, client } = await fake((s, res) => {
       if (s.path.endsWith("/routing-rules")) {
         return json(res, 200, {
-          data: { type: "team_routing_rules", id: "t-1", relationships: { rules: { data: [{ id: "rr-1", type: "team_routing_rules" }, { id: "rr-2", type: "team_routing_rules" }] } } },
+          data: { type: "team_routing_rules", id: "20000000-0000-4000-8000-000000000001", relationships: { rules: { data: [{ id: "rr-1", type: "team_routing_rules" }, { id: "rr-2", type: "team_routing_rules" }] } } },
           included: [
-            { type: "team_routing_rules", id: "rr-1", attributes: { query: "" }, relationships: { policy: { data: { id: "p-1", type: "policies" } } } },
+            { type: "team_routing_rules", id: "rr-1", attributes: { query: "" }, relationships: { policy: { data: { id: "30000000-0000-4000-8000-000000000001", type: "policies" } } } },
             { type: "team_routing_rules", id: "rr-2", attributes: {}, relationships: {} },
           ],
         });
@@ -233,9 +233,9 @@ describe("resources", () => {
         return json(res, 200, {
           data: {
             type: "policies",
-            id: "p-1",
+            id: "30000000-0000-4000-8000-000000000001",
             attributes: { name: "Primary" },
-            relationships: { steps: { data: [{ id: "st-1", type: "steps" }] }, teams: { data: [{ id: "t-1", type: "teams" }] } },
+            relationships: { steps: { data: [{ id: "st-1", type: "steps" }] }, teams: { data: [{ id: "20000000-0000-4000-8000-000000000001", type: "teams" }] } },
           },
           included: [
             {
@@ -244,47 +244,47 @@ describe("resources", () => {
               relationships: {
                 targets: {
                   data: [
-                    { id: "s-1", type: "schedules" },
+                    { id: "40000000-0000-4000-8000-000000000001", type: "schedules" },
                     { id: "s-2_current", type: "schedule_target" },
-                    { id: "u-9", type: "users" },
+                    { id: "00000000-0000-4000-8000-000000000009", type: "users" },
                   ],
                 },
               },
             },
-            { type: "schedule_target", id: "s-2_current", attributes: { position: "current" }, relationships: { schedule: { data: { id: "s-2", type: "schedules" } } } },
+            { type: "schedule_target", id: "s-2_current", attributes: { position: "current" }, relationships: { schedule: { data: { id: "40000000-0000-4000-8000-000000000002", type: "schedules" } } } },
           ],
         });
       }
       return json(res, 200, {
         data: {
           type: "schedules",
-          id: "s-1",
+          id: "40000000-0000-4000-8000-000000000001",
           attributes: { name: "Primary rota", time_zone: "Europe/Paris" },
-          relationships: { layers: { data: [{ id: "l-1", type: "layers" }] }, teams: { data: [{ id: "t-1", type: "teams" }] } },
+          relationships: { layers: { data: [{ id: "l-1", type: "layers" }] }, teams: { data: [{ id: "20000000-0000-4000-8000-000000000001", type: "teams" }] } },
         },
         included: [
           { type: "layers", id: "l-1", attributes: { name: "Week" }, relationships: { members: { data: [{ id: "mb-1", type: "members" }, { id: "mb-2", type: "members" }] } } },
-          { type: "members", id: "mb-1", relationships: { user: { data: { id: "u-1", type: "users" } } } },
-          { type: "members", id: "mb-2", relationships: { user: { data: { id: "u-2", type: "users" } } } },
-          { type: "users", id: "u-1", attributes: { email: "a@example.com", name: "A", status: "active" } },
-          { type: "users", id: "u-2", attributes: { email: "b@example.com", status: "pending" } },
-          { type: "teams", id: "t-1", attributes: { name: "Ops", handle: "ops" } },
+          { type: "members", id: "mb-1", relationships: { user: { data: { id: "00000000-0000-4000-8000-000000000001", type: "users" } } } },
+          { type: "members", id: "mb-2", relationships: { user: { data: { id: "00000000-0000-4000-8000-000000000002", type: "users" } } } },
+          { type: "users", id: "00000000-0000-4000-8000-000000000001", attributes: { email: "a@example.com", name: "A", status: "active" } },
+          { type: "users", id: "00000000-0000-4000-8000-000000000002", attributes: { email: "b@example.com", status: "pending" } },
+          { type: "teams", id: "20000000-0000-4000-8000-000000000001", attributes: { name: "Ops", handle: "ops" } },
         ],
       });
     });
-    const rules = await client.getTeamOnCallRoutingRules("t-1");
-    expect(rules.policyIds).toEqual(["p-1"]);
+    const rules = await client.getTeamOnCallRoutingRules("20000000-0000-4000-8000-000000000001");
+    expect(rules.policyIds).toEqual(["30000000-0000-4000-8000-000000000001"]);
     expect(rules.rules).toEqual([
-      { id: "rr-1", policyId: "p-1" },
+      { id: "rr-1", policyId: "30000000-0000-4000-8000-000000000001" },
       { id: "rr-2", policyId: undefined },
     ]);
-    const policy = await client.getOnCallEscalationPolicy("p-1");
-    expect(policy.scheduleIds).toEqual(["s-1", "s-2"]);
-    expect(policy.userIds).toEqual(["u-9"]);
-    const schedule = await client.getOnCallSchedule("s-1");
-    expect(schedule.layers).toEqual([{ id: "l-1", name: "Week", userIds: ["u-1", "u-2"] }]);
+    const policy = await client.getOnCallEscalationPolicy("30000000-0000-4000-8000-000000000001");
+    expect(policy.scheduleIds).toEqual(["40000000-0000-4000-8000-000000000001", "40000000-0000-4000-8000-000000000002"]);
+    expect(policy.userIds).toEqual(["00000000-0000-4000-8000-000000000009"]);
+    const schedule = await client.getOnCallSchedule("40000000-0000-4000-8000-000000000001");
+    expect(schedule.layers).toEqual([{ id: "l-1", name: "Week", userIds: ["00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"] }]);
     expect(schedule.users.map((u) => u.email)).toEqual(["a@example.com", "b@example.com"]);
-    expect(schedule.teams).toEqual([{ id: "t-1", name: "Ops", handle: "ops" }]);
+    expect(schedule.teams).toEqual([{ id: "20000000-0000-4000-8000-000000000001", name: "Ops", handle: "ops" }]);
     expect(seen.map((s) => s.query.get("include"))).toEqual(["rules", "steps.targets", "layers,layers.members,layers.members.user,teams"]);
   });
 
@@ -297,67 +297,67 @@ describe("resources", () => {
       if (s.path.startsWith("/api/v2/roles/")) return json(res, 200, { data: [user(1)] });
       if (s.path.startsWith("/api/v2/team/")) {
         return json(res, 200, {
-          data: { type: "team_memberships", id: "m", attributes: { role: null }, relationships: { user: { data: { id: "u-1", type: "users" } } } },
+          data: { type: "team_memberships", id: "m", attributes: { role: null }, relationships: { user: { data: { id: "00000000-0000-4000-8000-000000000001", type: "users" } } } },
         });
       }
       if (s.path === "/api/v2/users") return json(res, 201, { data: user(7) });
       if (s.path === "/api/v2/user_invitations") {
         return json(res, 201, {
-          data: [{ type: "user_invitations", id: "inv-1", attributes: { expires_at: "2030-01-01T00:00:00Z" }, relationships: { user: { data: { id: "u-7", type: "users" } } } }],
+          data: [{ type: "user_invitations", id: "inv-1", attributes: { expires_at: "2030-01-01T00:00:00Z" }, relationships: { user: { data: { id: "00000000-0000-4000-8000-000000000007", type: "users" } } } }],
         });
       }
       if (s.path.endsWith("/application_keys")) {
         return json(res, 201, {
           data: {
             type: "application_keys",
-            id: "k-1",
+            id: "60000000-0000-4000-8000-000000000001",
             attributes: { name: "rotated", key: "NEW-SECRET-KEY-VALUE", scopes: ["dashboards_read"], created_at: "2030-01-01T00:00:00Z" },
-            relationships: { owned_by: { data: { id: "sa-1", type: "users" } } },
+            relationships: { owned_by: { data: { id: "50000000-0000-4000-8000-000000000001", type: "users" } } },
           },
         });
       }
       json(res, 404, { errors: ["nope"] });
     });
-    await client.addUserToRole("r-1", "u-1");
-    await client.removeUserFromRole("r-1", "u-1");
-    await client.createTeamMembership("t-1", "u-1", null);
-    await client.createTeamMembership("t-1", "u-1", "admin");
-    await client.updateTeamMembership("t-1", "u-1", null);
-    await client.deleteTeamMembership("t-1", "u-1");
-    const created = await client.createUser({ email: "new@example.com", name: "New", roleIds: ["r-1"] });
+    await client.addUserToRole("10000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000001");
+    await client.removeUserFromRole("10000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000001");
+    await client.createTeamMembership("20000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000001", null);
+    await client.createTeamMembership("20000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000001", "admin");
+    await client.updateTeamMembership("20000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000001", null);
+    await client.deleteTeamMembership("20000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000001");
+    const created = await client.createUser({ email: "new@example.com", name: "New", roleIds: ["10000000-0000-4000-8000-000000000001"] });
     const invitations = await client.sendInvitations([created.id]);
-    await client.disableUser("u-7");
-    const key = await client.createServiceAccountApplicationKey("sa-1", { name: "rotated", scopes: ["dashboards_read"] });
-    await client.deleteServiceAccountApplicationKey("sa-1", "k-0");
-    await client.deleteAPIKey("ak-1");
-    await client.deleteApplicationKey("k-0");
+    await client.disableUser("00000000-0000-4000-8000-000000000007");
+    const key = await client.createServiceAccountApplicationKey("50000000-0000-4000-8000-000000000001", { name: "rotated", scopes: ["dashboards_read"] });
+    await client.deleteServiceAccountApplicationKey("50000000-0000-4000-8000-000000000001", "60000000-0000-4000-8000-000000000000");
+    await client.deleteAPIKey("70000000-0000-4000-8000-000000000001");
+    await client.deleteApplicationKey("60000000-0000-4000-8000-000000000000");
 
     expect(invitations[0].attributes?.expires_at).toBe("2030-01-01T00:00:00Z");
-    expect(key).toMatchObject({ id: "k-1", ownerId: "sa-1", key: "NEW-SECRET-KEY-VALUE", scopes: ["dashboards_read"] });
+    expect(key).toMatchObject({ id: "60000000-0000-4000-8000-000000000001", ownerId: "50000000-0000-4000-8000-000000000001", key: "NEW-SECRET-KEY-VALUE", scopes: ["dashboards_read"] });
     expect(seen.map((s) => `${s.method} ${s.path}`)).toEqual([
-      "POST /api/v2/roles/r-1/users",
-      "DELETE /api/v2/roles/r-1/users",
-      "POST /api/v2/team/t-1/memberships",
-      "POST /api/v2/team/t-1/memberships",
-      "PATCH /api/v2/team/t-1/memberships/u-1",
-      "DELETE /api/v2/team/t-1/memberships/u-1",
+      "POST /api/v2/roles/10000000-0000-4000-8000-000000000001/users",
+      "DELETE /api/v2/roles/10000000-0000-4000-8000-000000000001/users",
+      "POST /api/v2/team/20000000-0000-4000-8000-000000000001/memberships",
+      "POST /api/v2/team/20000000-0000-4000-8000-000000000001/memberships",
+      "PATCH /api/v2/team/20000000-0000-4000-8000-000000000001/memberships/00000000-0000-4000-8000-000000000001",
+      "DELETE /api/v2/team/20000000-0000-4000-8000-000000000001/memberships/00000000-0000-4000-8000-000000000001",
       "POST /api/v2/users",
       "POST /api/v2/user_invitations",
-      "DELETE /api/v2/users/u-7",
-      "POST /api/v2/service_accounts/sa-1/application_keys",
-      "DELETE /api/v2/service_accounts/sa-1/application_keys/k-0",
-      "DELETE /api/v2/api_keys/ak-1",
-      "DELETE /api/v2/application_keys/k-0",
+      "DELETE /api/v2/users/00000000-0000-4000-8000-000000000007",
+      "POST /api/v2/service_accounts/50000000-0000-4000-8000-000000000001/application_keys",
+      "DELETE /api/v2/service_accounts/50000000-0000-4000-8000-000000000001/application_keys/60000000-0000-4000-8000-000000000000",
+      "DELETE /api/v2/api_keys/70000000-0000-4000-8000-000000000001",
+      "DELETE /api/v2/application_keys/60000000-0000-4000-8000-000000000000",
     ]);
     expect(seen.map((s) => s.body)).toEqual([
-      { data: { id: "u-1", type: "users" } },
-      { data: { id: "u-1", type: "users" } },
-      { data: { type: "team_memberships", relationships: { user: { data: { id: "u-1", type: "users" } } } } },
-      { data: { type: "team_memberships", relationships: { user: { data: { id: "u-1", type: "users" } } }, attributes: { role: "admin" } } },
+      { data: { id: "00000000-0000-4000-8000-000000000001", type: "users" } },
+      { data: { id: "00000000-0000-4000-8000-000000000001", type: "users" } },
+      { data: { type: "team_memberships", relationships: { user: { data: { id: "00000000-0000-4000-8000-000000000001", type: "users" } } } } },
+      { data: { type: "team_memberships", relationships: { user: { data: { id: "00000000-0000-4000-8000-000000000001", type: "users" } } }, attributes: { role: "admin" } } },
       { data: { type: "team_memberships", attributes: { role: null } } },
       undefined,
-      { data: { type: "users", attributes: { email: "new@example.com", name: "New" }, relationships: { roles: { data: [{ id: "r-1", type: "roles" }] } } } },
-      { data: [{ type: "user_invitations", relationships: { user: { data: { id: "u-7", type: "users" } } } }] },
+      { data: { type: "users", attributes: { email: "new@example.com", name: "New" }, relationships: { roles: { data: [{ id: "10000000-0000-4000-8000-000000000001", type: "roles" }] } } } },
+      { data: [{ type: "user_invitations", relationships: { user: { data: { id: "00000000-0000-4000-8000-000000000007", type: "users" } } } }] },
       undefined,
       { data: { type: "application_keys", attributes: { name: "rotated", scopes: ["dashboards_read"] } } },
       undefined,
@@ -368,7 +368,7 @@ describe("resources", () => {
 
   it("does not retry a key creation after a 503 (it could create two keys)", async () => {
     const { seen, client } = await fake((_s, res) => json(res, 503, { errors: ["unavailable"] }));
-    await failure(client.createServiceAccountApplicationKey("sa-1", { name: "x" }));
+    await failure(client.createServiceAccountApplicationKey("50000000-0000-4000-8000-000000000001", { name: "x" }));
     expect(seen).toHaveLength(1);
     seen.length = 0;
     await failure(client.listUsersPage(0));
@@ -393,9 +393,13 @@ describe("errors", () => {
     expect(text).not.toContain(APP_KEY);
   });
 
-  it("rejects empty ids before sending anything", async () => {
+  it("rejects ids that are not of their kind's shape before sending anything", async () => {
     const { seen, client } = await fake((_s, res) => json(res, 200, {}));
-    await expect(client.getUser("")).rejects.toThrow(/empty id/);
+    await expect(client.getUser("")).rejects.toThrow("invalid Datadog user id: is empty; no request was sent");
+    await expect(client.deleteTeamMembership("20000000-0000-4000-8000-000000000001", "..")).rejects.toThrow(/invalid Datadog user id: "\.\."/);
+    await expect(client.deleteTeamMembership("a/b", "00000000-0000-4000-8000-000000000001")).rejects.toThrow(/invalid Datadog team id/);
+    await expect(client.addUserToRole("10000000-0000-4000-8000-000000000001", "%2e%2e")).rejects.toThrow(/invalid Datadog user id/);
+    await expect(client.createUser({ email: "a@example.com", roleIds: ["."] })).rejects.toThrow(/invalid Datadog role id/);
     expect(seen).toHaveLength(0);
   });
 

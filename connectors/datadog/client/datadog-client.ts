@@ -13,6 +13,7 @@ import { HttpClient, type HttpClientOptions, type HttpResponse, type QueryValue 
 import { HttpError, HttpErrorCode } from "../../../src/http/errors.ts";
 import type { HttpMetrics } from "../../../src/http/metrics.ts";
 import type { CredentialProvider } from "./credentials.ts";
+import { checkId, id, path } from "./ids.ts";
 import { OPERATIONS, type OperationId } from "./operations.ts";
 import { checkPageNumber, MAX_PAGE_SIZE, nextPageNumber, type Page } from "./paging.ts";
 import { RepeatedPageGuard } from "./page-guard.ts";
@@ -136,15 +137,6 @@ interface CallOptions {
   acceptStatus?: (status: number) => boolean;
 }
 
-const path = (strings: TemplateStringsArray, ...values: string[]): string => {
-  let out = strings[0];
-  for (let i = 0; i < values.length; i++) {
-    if (values[i] === "") throw new HttpError({ code: HttpErrorCode.INVALID_REQUEST, message: `empty id in path ${strings.join("{}")}` });
-    out += encodeURIComponent(values[i]) + strings[i + 1];
-  }
-  return out;
-};
-
 function unique(values: Iterable<string>): string[] {
   return [...new Set(values)];
 }
@@ -254,7 +246,7 @@ export class DatadogClient {
   }
 
   async getUser(userId: string, signal?: AbortSignal): Promise<User> {
-    return (await this.#get("GetUser", UserResponseSchema, { path: path`/api/v2/users/${userId}`, signal })).data;
+    return (await this.#get("GetUser", UserResponseSchema, { path: path`/api/v2/users/${id.user(userId)}`, signal })).data;
   }
 
   // ---- roles ---------------------------------------------------------------------------------------------------
@@ -268,7 +260,7 @@ export class DatadogClient {
 
   async listRoleUsersPage(roleId: string, page: number, signal?: AbortSignal): Promise<Page<UserRef>> {
     const res = await this.#get("ListRoleUsers", UserRefsResponseSchema, {
-      path: path`/api/v2/roles/${roleId}/users`,
+      path: path`/api/v2/roles/${id.role(roleId)}/users`,
       query: this.#pageQuery(page),
       signal,
     });
@@ -278,7 +270,7 @@ export class DatadogClient {
   }
 
   async listRolePermissions(roleId: string, signal?: AbortSignal): Promise<Permission[]> {
-    return (await this.#get("ListRolePermissions", PermissionsResponseSchema, { path: path`/api/v2/roles/${roleId}/permissions`, signal })).data;
+    return (await this.#get("ListRolePermissions", PermissionsResponseSchema, { path: path`/api/v2/roles/${id.role(roleId)}/permissions`, signal })).data;
   }
 
   /** Every permission of the org (one request), to name the ids in a role's `relationships.permissions`. */
@@ -289,15 +281,15 @@ export class DatadogClient {
   async addUserToRole(roleId: string, userId: string, signal?: AbortSignal): Promise<void> {
     // Adding a member twice is harmless, so a retry after a lost answer is safe.
     await this.#send("AddUserToRole", {
-      path: path`/api/v2/roles/${roleId}/users`,
-      body: { data: { id: userId, type: "users" } },
+      path: path`/api/v2/roles/${id.role(roleId)}/users`,
+      body: { data: { id: checkId("user", userId), type: "users" } },
       retryable: true,
       signal,
     });
   }
 
   async removeUserFromRole(roleId: string, userId: string, signal?: AbortSignal): Promise<void> {
-    await this.#send("RemoveUserFromRole", { path: path`/api/v2/roles/${roleId}/users`, body: { data: { id: userId, type: "users" } }, signal });
+    await this.#send("RemoveUserFromRole", { path: path`/api/v2/roles/${id.role(roleId)}/users`, body: { data: { id: checkId("user", userId), type: "users" } }, signal });
   }
 
   // ---- teams ---------------------------------------------------------------------------------------------------
@@ -314,7 +306,7 @@ export class DatadogClient {
   /** One page of a team's memberships with their users (the API puts them in `included`: no request per member). */
   async listTeamMembershipsPage(teamId: string, page: number, signal?: AbortSignal): Promise<TeamMembershipPage> {
     const res = await this.#get("GetTeamMemberships", TeamMembershipsResponseSchema, {
-      path: path`/api/v2/team/${teamId}/memberships`,
+      path: path`/api/v2/team/${id.team(teamId)}/memberships`,
       query: this.#pageQuery(page),
       signal,
     });
@@ -342,12 +334,12 @@ export class DatadogClient {
   async createTeamMembership(teamId: string, userId: string, role: "admin" | null, signal?: AbortSignal): Promise<TeamMembership> {
     const data: Record<string, unknown> = {
       type: "team_memberships",
-      relationships: { user: { data: { id: userId, type: "users" } } },
+      relationships: { user: { data: { id: checkId("user", userId), type: "users" } } },
     };
     if (role !== null) data.attributes = { role };
     // A repeat after a lost answer gets 409, which callers treat as "already a member".
     const res = await this.#get("CreateTeamMembership", TeamMembershipResponseSchema, {
-      path: path`/api/v2/team/${teamId}/memberships`,
+      path: path`/api/v2/team/${id.team(teamId)}/memberships`,
       body: { data },
       retryable: true,
       signal,
@@ -357,7 +349,7 @@ export class DatadogClient {
 
   async updateTeamMembership(teamId: string, userId: string, role: "admin" | null, signal?: AbortSignal): Promise<TeamMembership> {
     const res = await this.#get("UpdateTeamMembership", TeamMembershipResponseSchema, {
-      path: path`/api/v2/team/${teamId}/memberships/${userId}`,
+      path: path`/api/v2/team/${id.team(teamId)}/memberships/${id.user(userId)}`,
       body: { data: { type: "team_memberships", attributes: { role } } },
       retryable: true,
       signal,
@@ -366,7 +358,7 @@ export class DatadogClient {
   }
 
   async deleteTeamMembership(teamId: string, userId: string, signal?: AbortSignal): Promise<void> {
-    await this.#send("DeleteTeamMembership", { path: path`/api/v2/team/${teamId}/memberships/${userId}`, signal });
+    await this.#send("DeleteTeamMembership", { path: path`/api/v2/team/${id.team(teamId)}/memberships/${id.user(userId)}`, signal });
   }
 
   // ---- on-call -------------------------------------------------------------------------------------------------
@@ -375,7 +367,7 @@ export class DatadogClient {
   async getTeamOnCallRoutingRules(teamId: string, signal?: AbortSignal): Promise<TeamRoutingRules> {
     const op = "GetOnCallTeamRoutingRules";
     const res = await this.#get(op, RoutingRulesResponseSchema, {
-      path: path`/api/v2/on-call/teams/${teamId}/routing-rules`,
+      path: path`/api/v2/on-call/teams/${id.team(teamId)}/routing-rules`,
       query: { include: "rules" },
       signal,
     });
@@ -392,7 +384,7 @@ export class DatadogClient {
   async getOnCallEscalationPolicy(policyId: string, signal?: AbortSignal): Promise<EscalationPolicy> {
     const op = "GetOnCallEscalationPolicy";
     const res = await this.#get(op, EscalationPolicyResponseSchema, {
-      path: path`/api/v2/on-call/escalation-policies/${policyId}`,
+      path: path`/api/v2/on-call/escalation-policies/${id.policy(policyId)}`,
       query: { include: "steps.targets" },
       signal,
     });
@@ -427,7 +419,7 @@ export class DatadogClient {
   async getOnCallSchedule(scheduleId: string, signal?: AbortSignal): Promise<OnCallSchedule> {
     const op = "GetOnCallSchedule";
     const res = await this.#get(op, ScheduleResponseSchema, {
-      path: path`/api/v2/on-call/schedules/${scheduleId}`,
+      path: path`/api/v2/on-call/schedules/${id.schedule(scheduleId)}`,
       query: { include: "layers,layers.members,layers.members.user,teams" },
       signal,
     });
@@ -486,7 +478,7 @@ export class DatadogClient {
 
   async listServiceAccountApplicationKeysPage(serviceAccountId: string, page: number, signal?: AbortSignal): Promise<Page<ApplicationKey>> {
     const res = await this.#get("ListServiceAccountApplicationKeys", ApplicationKeysResponseSchema, {
-      path: path`/api/v2/service_accounts/${serviceAccountId}/application_keys`,
+      path: path`/api/v2/service_accounts/${id.serviceAccount(serviceAccountId)}/application_keys`,
       query: this.#pageQuery(page),
       signal,
     });
@@ -497,16 +489,16 @@ export class DatadogClient {
 
   /** Key metadata (owner, scopes); the secret value is dropped if the API sends it. */
   async getApplicationKey(appKeyId: string, signal?: AbortSignal): Promise<ApplicationKey> {
-    const res = await this.#get("GetApplicationKey", ApplicationKeyResponseSchema, { path: path`/api/v2/application_keys/${appKeyId}`, signal });
+    const res = await this.#get("GetApplicationKey", ApplicationKeyResponseSchema, { path: path`/api/v2/application_keys/${id.appKey(appKeyId)}`, signal });
     return withoutSecret(res.data);
   }
 
   async deleteAPIKey(apiKeyId: string, signal?: AbortSignal): Promise<void> {
-    await this.#send("DeleteAPIKey", { path: path`/api/v2/api_keys/${apiKeyId}`, signal });
+    await this.#send("DeleteAPIKey", { path: path`/api/v2/api_keys/${id.apiKey(apiKeyId)}`, signal });
   }
 
   async deleteApplicationKey(appKeyId: string, signal?: AbortSignal): Promise<void> {
-    await this.#send("DeleteApplicationKey", { path: path`/api/v2/application_keys/${appKeyId}`, signal });
+    await this.#send("DeleteApplicationKey", { path: path`/api/v2/application_keys/${id.appKey(appKeyId)}`, signal });
   }
 
   /** Creates a key for a service account. Not retried on failure: a repeat could create a second key. */
@@ -518,7 +510,7 @@ export class DatadogClient {
     const attributes: Record<string, unknown> = { name: key.name };
     if (key.scopes !== undefined) attributes.scopes = key.scopes === null ? null : [...key.scopes];
     const res = await this.#get("CreateServiceAccountApplicationKey", CreatedApplicationKeyResponseSchema, {
-      path: path`/api/v2/service_accounts/${serviceAccountId}/application_keys`,
+      path: path`/api/v2/service_accounts/${id.serviceAccount(serviceAccountId)}/application_keys`,
       body: { data: { type: "application_keys", attributes } },
       signal,
     });
@@ -535,7 +527,7 @@ export class DatadogClient {
 
   async deleteServiceAccountApplicationKey(serviceAccountId: string, appKeyId: string, signal?: AbortSignal): Promise<void> {
     await this.#send("DeleteServiceAccountApplicationKey", {
-      path: path`/api/v2/service_accounts/${serviceAccountId}/application_keys/${appKeyId}`,
+      path: path`/api/v2/service_accounts/${id.serviceAccount(serviceAccountId)}/application_keys/${id.appKey(appKeyId)}`,
       signal,
     });
   }
@@ -548,20 +540,20 @@ export class DatadogClient {
     if (user.name !== undefined) attributes.name = user.name;
     if (user.title !== undefined) attributes.title = user.title;
     const data: Record<string, unknown> = { type: "users", attributes };
-    if (user.roleIds?.length) data.relationships = { roles: { data: user.roleIds.map((id) => ({ id, type: "roles" })) } };
+    if (user.roleIds?.length) data.relationships = { roles: { data: user.roleIds.map((roleId) => ({ id: checkId("role", roleId), type: "roles" })) } };
     return (await this.#get("CreateUser", UserResponseSchema, { path: "/api/v2/users", body: { data }, signal })).data;
   }
 
   async sendInvitations(userIds: readonly string[], signal?: AbortSignal): Promise<UserInvitation[]> {
     const body = {
-      data: userIds.map((id) => ({ type: "user_invitations", relationships: { user: { data: { id, type: "users" } } } })),
+      data: userIds.map((userId) => ({ type: "user_invitations", relationships: { user: { data: { id: checkId("user", userId), type: "users" } } } })),
     };
     return (await this.#get("SendInvitations", UserInvitationsResponseSchema, { path: "/api/v2/user_invitations", body, signal })).data;
   }
 
   /** Disables a user (Datadog's soft delete). */
   async disableUser(userId: string, signal?: AbortSignal): Promise<void> {
-    await this.#send("DisableUser", { path: path`/api/v2/users/${userId}`, signal });
+    await this.#send("DisableUser", { path: path`/api/v2/users/${id.user(userId)}`, signal });
   }
 
   // ---- whole lists ---------------------------------------------------------------------------------------------
