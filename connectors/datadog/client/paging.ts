@@ -17,7 +17,9 @@ export interface Page<T> {
 
 export function nextPageNumber(page: number, size: number, received: number, total: number | null | undefined): number | undefined {
   if (received < size || received === 0) return undefined;
-  if (total !== null && total !== undefined && (page + 1) * size >= total) return undefined;
+  // A full page that reaches exactly the total is the last one. A full page beyond it means the total is stale
+  // or understated (the listing grew, or the API miscounts): the pages decide then, not the total.
+  if (total !== null && total !== undefined && (page + 1) * size === total) return undefined;
   return page + 1;
 }
 

@@ -6,6 +6,11 @@
  *   "N"   page N alone;
  *   "N+"  page N and, if the listing grew since the first page, whatever follows it.
  * A token that is not one of ours is a caller error, not a crash.
+ *
+ * The total is the API's word, not a fact: a listing that claims more pages than MAX_ANNOUNCED_PAGES is walked
+ * one page at a time (each "N+" asks for the next while pages come full; the client's loop detection stops a
+ * repeating page), so a hostile total costs requests, never memory. A listing that ends while still claiming a
+ * total no Datadog org reaches fails with a message saying so, rather than passing for complete.
  */
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectorError } from "../../../src/connector/errors.ts";
@@ -14,6 +19,11 @@ import { EnqueuePageTokensSchema } from "../../../src/gen/c1/connector/v2/annota
 import type { Page } from "../client/paging.ts";
 
 const TOKEN = /^(\d{1,9})(\+?)$/;
+
+/** Page tokens one first page may hand out at once (100,000 items at Datadog's 100 per page). */
+export const MAX_ANNOUNCED_PAGES = 1000;
+/** More items than any Datadog listing holds (the largest orgs have some 10^5 users); a total above it is false. */
+export const MAX_PLAUSIBLE_TOTAL = 10_000_000;
 
 function parse(token: string, listing: string): { page: number; chain: boolean } {
   if (token === "") return { page: 0, chain: true };
@@ -45,9 +55,18 @@ export async function numberedPage<T>(
   const page = await fetch(n);
   if (token === "" && page.nextPage !== undefined && typeof page.total === "number" && page.items.length > 0) {
     const last = Math.ceil(page.total / page.items.length) - 1;
-    const rest: string[] = [];
-    for (let p = 1; p <= last; p++) rest.push(p === last ? `${p}+` : String(p));
-    if (rest.length > 0) return { items: page.items, nextPageToken: "", annotations: [pack(EnqueuePageTokensSchema, { pageTokens: rest })] };
+    if (last <= MAX_ANNOUNCED_PAGES) {
+      const rest: string[] = [];
+      for (let p = 1; p <= last; p++) rest.push(p === last ? `${p}+` : String(p));
+      if (rest.length > 0) return { items: page.items, nextPageToken: "", annotations: [pack(EnqueuePageTokensSchema, { pageTokens: rest })] };
+    }
+  }
+  if (page.nextPage === undefined && typeof page.total === "number" && page.total > MAX_PLAUSIBLE_TOTAL) {
+    throw new ConnectorError(
+      Code.INTERNAL,
+      `${listing}: the API announced a total of ${page.total} items but the listing ended at page ${n} (${page.items.length} items on it): ` +
+        `its total and its content disagree (no Datadog listing holds more than ${MAX_PLAUSIBLE_TOTAL}); stopping rather than storing a listing that may be incomplete`,
+    );
   }
   const nextPageToken = chain && page.nextPage !== undefined ? `${page.nextPage}+` : "";
   return { items: page.items, nextPageToken };

@@ -12,7 +12,8 @@ export type FaultKind =
   | "repeat-page"
   | "duplicate"
   | "oversized"
-  | "429-no-headers";
+  | "429-no-headers"
+  | "total";
 
 export type WrongShapeVariant = "drop-required" | "wrong-type" | "nulls" | "unknown-fields";
 
@@ -25,6 +26,8 @@ export interface FaultSpec {
   delayMs?: number;
   /** kind "wrong-shape": what to break (default "drop-required"). */
   variant?: WrongShapeVariant;
+  /** kind "total": the item count every total of the answer announces instead of the true one (any number). */
+  total?: number;
   /** kind "oversized": body size in bytes (default 64 MiB). */
   bytes?: number;
   /** Apply this many times, then stop. Default: until clearFaults(). */
@@ -46,6 +49,7 @@ const KINDS = new Set<FaultKind>([
   "duplicate",
   "oversized",
   "429-no-headers",
+  "total",
 ]);
 
 export class FaultSet {
@@ -131,6 +135,23 @@ export function breakShape(body: unknown, variant: WrongShapeVariant): unknown {
       break;
   }
   return doc;
+}
+
+/**
+ * Replaces every total a listing answer announces (meta.page.total_count / total_filtered_count, meta.pagination.total)
+ * with `total`: an overstated or understated count, as a buggy or hostile API would send, with the items unchanged.
+ */
+export function misstateTotal(body: unknown, total: number): unknown {
+  const meta = (body as { meta?: Record<string, unknown> } | undefined)?.meta;
+  if (!meta || typeof meta !== "object") return body;
+  const page = meta.page as Record<string, unknown> | undefined;
+  if (page && typeof page === "object") {
+    if ("total_count" in page) page.total_count = total;
+    if ("total_filtered_count" in page) page.total_filtered_count = total;
+  }
+  const pagination = meta.pagination as Record<string, unknown> | undefined;
+  if (pagination && typeof pagination === "object" && "total" in pagination) pagination.total = total;
+  return body;
 }
 
 export function statusText(status: number): string {

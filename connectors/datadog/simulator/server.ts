@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { setTimeout as sleep } from "node:timers/promises";
 import { checkPermission, type Credentials, type Principal } from "./auth.ts";
 import { ApiError } from "./errors.ts";
-import { breakShape, type FaultSet, type FaultSpec, statusText } from "./faults.ts";
+import { breakShape, type FaultSet, type FaultSpec, misstateTotal, statusText } from "./faults.ts";
 import type { Org } from "./model.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 import type { RouteContext, RouteDef, RouteResult, Router } from "./router.ts";
@@ -141,6 +141,7 @@ async function handle(deps: PipelineDeps, req: IncomingMessage, res: ServerRespo
     const data = (result.body as { data?: unknown[] } | undefined)?.data;
     if (Array.isArray(prevData) && prevData.length > 0 && Array.isArray(data)) data.unshift(prevData[prevData.length - 1]);
   }
+  if (fault?.kind === "total" && result.body !== undefined) result.body = misstateTotal(result.body, fault.total ?? 0);
   if (fault?.kind === "wrong-shape" && result.body !== undefined) result.body = breakShape(result.body, fault.variant ?? "drop-required");
   if (fault?.kind === "malformed") {
     const payload = JSON.stringify(result.body ?? { data: [] });
