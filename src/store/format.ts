@@ -1,16 +1,24 @@
 // The c1z v1 container (PROTOCOL.md §2): magic "C1ZF\0", then one zstd frame with the content size in its
 // header, whose payload is a SQLite 3 database file. This module only moves bytes between a c1z file and a
 // plain database file; it knows nothing about tables.
-import { createReadStream, createWriteStream } from "node:fs";
-import { open, rename, rm, stat } from "node:fs/promises";
+import { constants as fsc, createReadStream, createWriteStream } from "node:fs";
+import { lstat, open, rename, rm, stat, statfs } from "node:fs/promises";
 import { dirname } from "node:path";
 import { Transform, type TransformCallback, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { constants as zc, createZstdCompress, createZstdDecompress } from "node:zlib";
+import { formatBytes } from "./size.ts";
 
 export const C1Z_MAGIC: Uint8Array = Uint8Array.of(0x43, 0x31, 0x5a, 0x46, 0x00);
 /** Readers refuse payloads that decode to more than this (a decompression bomb guard). */
 export const DEFAULT_MAX_DECODED_BYTES = 10 * 1024 ** 3;
+/** The SDK flag that sets the cap, named in the refusal so that a legitimately large file can be let through. */
+export const MAX_DECODED_SIZE_FLAG = "--max-c1z-decoded-size";
+/**
+ * Decoding stops this far short of filling the disk: the database is about to grow (a sync writes into it) and
+ * other programs share the disk.
+ */
+export const FREE_SPACE_RESERVE_BYTES = 16 * 1024 ** 2;
 /** 2^27 = 128 MiB: the largest zstd window a reader accepts. */
 export const ZSTD_WINDOW_LOG_MAX = 27;
 export const DEFAULT_COMPRESSION_LEVEL = 3;
@@ -75,6 +83,27 @@ export interface ReadC1zOptions {
   maxDecodedBytes?: number;
 }
 
+/** Not enough free space where the c1z would be decoded; `code` is ENOSPC, as the write itself would have failed. */
+export class C1zNoSpaceError extends Error {
+  readonly code = "ENOSPC";
+  readonly path: string;
+  constructor(path: string, message: string) {
+    super(message);
+    this.name = "C1zNoSpaceError";
+    this.path = path;
+  }
+}
+
+/** Bytes this user may still write on the file system holding `dir`; undefined when the system does not say. */
+async function freeBytes(dir: string): Promise<number | undefined> {
+  try {
+    const s = await statfs(dir);
+    return Number(s.bavail) * Number(s.bsize);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Decompresses the c1z at `c1zPath` into the SQLite file `outPath` (overwritten). On any failure `outPath` is
  * removed and a C1zFormatError (or the I/O error, with the path in its message) is thrown.
@@ -110,15 +139,25 @@ export async function decompressC1zToFile(c1zPath: string, outPath: string, opti
   if (frame.contentSize !== undefined && frame.contentSize > BigInt(maxDecodedBytes)) {
     throw tooLarge(c1zPath, maxDecodedBytes, `declares ${frame.contentSize} decoded bytes`);
   }
+  // The free space is checked before writing a byte, against the declared size when there is one; without one,
+  // decoding stops before the disk is full (a bomb that declares nothing must not fill the disk either).
+  const outDir = dirname(outPath);
+  const free = await freeBytes(outDir);
+  const room = free === undefined ? undefined : Math.max(0, free - FREE_SPACE_RESERVE_BYTES);
+  if (room !== undefined && frame.contentSize !== undefined && frame.contentSize > BigInt(room)) {
+    throw noSpace(c1zPath, outDir, free!, `it declares ${frame.contentSize} decoded bytes (${formatBytes(Number(frame.contentSize))})`);
+  }
   let created = false;
   try {
     // flush: fsync before close, so the file is whole on disk before a caller renames it into place.
-    const output = createWriteStream(outPath, { flags: "w", mode: 0o600, flush: true });
+    // O_NOFOLLOW: a link planted at outPath makes the open fail (ELOOP) instead of overwriting its target.
+    const flags = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW;
+    const output = createWriteStream(outPath, { flags: flags as unknown as string, mode: 0o600, flush: true });
     output.once("open", () => (created = true));
     await pipeline(
       createReadStream(c1zPath, { start: C1Z_MAGIC.length }),
       createZstdDecompress({ params: { [zc.ZSTD_d_windowLogMax]: ZSTD_WINDOW_LOG_MAX } }),
-      new PayloadGuard(c1zPath, maxDecodedBytes),
+      new PayloadGuard(c1zPath, maxDecodedBytes, room === undefined ? undefined : { room, free: free!, dir: outDir }),
       output,
     );
   } catch (err) {
@@ -133,15 +172,21 @@ class PayloadGuard extends Transform {
   #head = Buffer.alloc(0);
   readonly #path: string;
   readonly #max: number;
-  constructor(path: string, max: number) {
+  readonly #space: { room: number; free: number; dir: string } | undefined;
+  constructor(path: string, max: number, space: { room: number; free: number; dir: string } | undefined) {
     super();
     this.#path = path;
     this.#max = max;
+    this.#space = space;
   }
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.#decoded += chunk.length;
     if (this.#decoded > this.#max) {
       callback(tooLarge(this.#path, this.#max, "decodes past the cap"));
+      return;
+    }
+    if (this.#space && this.#decoded > this.#space.room) {
+      callback(noSpace(this.#path, this.#space.dir, this.#space.free, `it decodes to more than the ${this.#space.room} bytes that fit`));
       return;
     }
     if (this.#head.length < SQLITE_HEADER.length) {
@@ -166,12 +211,22 @@ function tooLarge(path: string, max: number, detail: string): C1zFormatError {
   return new C1zFormatError(
     "TOO_LARGE",
     path,
-    `c1z file ${path} ${detail}: refusing to decode more than ${max} bytes (a decompression bomb or a file too large for this reader)`,
+    `c1z file ${path} ${detail}: refusing to decode more than ${max} bytes (${formatBytes(max)}, the limit of ${MAX_DECODED_SIZE_FLAG}; ` +
+      `a decompression bomb, or a file larger than that limit: raise it if the file is legitimate)`,
+  );
+}
+
+function noSpace(path: string, dir: string, free: number, detail: string): C1zNoSpaceError {
+  return new C1zNoSpaceError(
+    path,
+    `cannot decompress c1z file ${path}: ENOSPC: no space left on device for it in ${dir}: ${detail}, and ${free} bytes ` +
+      `(${formatBytes(free)}) are free there, of which ${formatBytes(FREE_SPACE_RESERVE_BYTES)} are kept in reserve; ` +
+      `free space there, or put --file on a larger disk`,
   );
 }
 
 function mapReadError(c1zPath: string, outPath: string, err: unknown): Error {
-  if (err instanceof C1zFormatError) return err;
+  if (err instanceof C1zFormatError || err instanceof C1zNoSpaceError) return err;
   const e = err as NodeJS.ErrnoException;
   const code = String(e?.code ?? "");
   if (code === "Z_BUF_ERROR" || /unexpected end of file/i.test(String(e?.message))) {
@@ -187,6 +242,11 @@ function mapReadError(c1zPath: string, outPath: string, err: unknown): Error {
   }
   if (code.startsWith("ZSTD_error") || code.startsWith("Z_")) {
     return new C1zFormatError("CORRUPT", c1zPath, `c1z file ${c1zPath} holds corrupt zstd data: ${e.message}`, { cause: err });
+  }
+  if (code === "ELOOP") {
+    return new Error(`cannot decompress c1z file ${c1zPath}: ${outPath} is a symbolic link; refusing to write through it (remove it)`, {
+      cause: err,
+    });
   }
   return ioError(`cannot decompress c1z file ${c1zPath} into ${outPath}`, err);
 }
@@ -204,6 +264,11 @@ function describe(err: unknown): string {
 
 export interface WriteC1zOptions {
   compressionLevel?: number;
+  /**
+   * Where the compressed file is written before its rename to `outPath` (same file system). Default
+   * `<outPath>.tmp`, which is refused when it is a symbolic link.
+   */
+  tmpPath?: string;
 }
 
 /**
@@ -212,12 +277,16 @@ export interface WriteC1zOptions {
  * `outPath` is untouched, and a C1zWriteError names the path and the cause.
  */
 export async function writeC1zFromFile(dbPath: string, outPath: string, options: WriteC1zOptions = {}): Promise<void> {
-  const tmpPath = `${outPath}.tmp`;
+  const tmpPath = options.tmpPath ?? `${outPath}.tmp`;
   let created = false;
   try {
     const { size } = await stat(dbPath);
-    // A stale temp file from a killed writer is ours to replace; create exclusively so we never write through
-    // a link someone placed there. flush: fsync before close.
+    // A stale temp file from a killed writer is ours to replace, a link is not: someone placed it there. The
+    // exclusive create never writes through a link planted after this check either. flush: fsync before close.
+    const existing = await lstat(tmpPath).catch(() => undefined);
+    if (existing?.isSymbolicLink()) {
+      throw new Error(`${tmpPath} is a symbolic link; refusing to write through it (remove it and run this again)`);
+    }
     await rm(tmpPath, { force: true });
     const out = createWriteStream(tmpPath, { flags: "wx", mode: 0o644, flush: true });
     out.once("open", () => (created = true));

@@ -1,11 +1,11 @@
 // SyncStore: one sync database (the SQLite inside a c1z) — writes during a sync, reads for resume, inspection
-// and provisioning look-ups. During a sync the database is a real SQLite file in WAL mode next to the c1z, so
-// every committed transaction survives a SIGKILL and the next run resumes from it; `saveTo` turns it into the
-// c1z file.
+// and provisioning look-ups. During a sync the database is a real SQLite file in WAL mode in a private working
+// directory beside the c1z (workdir.ts), so every committed transaction survives a SIGKILL and the next run
+// resumes from it; `saveTo` turns it into the c1z file. One sync at a time holds that directory's lock.
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { mkdtemp, rename, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { join, resolve } from "node:path";
 import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from "node:sqlite";
 import type { Logger } from "pino";
 import type { GrantExpandable } from "../gen/c1/connector/v2/annotation_grant_pb.js";
@@ -24,10 +24,12 @@ import {
   resourceRows,
   resourceTypeRow,
 } from "./codec.ts";
+import { dropForeignSchemaCode, openDefensive } from "./defensive.ts";
 import { C1zWriteError, decompressC1zToFile, writeC1zFromFile, type WriteC1zOptions } from "./format.ts";
 import { newKsuid } from "./ksuid.ts";
 import { applySchema, INDEXES } from "./schema.ts";
 import { formatSqlTime } from "./time.ts";
+import { ensurePrivateDirectory, WorkDirLock, workDirectoryPath } from "./workdir.ts";
 
 export const SYNC_TYPES = ["full", "partial", "resources_only", "partial_upserts", "partial_deletions"] as const;
 export type SyncType = (typeof SYNC_TYPES)[number];
@@ -36,8 +38,10 @@ export type SyncType = (typeof SYNC_TYPES)[number];
 export const KEEP_FINISHED_SYNCS = 2;
 
 const OBJECT_TABLES = ["v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants", "v1_assets", "v1_connector_sessions"];
-const WORK_SUFFIX = ".work.sqlite";
+const WORK_DB = "sync.sqlite";
 const SIDE_FILES = ["-wal", "-shm", "-journal"];
+/** Working-database-only record of which tenant each unfinished run is for; dropped before a save (defensive.ts). */
+const TENANT_TABLE = "sdk_work_sync_tenants";
 
 export interface SyncRunRow {
   rowId: number;
@@ -127,9 +131,24 @@ export interface OpenReadOnlyOptions {
   logger?: Logger;
 }
 
-/** Path of the working database that `openForSync(file, { workDir })` uses. */
+/** Path of the working database that `openForSync(file, { workDir })` uses (in its private directory). */
 export function workingDatabasePath(file: string, workDir?: string): string {
-  return workDir ? join(workDir, basename(file) + WORK_SUFFIX) : file + WORK_SUFFIX;
+  return join(workDirectoryPath(file, workDir), WORK_DB);
+}
+
+/** Creates (or checks) the private working directory of `file` and takes its lock. */
+function lockWorkDirectory(file: string, workDir: string | undefined): { dir: string; lock: WorkDirLock } {
+  const dir = workDirectoryPath(file, workDir);
+  for (let attempt = 1; ; attempt++) {
+    ensurePrivateDirectory(dir);
+    try {
+      return { dir, lock: WorkDirLock.acquire(dir, file) };
+    } catch (err) {
+      // A sync that just finished removes its directory; between our check and our lock it may have gone.
+      if (attempt < 3 && !existsSync(dir)) continue;
+      throw err;
+    }
+  }
 }
 
 // Private temp copies made by openReadOnly are removed on close, and on exit for stores never closed.
@@ -151,7 +170,7 @@ function removeDatabaseFiles(dbPath: string): void {
 
 /** Creates whatever the schema lacks in the database file at `path` (a copy about to be saved). */
 function completeSchema(path: string): void {
-  const db = new DatabaseSync(path);
+  const db = openDefensive(path);
   try {
     applySchema(db);
   } finally {
@@ -160,12 +179,32 @@ function completeSchema(path: string): void {
 }
 
 function openDatabase(path: string, what: string): DatabaseSync {
+  let db: DatabaseSync | undefined;
   try {
-    const db = new DatabaseSync(path, { timeout: 5000 });
+    db = openDefensive(path);
     db.prepare("select count(*) from sqlite_master").get(); // fails here, not later, on a file that is not a database
     return db;
   } catch (err) {
+    db?.close();
     throw new Error(`cannot open ${what} ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Drops the triggers and views a decompressed file brought (defensive.ts) before anything uses it; logs what went.
+ */
+function disarm(path: string, source: string, logger: Logger | undefined): void {
+  const db = openDatabase(path, `database inside ${source} at`);
+  try {
+    const dropped = dropForeignSchemaCode(db);
+    if (dropped.triggers.length + dropped.views.length > 0) {
+      logger?.warn(
+        { file: source, triggers: dropped.triggers.slice(0, 20), views: dropped.views.slice(0, 20) },
+        `c1z store: ${source} holds ${dropped.triggers.length} trigger(s) and ${dropped.views.length} view(s), which no c1z writer creates; dropped unrun`,
+      );
+    }
+  } finally {
+    db.close();
   }
 }
 
@@ -178,23 +217,39 @@ const str = (v: SQLOutputValue | undefined): string => (v === null || v === unde
 const num = (v: SQLOutputValue | undefined): number => Number(v ?? 0);
 const bytes = (v: SQLOutputValue | undefined): Uint8Array => (v instanceof Uint8Array ? v : new Uint8Array(0));
 
+interface SyncWork {
+  /** The c1z this working database is for. */
+  file: string;
+  dir: string;
+  lock: WorkDirLock;
+}
+
 export class SyncStore {
   readonly #db: DatabaseSync;
   readonly #dbPath: string;
   readonly #mode: "sync" | "readonly";
   readonly #tempDir: string | undefined;
+  readonly #work: SyncWork | undefined;
   readonly #logger: Logger | undefined;
   readonly #statements = new Map<string, StatementSync>();
   #transactionDepth = 0;
   #open = true;
   #saving = false;
 
-  private constructor(db: DatabaseSync, dbPath: string, mode: "sync" | "readonly", tempDir: string | undefined, logger: Logger | undefined) {
+  private constructor(
+    db: DatabaseSync,
+    dbPath: string,
+    mode: "sync" | "readonly",
+    tempDir: string | undefined,
+    logger: Logger | undefined,
+    work?: SyncWork,
+  ) {
     this.#db = db;
     this.#dbPath = dbPath;
     this.#mode = mode;
     this.#tempDir = tempDir;
     this.#logger = logger;
+    this.#work = work;
   }
 
   /**
@@ -205,7 +260,18 @@ export class SyncStore {
   static async openForSync(file: string, options: OpenForSyncOptions = {}): Promise<SyncStore> {
     const { workDir, logger } = options;
     if (workDir) mkdirSync(workDir, { recursive: true });
-    const dbPath = workingDatabasePath(file, workDir);
+    const { dir, lock } = lockWorkDirectory(file, workDir);
+    try {
+      return await SyncStore.#openLocked(resolve(file), join(dir, WORK_DB), { dir, lock }, options);
+    } catch (err) {
+      // With no working database there is nothing to resume: leave nothing behind.
+      lock.release(!existsSync(join(dir, WORK_DB)));
+      throw err;
+    }
+  }
+
+  static async #openLocked(file: string, dbPath: string, work: Omit<SyncWork, "file">, options: OpenForSyncOptions): Promise<SyncStore> {
+    const { logger } = options;
     if (existsSync(dbPath)) {
       logger?.info({ workingDatabase: dbPath }, "c1z store: reopening the working database of an unfinished run");
     } else {
@@ -216,6 +282,12 @@ export class SyncStore {
         // Decompress beside, then rename: a kill mid-way must not leave a half database that looks resumable.
         const partial = `${dbPath}.partial`;
         await decompressC1zToFile(file, partial, { maxDecodedBytes: options.maxDecodedBytes });
+        try {
+          disarm(partial, file, logger);
+        } catch (err) {
+          rmSync(partial, { force: true });
+          throw err;
+        }
         await rename(partial, dbPath);
       }
     }
@@ -233,7 +305,7 @@ export class SyncStore {
       db.close();
       throw new Error(`cannot prepare working database ${dbPath}: ${(err as Error).message} (remove it to start over)`, { cause: err });
     }
-    return new SyncStore(db, dbPath, "sync", undefined, logger);
+    return new SyncStore(db, dbPath, "sync", undefined, logger, { file, ...work });
   }
 
   /** Opens a c1z for reading: it is decompressed into a private temp file that close() deletes. */
@@ -244,6 +316,7 @@ export class SyncStore {
     const dbPath = join(dir, "sync.sqlite");
     try {
       await decompressC1zToFile(file, dbPath, { maxDecodedBytes: options.maxDecodedBytes });
+      disarm(dbPath, file, options.logger);
       const db = openDatabase(dbPath, `database inside ${file} at`);
       try {
         // Files from older writers may lack newer tables or columns; the copy is private, so add them.
@@ -276,6 +349,7 @@ export class SyncStore {
     this.#open = false;
     this.#statements.clear();
     this.#db.close();
+    this.#work?.lock.release();
     if (this.#tempDir) {
       tempDirs.delete(this.#tempDir);
       rmSync(this.#tempDir, { recursive: true, force: true });
@@ -299,6 +373,8 @@ export class SyncStore {
   async saveTo(file: string, options: WriteC1zOptions = {}): Promise<void> {
     this.#assertOpen();
     if (this.#transactionDepth > 0) throw new Error("saveTo: a transaction is still open");
+    // The run that recorded a tenant has ended (or is being saved as it is); the record is not Baton's.
+    if (this.#mode === "sync") this.#db.exec(`drop table if exists ${TENANT_TABLE}`);
     const inPlace = this.#mode === "sync" && this.#freePageFraction() <= MAX_FREE_FRACTION_IN_PLACE;
     const source = inPlace ? this.#dbPath : `${this.#dbPath}.save`;
     if (!inPlace) rmSync(source, { force: true });
@@ -328,15 +404,30 @@ export class SyncStore {
           cause: err,
         });
       }
-      await writeC1zFromFile(source, file, options);
+      // Saving to the file this sync is for: the compressed copy is written in the private directory (same file
+      // system, so the rename is atomic), where nobody can plant a link in its way.
+      const ownFile = this.#work !== undefined && resolve(file) === this.#work.file;
+      await writeC1zFromFile(source, file, ownFile && !options.tmpPath ? { ...options, tmpPath: join(this.#work!.dir, "c1z.tmp") } : options);
     } finally {
       if (!inPlace) rmSync(source, { force: true });
       if (this.#mode === "readonly") this.#db.exec("pragma query_only = ON");
       this.#saving = false;
     }
     this.#logger?.debug({ file, inPlace }, "c1z store: saved");
-    this.close();
-    if (this.#mode === "sync") removeDatabaseFiles(this.#dbPath);
+    const work = this.#work;
+    this.#open = false;
+    this.#statements.clear();
+    this.#db.close();
+    if (this.#tempDir) {
+      tempDirs.delete(this.#tempDir);
+      rmSync(this.#tempDir, { recursive: true, force: true });
+    }
+    if (work) {
+      // Nothing is left to resume: the working files go, then the lock, then the directory.
+      removeDatabaseFiles(this.#dbPath);
+      for (const name of [`${WORK_DB}.partial`, `${WORK_DB}.save`, "c1z.tmp"]) rmSync(join(work.dir, name), { force: true });
+      work.lock.release(true);
+    }
   }
 
   #freePageFraction(): number {
@@ -419,6 +510,39 @@ export class SyncStore {
   setSyncToken(syncId: string, token: string): void {
     const { changes } = this.#stmt("update v1_sync_runs set sync_token = ? where sync_id = ?").run(token, syncId);
     if (Number(changes) === 0) throw new Error(`setSyncToken: no sync run ${syncId}`);
+  }
+
+  /**
+   * Records which tenant (the connector's TenantIdentity id) a run is for, so that a resume can tell whether the
+   * credentials still reach the same one. Kept in a table of the working database only: saveTo drops it, and
+   * Baton's schema has no place for it.
+   */
+  setSyncTenant(syncId: string, tenant: string): void {
+    this.#assertOpen();
+    this.#db.exec(`create table if not exists ${TENANT_TABLE} (sync_id TEXT PRIMARY KEY, tenant TEXT NOT NULL)`);
+    this.#stmt(`insert into ${TENANT_TABLE} (sync_id, tenant) values (?, ?) on conflict (sync_id) do update set tenant = excluded.tenant`).run(
+      syncId,
+      tenant,
+    );
+  }
+
+  /** The tenant recorded for a run; undefined when none was (an older working database, or a connector that states none). */
+  syncTenant(syncId: string): string | undefined {
+    this.#assertOpen();
+    const exists = this.#db.prepare("select 1 from sqlite_master where type = 'table' and name = ?").get(TENANT_TABLE);
+    if (!exists) return undefined;
+    const row = this.#stmt(`select tenant from ${TENANT_TABLE} where sync_id = ?`).get(syncId);
+    return row ? str(row.tenant) : undefined;
+  }
+
+  /** Deletes a run and every row it wrote (an unfinished run that must not be resumed). */
+  discardSync(syncId: string): void {
+    this.transaction(() => {
+      for (const table of OBJECT_TABLES) this.#stmt(`delete from ${table} where sync_id = ?`).run(syncId);
+      this.#stmt("delete from v1_sync_runs where sync_id = ?").run(syncId);
+      const exists = this.#db.prepare("select 1 from sqlite_master where type = 'table' and name = ?").get(TENANT_TABLE);
+      if (exists) this.#stmt(`delete from ${TENANT_TABLE} where sync_id = ?`).run(syncId);
+    });
   }
 
   /** Ends the run with its stats, then deletes runs older than the newest finished ones, with their rows. */

@@ -1,6 +1,6 @@
 /** SyncStore: writes, reads, sync runs, resume after a kill, pruning, saving safely. */
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { create, equals, toBinary } from "@bufbuild/protobuf";
@@ -385,9 +385,8 @@ describe("resume", () => {
     const file = join(dir, "out", "sync.c1z");
     const work = join(dir, "work");
     const store = await forSync(file, { workDir: work });
-    expect(store.databasePath).toBe(join(work, "sync.c1z.work.sqlite"));
+    expect(store.databasePath).toBe(join(work, "sync.c1z.work", "sync.sqlite"));
     writeSample(store);
-    const { mkdirSync } = await import("node:fs");
     mkdirSync(join(dir, "out"));
     await store.saveTo(file);
     expect(readdirSync(work)).toEqual([]);
@@ -451,7 +450,9 @@ describe("failures", () => {
       expect(result.message).toMatch(/disk I\/O error \(is the disk full, or a file-size limit reached\?\)|disk is full|EFBIG: file too large/);
       expect(readFileSync(file).equals(previous)).toBe(true);
       expect(readdirSync(dir).sort()).toEqual(["sync.c1z", "work"]);
-      expect(readdirSync(work).filter((f) => !/\.work\.sqlite(-wal|-shm)?$/.test(f))).toEqual([]); // no snapshot left
+      expect(readdirSync(work)).toEqual(["sync.c1z.work"]);
+      // no snapshot or temp c1z left: the working database, the lock and its holder's note only
+      expect(readdirSync(join(work, "sync.c1z.work")).filter((f) => !/^(sync\.sqlite(-wal|-shm)?|lock|owner)$/.test(f))).toEqual([]);
 
       // Nothing lost: the working database still holds the second sync and a save without the limit works.
       const c = await forSync(file, { workDir: work });
@@ -499,7 +500,8 @@ describe("failures", () => {
 
   it("a working database that is not SQLite is reported with a way out", async () => {
     const file = join(dir, "sync.c1z");
+    mkdirSync(join(dir, "sync.c1z.work"), { mode: 0o700 });
     writeFileSync(workingDatabasePath(file), "garbage ".repeat(1000));
-    await expect(SyncStore.openForSync(file)).rejects.toThrow(/cannot open working database .*sync\.c1z\.work\.sqlite: file is not a database/);
+    await expect(SyncStore.openForSync(file)).rejects.toThrow(/cannot open working database .*sync\.c1z\.work\/sync\.sqlite: file is not a database/);
   });
 });

@@ -7,7 +7,7 @@ import { createConnectorService } from "../../src/connector/service.ts";
 import { serveConnector, type ServedConnector } from "../../src/grpc/connector-server.ts";
 import { connectorClient } from "../../src/grpc/connector-client.ts";
 import { runSync } from "../../src/sync/engine.ts";
-import { SyncStore } from "../../src/store/store.ts";
+import { SyncStore, workingDatabasePath } from "../../src/store/store.ts";
 import { fixtureConnector } from "../fixtures/fixture-connector.ts";
 import { c1zRows } from "../helpers/c1z-rows.ts";
 import { silentLogger } from "../helpers/logger.ts";
@@ -40,7 +40,8 @@ describe("sync engine on the fixture connector", () => {
     expect(result.stats.grants).toBe(19);
     expect(result.warnings.some((w) => w.includes("group:g3") && w.includes("not found"))).toBe(true);
     expect(existsSync(file)).toBe(true);
-    expect(existsSync(file + ".work.sqlite")).toBe(false);
+    expect(existsSync(workingDatabasePath(file))).toBe(false);
+    expect(existsSync(`${file}.work`)).toBe(false); // the private working directory goes with it
 
     const store = await SyncStore.openReadOnly(file);
     try {

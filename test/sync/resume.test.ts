@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createConnectorService } from "../../src/connector/service.ts";
 import { runSync } from "../../src/sync/engine.ts";
-import { SyncStore } from "../../src/store/store.ts";
+import { SyncStore, workingDatabasePath } from "../../src/store/store.ts";
 import { fixtureConnector } from "../fixtures/fixture-connector.ts";
 import { c1zRows } from "../helpers/c1z-rows.ts";
 import { silentLogger } from "../helpers/logger.ts";
@@ -53,7 +53,7 @@ describe("resume after SIGKILL", () => {
     const first = await runChild(file, 8);
     expect(first.signal).toBe("SIGKILL");
     expect(existsSync(file)).toBe(false);
-    expect(existsSync(file + ".work.sqlite")).toBe(true);
+    expect(existsSync(workingDatabasePath(file))).toBe(true);
 
     const working = await SyncStore.openForSync(file);
     const unfinished = working.unfinishedSync();
@@ -69,7 +69,8 @@ describe("resume after SIGKILL", () => {
     const result = JSON.parse(third.lines.at(-1)!);
     expect(result.resumed).toBe(true);
     expect(result.syncId).toBe(unfinished!.syncId);
-    expect(existsSync(file + ".work.sqlite")).toBe(false);
+    expect(existsSync(workingDatabasePath(file))).toBe(false);
+    expect(existsSync(`${file}.work`)).toBe(false); // the private working directory goes with it
 
     const [a, b] = await Promise.all([c1zRows(clean), c1zRows(file)]);
     expect(b.rows).toEqual(a.rows);
