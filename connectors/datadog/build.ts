@@ -11,7 +11,8 @@ import { resolveApiEndpoint, resolveSite, siteAppUrl } from "./client/sites.ts";
 import { createCredentialProvider, DelegatedTokenProvider } from "./auth/index.ts";
 import { delegatedAuthEnabled } from "./auth/config.ts";
 import { datadogConnector } from "./connector.ts";
-import type { DatadogConfig } from "./config.ts";
+import { keyShapeWarnings, type DatadogConfig } from "./config.ts";
+import { DEFAULT_HTTP_TIMEOUT, parseDurationMs } from "./duration.ts";
 
 export interface BuiltDatadog {
   connector: Connector;
@@ -29,12 +30,26 @@ export const DATADOG_CONCURRENCY = 16;
  */
 export const DATADOG_SYNC_WORKERS = 4 * DATADOG_CONCURRENCY;
 
-export async function buildDatadog(config: DatadogConfig, logger: Logger, options: { concurrency?: number } = {}): Promise<BuiltDatadog> {
+export interface BuildOptions {
+  concurrency?: number;
+  /** Warn that requests are being retried (default true); `check` reports the outcome itself. */
+  retryWarnings?: boolean;
+}
+
+/** --http-timeout in ms (the config schema has already checked it). */
+export function httpTimeoutMs(config: Pick<DatadogConfig, "httpTimeout">): number {
+  return parseDurationMs(config.httpTimeout ?? DEFAULT_HTTP_TIMEOUT) ?? parseDurationMs(DEFAULT_HTTP_TIMEOUT)!;
+}
+
+export async function buildDatadog(config: DatadogConfig, logger: Logger, options: BuildOptions = {}): Promise<BuiltDatadog> {
+  for (const warning of keyShapeWarnings(config)) logger.warn(warning);
   const endpoint = resolveApiEndpoint({ site: config.site, baseUrl: config.baseUrl });
+  const timeoutMs = httpTimeoutMs(config);
   const credentials = createCredentialProvider(config, {
     apiBaseUrl: endpoint.baseUrl,
     explicitBaseUrl: config.baseUrl,
     logger,
+    httpTimeoutMs: timeoutMs,
   });
   // A bad delegated-auth setup should fail here, before any work starts.
   if (credentials instanceof DelegatedTokenProvider) await credentials.start();
@@ -45,7 +60,7 @@ export async function buildDatadog(config: DatadogConfig, logger: Logger, option
     credentials,
     logger,
     metrics,
-    http: { connections: options.concurrency ?? DATADOG_CONCURRENCY },
+    http: { connections: options.concurrency ?? DATADOG_CONCURRENCY, timeoutMs, retryWarnings: options.retryWarnings ?? true },
   });
   const connector = datadogConnector({
     client,

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { defineConfig, field, type ConfigOf } from "../../src/config/index.ts";
 import { baseUrlProblem, DEFAULT_SITE, siteProblem, validSitesText } from "./client/sites.ts";
 import { delegatedAuthConstraints, delegatedAuthFields } from "./auth/config.ts";
+import { DEFAULT_HTTP_TIMEOUT, durationProblem } from "./duration.ts";
 
 const checked = (problem: (v: string) => string | undefined) =>
   z.string().superRefine((value, ctx) => {
@@ -45,6 +46,16 @@ export const datadogConfig = defineConfig(
       description: "Also sync API keys and application keys (metadata only, never key values)",
       displayName: "Sync API and Application Keys",
     }),
+    httpTimeout: field.string({
+      description:
+        "Deadline of each HTTP request to Datadog (connect, headers and body; also the delegated-auth token exchange): " +
+        "a duration like 30s or 2m, or seconds",
+      displayName: "HTTP Timeout",
+      default: DEFAULT_HTTP_TIMEOUT,
+      placeholder: DEFAULT_HTTP_TIMEOUT,
+      ops: true,
+      schema: checked(durationProblem),
+    }),
     ...delegatedAuthFields,
   },
   {
@@ -57,3 +68,26 @@ export const datadogConfig = defineConfig(
 );
 
 export type DatadogConfig = ConfigOf<typeof datadogConfig>;
+
+/** Datadog's key formats (API key: 32 hex digits, application key: 40). Other shapes may be a proxy's or a simulator's. */
+const API_KEY_SHAPE = /^[0-9a-f]{32}$/i;
+const APP_KEY_SHAPE = /^[0-9a-f]{40}$/i;
+
+/**
+ * Warnings (never errors: proxies and test servers may use other shapes) for configured keys that cannot be
+ * Datadog's, usually a placeholder or a value pasted into the wrong setting. They never quote the key.
+ */
+export function keyShapeWarnings(config: Pick<DatadogConfig, "apiKey" | "appKey">): string[] {
+  const warnings: string[] = [];
+  const check = (value: string | undefined, shape: RegExp, setting: string, expected: string) => {
+    if (value === undefined || value.trim() === "" || shape.test(value.trim())) return;
+    const length = value.trim().length;
+    warnings.push(
+      `${setting}: the configured key (not shown) is ${length} character${length === 1 ? "" : "s"} long and not ${expected}, ` +
+        "the form of a Datadog key; check that the right value is set (a proxy or test server may accept other keys)",
+    );
+  };
+  check(config.apiKey, API_KEY_SHAPE, "--api-key / BATON_API_KEY", "32 hexadecimal characters");
+  check(config.appKey, APP_KEY_SHAPE, "--app-key / BATON_APP_KEY", "40 hexadecimal characters");
+  return warnings;
+}

@@ -9,6 +9,7 @@ import {
   defineCommand,
   runServiceMode,
   serveCommand,
+  UsageError,
   type ConnectorCliSpec,
   type RunContext,
   type WithConnectorRpc,
@@ -19,7 +20,8 @@ import { connectorCapabilities } from "../../src/connector/capabilities.ts";
 import { runSync } from "../../src/sync/engine.ts";
 import { runOneShot, type OneShotOperation } from "../../src/provision/oneshot.ts";
 import type { ProvisioningOperation } from "../../src/cli/spec.ts";
-import { buildDatadog, datadogConnectorForCapabilities, DATADOG_SYNC_WORKERS, type BuiltDatadog } from "./build.ts";
+import { buildDatadog, datadogConnectorForCapabilities, DATADOG_SYNC_WORKERS, httpTimeoutMs, type BuiltDatadog } from "./build.ts";
+import { DEMO_FILE, demoFileProblem, demoTarget } from "./demo.ts";
 import type { ConnectorRpc } from "../../src/connector/rpc.ts";
 import { datadogConfig, type DatadogConfig } from "./config.ts";
 import { diagnose, formatDiagnosis } from "./client/diagnose.ts";
@@ -68,15 +70,20 @@ function oneShotOf(op: ProvisioningOperation): OneShotOperation {
 
 const demo = defineCommand<DatadogConfig>()({
   name: "demo",
-  description: "Start an embedded Datadog simulator, sync it to --file (default sync.c1z) and print the summary",
+  description: `Start an embedded Datadog simulator, sync it to ${DEMO_FILE} (or a new --file) and print the summary`,
   flags: {
     users: field.int({ description: "Users in the simulated org", default: 200, min: 1, max: 200_000 }),
     seed: field.int({ description: "Seed of the simulated org", default: 1, min: 0 }),
   },
   async run(ctx) {
+    const file = demoTarget(ctx.sdk.file, ctx.io.cwd);
+    const problem = await demoFileProblem(file, ctx.logger);
+    if (problem) throw new UsageError(problem);
+    // The sync writes ctx.sdk.file; demo's own default keeps simulated data out of a real sync's sync.c1z.
+    ctx.sdk.file = file;
     const sim = await startSimulator({ seed: ctx.options.seed, counts: { users: ctx.options.users } });
     try {
-      ctx.io.stderr.write(`demo: simulated Datadog org at ${sim.baseUrl} (seed ${ctx.options.seed}, ${ctx.options.users} users)\n`);
+      ctx.io.stderr.write(`demo: simulated Datadog org at ${sim.baseUrl} (seed ${ctx.options.seed}, ${ctx.options.users} users), syncing to ${file}\n`);
       await ctx.runSync({
         apiKey: sim.apiKey,
         appKey: sim.appKey,
@@ -113,6 +120,7 @@ const check = defineCommand<DatadogConfig>()({
         apiBaseUrl: endpoint.baseUrl,
         explicitBaseUrl: config.baseUrl,
         region: config.awsRegion,
+        timeoutMs: httpTimeoutMs(config),
       });
       for (const s of stages) {
         ctx.io.stdout.write(`${s.ok ? "ok  " : "FAIL"} ${s.stage}: ${s.detail}\n`);
@@ -120,7 +128,8 @@ const check = defineCommand<DatadogConfig>()({
       }
       if (!ok) return 1;
     }
-    const built = await buildDatadog(config, ctx.logger);
+    // check reports every failure in its verdict; retry warnings before it would only be noise.
+    const built = await buildDatadog(config, ctx.logger, { retryWarnings: false });
     try {
       // With delegated auth there is no API key in use; diagnose skips the key check by itself.
       const result = await diagnose(built.client, { syncSchedules: config.syncSchedules, syncSecrets: config.syncSecrets });

@@ -7,7 +7,11 @@
  * - a response size cap, the body read fully before it is parsed;
  * - pacing from X-RateLimit-* headers (rate-limit.ts); on 429 wait for the reset and retry;
  * - bounded retries with jittered exponential backoff on 500/502/503/504 and connection failures, for idempotent
- *   methods (POST/PATCH only when the caller says the request is safe to repeat);
+ *   methods (POST/PATCH only when the caller says the request is safe to repeat); each retry is logged at debug,
+ *   and a warning says at most once a minute that requests are being retried;
+ * - fail fast on a host that has never answered: a refused connection or a failed DNS lookup before the first
+ *   response of this client gets two quick retries, then an `unreachable` error (a wrong address or blocked
+ *   egress does not fix itself; a host that has answered before keeps the full retry budget);
  * - one retry with fresh credentials when the server answers 401 and the credential source says it refreshed.
  * Errors are HttpError with a stable code; messages never contain credential header values.
  */
@@ -74,6 +78,8 @@ export interface HttpClientOptions {
   connections?: number;
   /** Per-attempt deadline for connect + headers + body (default 60 s). */
   timeoutMs?: number;
+  /** Warn (at most once a minute) that requests are being retried; off for callers that report failures themselves. */
+  retryWarnings?: boolean;
   /** TCP/TLS connect timeout (default 15 s). */
   connectTimeoutMs?: number;
   /** Response body cap in bytes (default 32 MiB). */
@@ -100,7 +106,21 @@ export interface HttpClientOptions {
 
 const RETRY_STATUSES = new Set([500, 502, 503, 504]);
 const IDEMPOTENT = new Set<HttpMethod>(["GET", "HEAD", "PUT", "DELETE"]);
-const DEFAULT_TIMEOUT_MS = 60_000;
+export const DEFAULT_TIMEOUT_MS = 60_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
+/** Quick retries for a host that has never answered: enough for a listener that is just starting, no more. */
+const UNREACHABLE_RETRIES = 2;
+const UNREACHABLE_BACKOFF: BackoffPolicy = { baseMs: 100, maxMs: 400 };
+const RETRY_WARNING_INTERVAL_MS = 60_000;
+
+/** Causes that mean "nobody is there" (as opposed to a connection that broke after reaching someone). */
+const UNREACHABLE_CAUSES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EAI_NONAME", "EAI_FAIL", "EAI_NODATA"]);
+
+function isUnreachable(error: HttpError): boolean {
+  if (error.code === HttpErrorCode.DNS) return true;
+  if (error.code !== HttpErrorCode.CONNECTION && error.code !== HttpErrorCode.PROXY) return false;
+  return error.causeCode !== undefined && UNREACHABLE_CAUSES.has(error.causeCode);
+}
 
 /** Encodes one path segment (ids from APIs are untrusted input: "../" must not change the path). */
 export function encodePath(strings: TemplateStringsArray, ...values: (string | number)[]): string {
@@ -203,6 +223,11 @@ export class HttpClient {
   readonly #userAgent: string;
   readonly #proxy: string | undefined;
   readonly #random: () => number;
+  readonly #retryWarnings: boolean;
+  /** Some request of this client got an answer (any status): from then on, connection failures are transient. */
+  #answered = false;
+  #lastRetryWarning = Number.NEGATIVE_INFINITY;
+  #retriesSinceWarning = 0;
 
   constructor(options: HttpClientOptions) {
     let base: URL;
@@ -229,6 +254,7 @@ export class HttpClient {
     this.#logger = options.logger;
     this.#userAgent = options.userAgent ?? `baton-ts-http (node ${process.version})`;
     this.#random = options.random ?? Math.random;
+    this.#retryWarnings = options.retryWarnings ?? true;
     this.rateLimiter =
       options.rateLimit === false ? undefined : new RateLimiter(typeof options.rateLimit === "object" ? options.rateLimit : {});
 
@@ -240,7 +266,8 @@ export class HttpClient {
       this.#ownsDispatcher = false;
     } else {
       const ca = options.extraCaCerts?.length ? [...defaultCaCertificates(), ...options.extraCaCerts] : undefined;
-      const connectTimeout = options.connectTimeoutMs ?? 15_000;
+      // The per-attempt deadline bounds the connect too; a shorter --http-timeout must not wait 15 s for a SYN.
+      const connectTimeout = Math.min(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, this.#timeoutMs);
       this.#dispatcher = new EnvHttpProxyAgent({
         httpProxy: proxy.httpProxy,
         httpsProxy: proxy.httpsProxy,
@@ -381,7 +408,14 @@ export class HttpClient {
         this.metrics.failures++;
         throw error;
       }
-      if (transient && (repeatable || neverSent) && failures < this.#maxRetries) {
+      const unreachable = !this.#answered && isUnreachable(error);
+      if (unreachable) {
+        if (transient && (repeatable || neverSent) && failures < UNREACHABLE_RETRIES) {
+          failures++;
+          await this.#retryWait(req, backoffDelay(failures - 1, UNREACHABLE_BACKOFF, this.#random), error, { quiet: true });
+          continue;
+        }
+      } else if (transient && (repeatable || neverSent) && failures < this.#maxRetries) {
         failures++;
         await this.#retryWait(req, backoffDelay(failures - 1, this.#backoff, this.#random), error);
         continue;
@@ -395,6 +429,7 @@ export class HttpClient {
         causeCode: error.causeCode,
         host: error.host,
         attempts,
+        unreachable,
         message: error.detail + (attempts > 1 ? ` (after ${attempts} attempts)` : ""),
         cause: error.cause,
       });
@@ -447,6 +482,7 @@ export class HttpClient {
         bodyTimeout: timeoutMs,
       });
       gotHeaders = true;
+      this.#answered = true;
       status = res.statusCode;
       const resHeaders = flattenHeaders(res.headers as Record<string, string | string[] | undefined>);
       release(resHeaders, status);
@@ -508,12 +544,26 @@ export class HttpClient {
     }
   }
 
-  async #retryWait(req: HttpRequest, ms: number, reason: HttpError): Promise<void> {
+  /**
+   * Waits before a retry. Every retry is a debug line; a warning says (at most once a minute, and never for the
+   * quick retries of a host that has never answered, which end in an error of their own) that work is slowed.
+   */
+  async #retryWait(req: HttpRequest, ms: number, reason: HttpError, options: { quiet?: boolean } = {}): Promise<void> {
     this.metrics.retries++;
-    this.#logger?.warn(
-      { operation: req.operation, code: reason.code, status: reason.status, waitMs: Math.round(ms) },
-      `retrying ${req.operation} after: ${reason.message}`,
-    );
+    this.#retriesSinceWarning++;
+    const fields = { operation: req.operation, code: reason.code, status: reason.status, waitMs: Math.round(ms) };
+    this.#logger?.debug(fields, `retrying ${req.operation} after: ${reason.message}`);
+    const now = performance.now();
+    if (this.#retryWarnings && options.quiet !== true && now - this.#lastRetryWarning >= RETRY_WARNING_INTERVAL_MS) {
+      this.#logger?.warn(
+        { ...fields, retries: this.#retriesSinceWarning },
+        `requests to ${this.baseUrl.host} are being retried, which slows this run down ` +
+          `(${this.#retriesSinceWarning} ${this.#retriesSinceWarning === 1 ? "retry" : "retries"} since the last warning; latest: ${reason.message}); ` +
+          "each retry is logged at --log-level debug",
+      );
+      this.#lastRetryWarning = now;
+      this.#retriesSinceWarning = 0;
+    }
     const start = performance.now();
     try {
       await sleep(ms, req.signal);

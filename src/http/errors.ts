@@ -4,6 +4,7 @@
  * from the method, the URL path, the status and (redacted) server error text, never from request headers.
  */
 import { Code, ConnectorError } from "../connector/errors.ts";
+import { redactValues } from "../log/secrets.ts";
 
 export const HttpErrorCode = {
   /** The server answered with a status the caller did not accept (after retries, if any). */
@@ -48,6 +49,11 @@ export interface HttpErrorInit {
   host?: string;
   /** How many attempts were made before giving up. */
   attempts?: number;
+  /**
+   * The host refused the connection or did not resolve, and it has not answered a single request since the
+   * client was made: a wrong address or a blocked egress, which waiting does not fix.
+   */
+  unreachable?: boolean;
   cause?: unknown;
 }
 
@@ -61,6 +67,7 @@ export class HttpError extends Error {
   readonly causeCode: string | undefined;
   readonly host: string | undefined;
   readonly attempts: number;
+  readonly unreachable: boolean;
   /** The message without the operation prefix. */
   readonly detail: string;
 
@@ -76,6 +83,7 @@ export class HttpError extends Error {
     this.causeCode = init.causeCode;
     this.host = init.host;
     this.attempts = init.attempts ?? 1;
+    this.unreachable = init.unreachable === true;
     this.detail = init.message;
   }
 }
@@ -117,10 +125,13 @@ export function httpErrorToCode(err: HttpError): Code {
   switch (err.code) {
     case HttpErrorCode.HTTP_STATUS:
       return statusToCode(err.status ?? 0);
-    case HttpErrorCode.TIMEOUT:
     case HttpErrorCode.DNS:
     case HttpErrorCode.CONNECTION:
     case HttpErrorCode.PROXY:
+      // A host that has never answered is misconfigured or blocked: retrying (the engine retries UNAVAILABLE)
+      // only turns the one-line answer into half a minute of noise.
+      return err.unreachable ? Code.FAILED_PRECONDITION : Code.UNAVAILABLE;
+    case HttpErrorCode.TIMEOUT:
     case HttpErrorCode.RATE_LIMITED:
       return Code.UNAVAILABLE;
     case HttpErrorCode.TLS:
@@ -145,12 +156,10 @@ export function toConnectorError(err: unknown): ConnectorError {
   return ConnectorError.from(err);
 }
 
-/** Replaces every occurrence of each secret in `text` with "[REDACTED]" (secrets shorter than 4 chars are ignored). */
+/**
+ * Replaces each secret in `text` with "[REDACTED]" by the logger's whole-value rule: long values anywhere,
+ * short ones only as a token of their own, so a placeholder key does not eat letters out of the message.
+ */
 export function redactSecrets(text: string, secrets: Iterable<string>): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret.length < 4) continue;
-    out = out.split(secret).join("[REDACTED]");
-  }
-  return out;
+  return redactValues(text, secrets);
 }

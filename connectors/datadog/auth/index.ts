@@ -35,6 +35,8 @@ export interface CredentialProviderContext {
   readonly explicitBaseUrl?: string | undefined;
   readonly logger?: Logger;
   readonly dispatcher?: Dispatcher;
+  /** --http-timeout: bounds the credential lookup and the token exchange as it bounds every API request. */
+  readonly httpTimeoutMs?: number;
   /** Replaces the standard AWS chain (tests). */
   readonly aws?: AwsCredentialSource;
 }
@@ -81,6 +83,7 @@ export function createCredentialProvider(settings: DatadogAuthSettings, context:
     ...(keys ? { fallback: keys } : {}),
     ...(context.logger ? { logger: context.logger } : {}),
     ...(context.dispatcher ? { dispatcher: context.dispatcher } : {}),
+    ...(context.httpTimeoutMs !== undefined ? { exchangeTimeoutMs: context.httpTimeoutMs } : {}),
   });
 }
 

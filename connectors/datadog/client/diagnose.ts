@@ -38,6 +38,8 @@ export interface DiagnosticCheck {
   /** For MISSING_PERMISSION: the permission and the resource type it blocks. */
   permission?: string;
   resourceType?: string;
+  /** The host refused or did not resolve and has never answered: a later attempt cannot work without a change. */
+  unreachable?: boolean;
 }
 
 export interface Diagnosis {
@@ -63,7 +65,15 @@ function host(client: DatadogClient): string {
 }
 
 /** A sentence for a failure that happened before any HTTP answer (or a non-403 answer). */
-export function describeTransportFailure(err: unknown, client: DatadogClient): { problem: DiagnosticProblem; message: string } {
+export function describeTransportFailure(
+  err: unknown,
+  client: DatadogClient,
+): { problem: DiagnosticProblem; message: string; unreachable?: true } {
+  const described = describe(err, client);
+  return err instanceof HttpError && err.unreachable ? { ...described, unreachable: true } : described;
+}
+
+function describe(err: unknown, client: DatadogClient): { problem: DiagnosticProblem; message: string } {
   const h = host(client);
   if (!(err instanceof HttpError)) {
     return { problem: "UNEXPECTED", message: `Unexpected failure talking to ${h}: ${err instanceof Error ? err.message : String(err)}` };
@@ -177,7 +187,7 @@ export async function diagnose(client: DatadogClient, options: DiagnoseOptions =
         return abandonReads({ ok: false, checks });
       }
       const failure = describeTransportFailure(err, client);
-      checks.push({ name: "api", ok: false, problem: failure.problem, message: failure.message });
+      checks.push({ name: "api", ok: false, problem: failure.problem, message: failure.message, ...(failure.unreachable ? { unreachable: true } : {}) });
       return abandonReads({ ok: false, checks });
     }
   } else {
@@ -264,7 +274,14 @@ export async function diagnose(client: DatadogClient, options: DiagnoseOptions =
       });
     } else {
       const failure = describeTransportFailure(error, client);
-      checks.push({ name, ok: false, problem: failure.problem, resourceType: probe.resourceType, message: failure.message });
+      checks.push({
+        name,
+        ok: false,
+        problem: failure.problem,
+        resourceType: probe.resourceType,
+        message: failure.message,
+        ...(failure.unreachable ? { unreachable: true } : {}),
+      });
     }
   }
   return { ok: checks.every((c) => c.ok), checks };
@@ -295,5 +312,7 @@ export function diagnosisError(d: Diagnosis): ConnectorError | undefined {
         return Code.UNAVAILABLE;
     }
   };
-  return new ConnectorError(code(failed[0].problem), failed.map((c) => c.message).join(" "));
+  // FAILED_PRECONDITION, not UNAVAILABLE, for a host that never answered: the engine does not retry it.
+  const first = failed[0];
+  return new ConnectorError(first.unreachable ? Code.FAILED_PRECONDITION : code(first.problem), failed.map((c) => c.message).join(" "));
 }
