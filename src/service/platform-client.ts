@@ -12,6 +12,20 @@ import { authorizationValue, type PlatformTokenSource } from "./token.ts";
 
 export type PlatformClient = ServiceClient<typeof BatonService>;
 
+/**
+ * What the platform may send in one message, a task above all. gRPC's default of 4 MiB is too small for a task
+ * carrying many resources or large annotations; 32 MiB bounds what a misbehaving peer can make us buffer and
+ * decode (a decoded task takes a few times its wire size) well inside the container's 512 MiB.
+ */
+export const PLATFORM_MAX_RECEIVE_BYTES = 32 * 1024 * 1024;
+
+/** The sizes in a "message larger than max" refusal (grpc-js: "Received message larger than max (N vs M)"). */
+export function oversizedMessage(err: unknown): { bytes: number; limit?: number } | undefined {
+  if (!(err instanceof ConnectorError) || err.code !== Code.RESOURCE_EXHAUSTED) return undefined;
+  const m = /larger than max \((\d+) vs\.? (\d+)\)/i.exec(err.message);
+  return m ? { bytes: Number(m[1]), limit: Number(m[2]) } : undefined;
+}
+
 export interface PlatformClientOptions {
   endpoint: PlatformEndpoint;
   tokens: PlatformTokenSource;
@@ -21,6 +35,8 @@ export interface PlatformClientOptions {
   callTimeoutMs?: number;
   /** Longest wait between reconnection attempts while the platform is unreachable (default 30 s). */
   maxReconnectBackoffMs?: number;
+  /** Largest message received (default PLATFORM_MAX_RECEIVE_BYTES). */
+  maxReceiveBytes?: number;
   userAgent?: string;
 }
 
@@ -41,6 +57,7 @@ export function createPlatformClient(options: PlatformClientOptions): PlatformCl
       "grpc.max_reconnect_backoff_ms": options.maxReconnectBackoffMs ?? 30_000,
       "grpc.initial_reconnect_backoff_ms": Math.min(1000, options.maxReconnectBackoffMs ?? 1000),
       "grpc.keepalive_time_ms": 60_000,
+      "grpc.max_receive_message_length": options.maxReceiveBytes ?? PLATFORM_MAX_RECEIVE_BYTES,
       "grpc.primary_user_agent": options.userAgent ?? "baton-ts",
     },
   });

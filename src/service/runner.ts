@@ -8,6 +8,7 @@
  * within the grace period, cancels what is left, and returns.
  */
 import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Logger } from "pino";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Duration } from "@bufbuild/protobuf/wkt";
@@ -20,8 +21,19 @@ import { abortableRpc } from "./abortable.ts";
 import { parseClientId, parseClientSecret, platformEndpoint, type PlatformEndpoint } from "./credentials.ts";
 import { DEFAULT_HEALTH_BIND_ADDRESS, DEFAULT_HEALTH_PORT, startHealthServer, type HealthServer } from "./health.ts";
 import { buildInfoMessage, defaultHostId, osInfoMessage, type BuildInfo } from "./host-info.ts";
-import { createPlatformClient, type PlatformClient } from "./platform-client.ts";
-import { executeTask, PROVISIONING_KINDS, taskKindName } from "./tasks.ts";
+import {
+  KEPT_UPLOAD_MAX_AGE_MS,
+  KEPT_UPLOADS_DIR_NAME,
+  KEPT_UPLOADS_MAX_TOTAL_BYTES,
+  KEPT_UPLOADS_MIN_FREE_BYTES,
+  KeptUploads,
+  type KeptUpload,
+  type KeptUploadsOptions,
+} from "./kept-uploads.ts";
+import { createPlatformClient, oversizedMessage, PLATFORM_MAX_RECEIVE_BYTES, type PlatformClient } from "./platform-client.ts";
+import { refuseTask, TaskFailure } from "./task-rules.ts";
+import { executeTask, PROVISIONING_KINDS, taskKindName, UploadKept, uploadWorthKeeping } from "./tasks.ts";
+import { uploadSyncFile } from "./upload.ts";
 import { PlatformTokenSource } from "./token.ts";
 import { trustedCaCertificates } from "./trust.ts";
 
@@ -44,6 +56,14 @@ export interface RunServiceOptions {
   buildInfo: BuildInfo;
   /** Where sync files are written while a task runs (default: the OS temp dir). */
   tempDir?: string;
+  /**
+   * Finished syncs whose upload failed while the platform was away are kept and uploaded once it is back, also
+   * after a restart (default: in `<tempDir>/baton-kept-uploads`, up to 24 h, 1 GiB in all, 256 MiB left free).
+   * `false` turns it off: such a task is then reported as a retryable failure.
+   */
+  keptUploads?: Partial<KeptUploadsOptions> | false;
+  /** Largest platform message received, a task above all (default 32 MiB; gRPC's own default is 4 MiB). */
+  maxReceiveBytes?: number;
   /** Default: BATON_HOST_ID, else the host name. */
   hostId?: string;
   /** `--task-concurrency` (default 3). */
@@ -105,6 +125,7 @@ export async function runService(options: RunServiceOptions): Promise<ServiceSum
     userAgent,
     callTimeoutMs: options.callTimeoutMs,
     maxReconnectBackoffMs: options.maxReconnectBackoffMs,
+    maxReceiveBytes: options.maxReceiveBytes,
   });
   const service = new Service(options, client, endpoint);
   try {
@@ -135,10 +156,20 @@ const quietly = (p: Promise<unknown>) => p.then(() => {}, () => {});
 
 const errorText = (err: unknown) => redactText(err instanceof Error ? err.message : String(err));
 
+/** Field numbers of a task this build does not know (a newer task type), for the log. */
+const unknownFieldNumbers = (task: Task) => (task.$unknown ?? []).map((f) => f.no);
+
 /** Codes after which repeating FinishTask cannot help. */
 const FINAL_FINISH_CODES = new Set<number>([Code.INVALID_ARGUMENT, Code.NOT_FOUND, Code.FAILED_PRECONDITION, Code.UNIMPLEMENTED, Code.OUT_OF_RANGE]);
 
 type FinishRequest = MessageInitShape<typeof BatonServiceFinishTaskRequestSchema>;
+
+interface Heartbeat {
+  cancelledByPlatform(): boolean;
+  /** From now on failed heartbeats never abort the task (they are retried with backoff). */
+  tolerateFailures(): void;
+  stop(): Promise<void>;
+}
 
 class Service {
   readonly #o: RunServiceOptions;
@@ -153,6 +184,12 @@ class Service {
   /** Aborted when cancelled tasks had their chance to report: FinishTask retries end. */
   readonly #reportDeadline = new AbortController();
   readonly #running = new Map<string, Promise<void>>();
+  /** Tasks of #running whose sync is done and only waits for the platform: they take no concurrency slot. */
+  readonly #keeping = new Set<string>();
+  readonly #kept: KeptUploads | undefined;
+  /** Whether the last platform call failed; when one answers after that, waiting kept uploads try at once. */
+  #platformFailing = false;
+  #platformBack = Promise.withResolvers<void>();
   readonly #minMs: number;
   readonly #backoff: BackoffPolicy;
   #ready = false;
@@ -174,6 +211,26 @@ class Service {
     });
     this.#minMs = o.minIntervalMs ?? 1000;
     this.#backoff = o.backoff ?? PLATFORM_BACKOFF;
+    if (o.keptUploads !== false) {
+      this.#kept = new KeptUploads(
+        {
+          dir: o.keptUploads?.dir ?? join(o.tempDir ?? tmpdir(), KEPT_UPLOADS_DIR_NAME),
+          maxAgeMs: o.keptUploads?.maxAgeMs ?? KEPT_UPLOAD_MAX_AGE_MS,
+          maxTotalBytes: o.keptUploads?.maxTotalBytes ?? KEPT_UPLOADS_MAX_TOTAL_BYTES,
+          minFreeBytes: o.keptUploads?.minFreeBytes ?? KEPT_UPLOADS_MIN_FREE_BYTES,
+        },
+        this.#log,
+      );
+    }
+  }
+
+  /** Every platform call reports here whether it was answered. */
+  #platformAnswered(answered: boolean): void {
+    if (answered && this.#platformFailing) {
+      this.#platformBack.resolve();
+      this.#platformBack = Promise.withResolvers<void>();
+    }
+    this.#platformFailing = !answered;
   }
 
   async run(): Promise<ServiceSummary> {
@@ -197,6 +254,7 @@ class Service {
       this.#log.info({ platform: this.#endpoint.authority, hostId: this.#hostId }, "service mode: connecting to the platform");
       if (await this.#helloUntilAnswered()) {
         this.#ready = true;
+        await this.#resumeKeptUploads();
         await this.#pollUntilStopped();
       }
       await this.#shutdown();
@@ -248,7 +306,7 @@ class Service {
     const concurrency = Math.max(1, this.#o.taskConcurrency ?? DEFAULT_TASK_CONCURRENCY);
     let failures = 0;
     while (!this.#stop.aborted) {
-      if (this.#running.size >= concurrency) {
+      if (this.#running.size - this.#keeping.size >= concurrency) {
         await Promise.race([...this.#running.values(), this.#stopped]);
         continue;
       }
@@ -257,19 +315,38 @@ class Service {
         next = await this.#client.getTask({ hostId: this.#hostId }, { signal: this.#stop });
         failures = 0;
         this.#lastPollAt = Date.now();
+        this.#platformAnswered(true);
       } catch (err) {
         if (this.#stop.aborted) break;
-        await quietly(sleep(this.#retryLog(err, failures++, "GetTask failed"), this.#stop));
+        this.#platformAnswered(false);
+        await quietly(sleep(this.#getTaskFailed(err, failures++), this.#stop));
         continue;
       }
       const task = next.task;
-      if (task && task.taskType.case !== undefined && task.taskType.case !== "none") {
-        if (!task.id) this.#log.warn({ kind: taskKindName(task.taskType.case) }, "ignoring a task without an id");
+      // A task with no type and no id is an empty answer; one with an id but a type this build does not know
+      // (or none at all) is a task, and is finished as unsupported.
+      if (task && task.taskType.case !== "none" && (task.taskType.case !== undefined || task.id)) {
+        if (!task.id) this.#log.warn({ kind: taskKindName(task.taskType.case) }, "ignoring a task without an id: it cannot be finished");
         else if (this.#running.has(task.id)) this.#log.debug({ taskId: task.id }, "task already running");
         else this.#start(task, clampInterval(next.nextHeartbeat, this.#minMs));
       }
       await quietly(sleep(clampInterval(next.nextPoll, this.#minMs), this.#stop));
     }
+  }
+
+  /** Logs a failed poll (an oversized task gets its own error) and returns the wait before the next one. */
+  #getTaskFailed(err: unknown, attempt: number): number {
+    const over = oversizedMessage(err);
+    if (!over) return this.#retryLog(err, attempt, "GetTask failed");
+    const delayMs = backoffDelay(attempt, this.#backoff);
+    const limit = this.#o.maxReceiveBytes ?? PLATFORM_MAX_RECEIVE_BYTES;
+    this.#log.error(
+      { taskBytes: over.bytes, limitBytes: over.limit ?? limit, attempt: attempt + 1, delayMs },
+      `GetTask failed: the platform sent a task of ${over.bytes} bytes, above the ${over.limit ?? limit}-byte limit on what this ` +
+        "connector receives; it cannot be read, so it cannot be run or finished either (the platform has to drop or shrink it); " +
+        "polling again after a backoff",
+    );
+    return delayMs;
   }
 
   async #shutdown(): Promise<void> {
@@ -298,6 +375,13 @@ class Service {
   async #runTask(task: Task, heartbeatMs: number): Promise<void> {
     const kind = task.taskType.case;
     const log = this.#log.child({ taskId: task.id, task: taskKindName(kind) });
+    const refusal = refuseTask(task);
+    if (refusal) {
+      // No heartbeat and no connector call: finished at once, as Go finishes it.
+      log.warn({ code: refusal.code, err: refusal.message, nonRetryable: refusal.nonRetryable, fieldNumbers: unknownFieldNumbers(task) }, "task cannot be run");
+      await this.#finish(this.#errorRequest(task.id, refusal, refusal.nonRetryable), log);
+      return;
+    }
     log.info("task started");
     const cancel = new AbortController();
     const signal = AbortSignal.any([cancel.signal, this.#workDeadline.signal]);
@@ -315,32 +399,47 @@ class Service {
         backoff: this.#backoff,
         uploadChunkBytes: this.#o.uploadChunkBytes,
         hello: (taskId, s) => this.#hello(taskId, s),
+        keepUpload: this.#kept ? (file, err) => this.#keepUpload(task.id, file, err, log) : undefined,
       });
       request = { hostId: this.#hostId, taskId: task.id, finalState: { case: "success", value: { response } } };
       log.info("task succeeded");
     } catch (thrown) {
+      if (thrown instanceof UploadKept) {
+        const finish = await this.#deliverKept(thrown.kept, heartbeat, signal, log);
+        await heartbeat.stop();
+        if (finish) await this.#finish(finish, log);
+        return;
+      }
       const err = ConnectorError.from(signal.aborted ? signal.reason : thrown);
       // Cancelled by the platform: final. Interrupted (shutdown, lost contact): another attempt may succeed, even
       // for provisioning (grants and revokes are idempotent). Otherwise provisioning failures are final.
       const nonRetryable = heartbeat.cancelledByPlatform() ||
-        (!signal.aborted && ((kind !== undefined && PROVISIONING_KINDS.has(kind)) || err.code === Code.UNIMPLEMENTED));
+        (!signal.aborted && (err instanceof TaskFailure
+          ? err.nonRetryable
+          : (kind !== undefined && PROVISIONING_KINDS.has(kind)) || err.code === Code.UNIMPLEMENTED));
       log.warn({ code: err.code, err: errorText(err), nonRetryable }, "task failed");
-      request = {
-        hostId: this.#hostId,
-        taskId: task.id,
-        status: { code: err.code, message: errorText(err), details: err.details },
-        finalState: { case: "error", value: { nonRetryable } },
-      };
+      request = this.#errorRequest(task.id, err, nonRetryable);
     } finally {
       await heartbeat.stop();
     }
     await this.#finish(request, log);
   }
 
-  #heartbeat(taskId: string, firstIntervalMs: number, cancel: AbortController, log: Logger) {
+  #errorRequest(taskId: string, err: ConnectorError, nonRetryable: boolean): FinishRequest {
+    return {
+      hostId: this.#hostId,
+      taskId,
+      status: { code: err.code, message: errorText(err), details: err.details },
+      finalState: { case: "error", value: { nonRetryable } },
+    };
+  }
+
+  #heartbeat(taskId: string, firstIntervalMs: number, cancel: AbortController, log: Logger): Heartbeat {
     const stop = new AbortController();
     const limit = HEARTBEAT_FAILURE_LIMIT;
     let cancelled = false;
+    // Once a finished sync only waits for the platform, an outage is what it waits out, not a reason to abort.
+    let tolerant = false;
     const loop = (async () => {
       let interval = firstIntervalMs;
       let failures = 0;
@@ -352,6 +451,7 @@ class Service {
         }
         try {
           const res = await this.#client.heartbeat({ hostId: this.#hostId, taskId }, { signal: stop.signal });
+          this.#platformAnswered(true);
           failures = 0;
           interval = clampInterval(res.nextHeartbeat, this.#minMs);
           if (res.cancelled || res.cancelledTaskIds.includes(taskId)) {
@@ -362,9 +462,12 @@ class Service {
           }
         } catch (err) {
           if (stop.signal.aborted) return;
+          this.#platformAnswered(false);
           failures++;
           log.warn({ err: errorText(err), failures }, "heartbeat failed");
-          if (failures >= limit) {
+          if (tolerant) {
+            interval = Math.max(interval, backoffDelay(failures - 1, this.#backoff));
+          } else if (failures >= limit) {
             cancel.abort(new ConnectorError(Code.UNAVAILABLE, `lost contact with the platform: ${limit} heartbeats in a row failed`));
             return;
           }
@@ -373,11 +476,141 @@ class Service {
     })();
     return {
       cancelledByPlatform: () => cancelled,
+      tolerateFailures: () => {
+        tolerant = true;
+      },
       stop: async () => {
         stop.abort();
         await loop;
       },
     };
+  }
+
+  // ---- finished syncs kept while the platform is away -------------------------------------------------
+
+  async #keepUpload(taskId: string, file: string, uploadError: unknown, log: Logger): Promise<KeptUpload | undefined> {
+    const kept = await this.#kept!.keep(file, this.#hostId, taskId);
+    if ("refused" in kept) {
+      log.error({ err: errorText(uploadError), reason: kept.refused }, "the sync finished but its upload failed, and it cannot be kept; reporting a retryable failure");
+      return undefined;
+    }
+    log.warn(
+      { err: errorText(uploadError), file: kept.file, bytes: kept.bytes, keptUntil: new Date(this.#kept!.expiresAt(kept)).toISOString() },
+      "the sync finished but the platform did not take its upload; keeping it to upload when the platform is back",
+    );
+    return kept;
+  }
+
+  /**
+   * Uploads a kept sync until the platform takes it, then returns the task's FinishTask. Waits with backoff, and
+   * tries at once when the platform answers again after failing. Returns undefined when the service stops first:
+   * the file stays for the next start.
+   */
+  async #deliverKept(
+    kept: KeptUpload,
+    heartbeat: Heartbeat,
+    signal: AbortSignal,
+    log: Logger,
+    tryAtOnce = false,
+  ): Promise<FinishRequest | undefined> {
+    const store = this.#kept!;
+    heartbeat.tolerateFailures();
+    this.#keeping.add(kept.taskId);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        if (!(tryAtOnce && attempt === 0)) {
+          await this.#retryWait(Math.min(backoffDelay(attempt, this.#backoff), Math.max(0, store.expiresAt(kept) - Date.now())), signal);
+        }
+        if (heartbeat.cancelledByPlatform()) {
+          await store.remove(kept);
+          log.info("the platform cancelled the task; deleted its kept sync");
+          return this.#errorRequest(kept.taskId, new ConnectorError(Code.CANCELLED, "the platform cancelled the task"), true);
+        }
+        if (this.#stop.aborted || signal.aborted) {
+          log.warn({ file: kept.file }, "shutting down: the finished sync stays kept and is uploaded after the next start");
+          return undefined;
+        }
+        if (Date.now() >= store.expiresAt(kept)) {
+          await store.remove(kept);
+          const hours = Math.round(store.maxAgeMs / 3_600_000);
+          const message = `the sync finished at ${new Date(kept.keptAt).toISOString()} but the platform did not take its upload within ` +
+            `${hours >= 1 ? `${hours} h` : `${store.maxAgeMs} ms`}; the kept file was deleted, run the sync again`;
+          log.error(message);
+          return this.#errorRequest(kept.taskId, new ConnectorError(Code.UNAVAILABLE, message), false);
+        }
+        try {
+          await uploadSyncFile({
+            client: this.#client,
+            hostId: this.#hostId,
+            taskId: kept.taskId,
+            file: kept.file,
+            signal,
+            logger: log,
+            backoff: this.#backoff,
+            chunkBytes: this.#o.uploadChunkBytes,
+            attempts: 1,
+          });
+        } catch (err) {
+          if (signal.aborted) continue;
+          if (!uploadWorthKeeping(err)) {
+            await store.remove(kept);
+            const e = ConnectorError.from(err);
+            log.error({ code: e.code, err: errorText(e) }, "the platform refused the kept sync's upload; deleted it");
+            return this.#errorRequest(kept.taskId, e, false);
+          }
+          log.warn({ err: errorText(err), attempt: attempt + 1 }, "the kept sync's upload failed; trying again later");
+          continue;
+        }
+        await store.remove(kept);
+        log.info({ keptForMs: Date.now() - kept.keptAt }, "the kept sync was uploaded");
+        return { hostId: this.#hostId, taskId: kept.taskId, finalState: { case: "success", value: {} } };
+      }
+    } finally {
+      this.#keeping.delete(kept.taskId);
+    }
+  }
+
+  /** Sleeps `ms`, less when the platform answers again after failing or when `signal` or shutdown aborts. */
+  async #retryWait(ms: number, signal: AbortSignal): Promise<void> {
+    const timer = new AbortController();
+    try {
+      await Promise.race([quietly(sleep(ms, AbortSignal.any([timer.signal, signal, this.#stop]))), this.#platformBack.promise]);
+    } finally {
+      timer.abort();
+    }
+  }
+
+  /** Syncs kept by an earlier run of this host: each becomes a running task again, so a re-sent task is not redone. */
+  async #resumeKeptUploads(): Promise<void> {
+    if (!this.#kept) return;
+    let kept: KeptUpload[];
+    try {
+      kept = await this.#kept.list(this.#hostId);
+    } catch (err) {
+      this.#log.error({ dir: this.#kept.dir, err: errorText(err) }, "cannot read the kept syncs; they are not uploaded");
+      return;
+    }
+    for (const k of kept) {
+      if (this.#running.has(k.taskId)) continue;
+      this.#started++;
+      const log = this.#log.child({ taskId: k.taskId, task: taskKindName("syncFull") });
+      log.info({ file: k.file, bytes: k.bytes, keptAt: new Date(k.keptAt).toISOString() }, "uploading a sync kept by an earlier run");
+      const run = (async () => {
+        const cancel = new AbortController();
+        const signal = AbortSignal.any([cancel.signal, this.#workDeadline.signal]);
+        const heartbeat = this.#heartbeat(k.taskId, this.#minMs, cancel, log);
+        let finish: FinishRequest | undefined;
+        try {
+          finish = await this.#deliverKept(k, heartbeat, signal, log, true);
+        } finally {
+          await heartbeat.stop();
+        }
+        if (finish) await this.#finish(finish, log);
+      })()
+        .catch((err: unknown) => log.error({ err: errorText(err) }, "task runner failed"))
+        .finally(() => this.#running.delete(k.taskId));
+      this.#running.set(k.taskId, run);
+    }
   }
 
   /** FinishTask until the platform takes it (or the shutdown deadline passes): a result is never dropped. */

@@ -12,14 +12,18 @@ import { TaskSchema, type Task } from "../gen/c1/connectorapi/baton/v1/baton_pb.
 import { GrantManagerServiceGrantResponseSchema, GrantManagerServiceRevokeResponseSchema } from "../gen/c1/connector/v2/grant_pb.js";
 import {
   CreateAccountResponseSchema,
+  CreateResourceResponseSchema,
   DeleteResourceV2ResponseSchema,
+  IssueCredentialResponseSchema,
   RotateCredentialResponseSchema,
 } from "../gen/c1/connector/v2/resource_pb.js";
 import { Code, ConnectorError } from "../connector/errors.ts";
 import type { ConnectorRpc } from "../connector/rpc.ts";
 import { runSync } from "../sync/engine.ts";
 import type { BackoffPolicy } from "../http/backoff.ts";
+import type { KeptUpload } from "./kept-uploads.ts";
 import type { PlatformClient } from "./platform-client.ts";
+import { refuseTask, unsupportedTask } from "./task-rules.ts";
 import { uploadSyncFile } from "./upload.ts";
 
 export type TaskKind = NonNullable<Task["taskType"]["case"]>;
@@ -55,17 +59,32 @@ export interface TaskContext {
   uploadChunkBytes?: number;
   /** Sends Hello again (the platform's `hello` task asks for it). */
   hello: (taskId: string, signal: AbortSignal) => Promise<void>;
+  /**
+   * A finished sync whose upload failed: moves its file somewhere it outlives the task's temp dir and returns
+   * where, or undefined when it cannot be kept (then the task fails with the upload's error, as before).
+   */
+  keepUpload?: (file: string, uploadError: unknown) => Promise<KeptUpload | undefined>;
+}
+
+/** Thrown by a sync whose c1z was kept after its upload failed: the runner delivers it later. */
+export class UploadKept extends Error {
+  readonly kept: KeptUpload;
+
+  constructor(kept: KeptUpload, cause: unknown) {
+    super(`the sync finished but its upload failed; kept in ${kept.file}`, { cause });
+    this.name = "UploadKept";
+    this.kept = kept;
+  }
 }
 
 const pack = <D extends DescMessage>(schema: D, message: MessageShape<D>): Any => anyPack(schema, message);
 
 export async function executeTask(ctx: TaskContext): Promise<Any | undefined> {
   const { task, rpc, signal } = ctx;
+  const refusal = refuseTask(task);
+  if (refusal) throw refusal;
   const t = task.taskType;
   switch (t.case) {
-    case undefined:
-    case "none":
-      return undefined;
     case "hello":
       await ctx.hello(task.id, signal);
       return undefined;
@@ -94,6 +113,22 @@ export async function executeTask(ctx: TaskContext): Promise<Any | undefined> {
           { signal },
         ),
       );
+    case "createResource":
+      return pack(CreateResourceResponseSchema, await rpc.createResource({ resource: t.value.resource }, { signal }));
+    case "issueCredential":
+      return pack(
+        IssueCredentialResponseSchema,
+        await rpc.issueCredential(
+          {
+            identityId: t.value.identityId,
+            credentialOptions: t.value.credentialOptions,
+            encryptionConfigs: t.value.encryptionConfigs,
+            requestId: task.id,
+            expiresAt: t.value.expiresAt,
+          },
+          { signal },
+        ),
+      );
     case "deleteResource":
       return pack(
         DeleteResourceV2ResponseSchema,
@@ -108,8 +143,23 @@ export async function executeTask(ctx: TaskContext): Promise<Any | undefined> {
         ),
       );
     default:
-      throw new ConnectorError(Code.UNIMPLEMENTED, `unsupported task type: ${taskKindName(t.case)}`);
+      throw unsupportedTask();
   }
+}
+
+/** Upload failures that say "the platform refuses this upload", after which keeping the file cannot help. */
+const REFUSED_UPLOAD_CODES = new Set<number>([
+  Code.INVALID_ARGUMENT,
+  Code.NOT_FOUND,
+  Code.FAILED_PRECONDITION,
+  Code.PERMISSION_DENIED,
+  Code.UNIMPLEMENTED,
+  Code.OUT_OF_RANGE,
+  Code.ALREADY_EXISTS,
+]);
+
+export function uploadWorthKeeping(err: unknown): boolean {
+  return !(err instanceof ConnectorError && REFUSED_UPLOAD_CODES.has(err.code));
 }
 
 async function syncFull(ctx: TaskContext, spec: Extract<Task["taskType"], { case: "syncFull" }>["value"]): Promise<undefined> {
@@ -132,16 +182,24 @@ async function syncFull(ctx: TaskContext, spec: Extract<Task["taskType"], { case
       afterPage: () => ctx.signal.throwIfAborted(),
     });
     ctx.logger.info({ syncId: result.syncId, stats: result.stats }, "sync finished; uploading");
-    await uploadSyncFile({
-      client: ctx.client,
-      hostId: ctx.hostId,
-      taskId: ctx.task.id,
-      file,
-      signal: ctx.signal,
-      logger: ctx.logger,
-      backoff: ctx.backoff,
-      chunkBytes: ctx.uploadChunkBytes,
-    });
+    try {
+      await uploadSyncFile({
+        client: ctx.client,
+        hostId: ctx.hostId,
+        taskId: ctx.task.id,
+        file,
+        signal: ctx.signal,
+        logger: ctx.logger,
+        backoff: ctx.backoff,
+        chunkBytes: ctx.uploadChunkBytes,
+      });
+    } catch (err) {
+      // Only a platform that is away is worth waiting for; a cancelled task or a refused upload is not.
+      if (ctx.signal.aborted || !ctx.keepUpload || !uploadWorthKeeping(err)) throw err;
+      const kept = await ctx.keepUpload(file, err);
+      if (!kept) throw err;
+      throw new UploadKept(kept, err);
+    }
     return undefined;
   } finally {
     await rm(dir, { recursive: true, force: true });

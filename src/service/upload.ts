@@ -25,6 +25,8 @@ export interface UploadOptions {
   logger: Logger;
   backoff: BackoffPolicy;
   chunkBytes?: number;
+  /** Attempts in all (default 3). */
+  attempts?: number;
   /** Deadline of one attempt (default 30 min: a large c1z on a slow link). */
   attemptTimeoutMs?: number;
 }
@@ -47,7 +49,7 @@ export async function uploadSyncFile(o: UploadOptions): Promise<void> {
       o.logger.info({ attempt }, "sync file uploaded");
       return;
     } catch (err) {
-      if (o.signal.aborted || attempt >= UPLOAD_ATTEMPTS) throw err;
+      if (o.signal.aborted || attempt >= (o.attempts ?? UPLOAD_ATTEMPTS)) throw err;
       const delayMs = backoffDelay(attempt - 1, o.backoff);
       o.logger.warn({ attempt, err: (err as Error).message, delayMs }, "sync file upload failed; trying again");
       await sleep(delayMs, o.signal);

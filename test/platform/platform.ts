@@ -11,7 +11,8 @@
  *   `cancelled = true` for cancelled tasks.
  * - Failure injection: UNAVAILABLE for N calls or while `down`, a real outage (`stop()` / `start()`: the port
  *   refuses connections), slow answers, 401 from the token endpoint, FinishTask failing N times, an upload
- *   failing mid-stream.
+ *   failing mid-stream, a task the platform has forgotten (NOT_FOUND), a GetTask answer whose task bytes do not
+ *   decode, tasks of types this build does not know (`enqueueTask` with unknown fields), tasks of any size.
  */
 import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from "node:crypto";
 import { EventEmitter, once } from "node:events";
@@ -25,8 +26,10 @@ import * as grpc from "@grpc/grpc-js";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { Duration } from "@bufbuild/protobuf/wkt";
 import { decodeProtectedHeader, jwtVerify } from "jose";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import {
   BatonService,
+  BatonServiceGetTaskResponseSchema,
   TaskSchema,
   type BatonServiceFinishTaskRequest,
   type BatonServiceHeartbeatRequest,
@@ -74,7 +77,7 @@ export interface UploadRecord {
 
 export interface UploadAttemptRecord {
   taskId: string;
-  outcome: "ok" | "failed-on-purpose" | "checksum-mismatch" | "protocol-error" | "cancelled";
+  outcome: "ok" | "failed-on-purpose" | "checksum-mismatch" | "protocol-error" | "cancelled" | "refused";
 }
 
 export interface HeartbeatRecord {
@@ -119,6 +122,12 @@ export interface TestPlatform {
 
   /** Queues a task; returns its id. */
   enqueue(task: TaskInit): string;
+  /** Queues a task message as it is (e.g. with `$unknown` fields: a task type this build does not know). */
+  enqueueTask(task: Task): string;
+  /** Queues a GetTask answer whose `task` field holds these bytes as they are (e.g. bytes that do not decode). */
+  enqueueRawTask(taskBytes: Uint8Array): void;
+  /** From now on uploads, heartbeats and FinishTask for this task answer NOT_FOUND (the platform gave up on it). */
+  forget(taskId: string): void;
   /** Tasks queued and not yet handed out. */
   pendingTasks(): number;
   /** Forgets every issued access token: calls with them answer UNAUTHENTICATED. */
@@ -177,7 +186,9 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
   events.setMaxListeners(0);
   const changed = () => events.emit("change");
 
-  const queue: Task[] = [];
+  const queue: (Task | { raw: Uint8Array })[] = [];
+  const forgotten = new Set<string>();
+  const forgottenTask = (taskId: string) => new ConnectorError(Code.NOT_FOUND, `task ${taskId} is not known to the platform`);
   const cancelled = new Set<string>();
   const issuedTokens = new Map<string, number>(); // token -> expiresAt (ms)
   let taskCounter = 0;
@@ -311,17 +322,30 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
         return {};
       },
       async getTask() {
-        const task = queue.shift();
+        const next = queue.shift();
         changed();
-        return { task, nextPoll: duration(nextPollMs), nextHeartbeat: duration(nextHeartbeatMs) };
+        const timing = { nextPoll: duration(nextPollMs), nextHeartbeat: duration(nextHeartbeatMs) };
+        if (next && "raw" in next) {
+          // Field 1 (task), length-delimited, written as unknown bytes so that they reach the wire untouched.
+          const answer = create(BatonServiceGetTaskResponseSchema, timing);
+          answer.$unknown = [{ no: 1, wireType: WireType.LengthDelimited, data: new BinaryWriter().bytes(next.raw).finish() }];
+          return answer;
+        }
+        return { task: next, ...timing };
       },
       async heartbeat(req: BatonServiceHeartbeatRequest) {
+        if (forgotten.has(req.taskId)) throw forgottenTask(req.taskId);
         const isCancelled = cancelled.has(req.taskId);
         platform.heartbeats.push({ taskId: req.taskId, at: Date.now(), answeredCancelled: isCancelled });
         changed();
         return { nextHeartbeat: duration(nextHeartbeatMs), cancelled: isCancelled };
       },
       async finishTask(req) {
+        if (forgotten.has(req.taskId)) {
+          platform.finishCalls.push({ taskId: req.taskId, at: Date.now(), accepted: false });
+          changed();
+          throw forgottenTask(req.taskId);
+        }
         if (platform.fail.finishTaskFailures > 0) {
           platform.fail.finishTaskFailures--;
           platform.finishCalls.push({ taskId: req.taskId, at: Date.now(), accepted: false });
@@ -355,6 +379,10 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
               }
               taskId = msg.value.taskId;
               hostId = msg.value.hostId;
+              if (forgotten.has(taskId)) {
+                attempt("refused");
+                throw forgottenTask(taskId);
+              }
               continue;
             }
             if (msg.case === "data") {
@@ -437,6 +465,19 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
     queue.push(create(TaskSchema, { ...init, id } as MessageInitShape<typeof TaskSchema>));
     changed();
     return id;
+  };
+  platform.enqueueTask = (task: Task) => {
+    queue.push(task);
+    changed();
+    return task.id;
+  };
+  platform.enqueueRawTask = (raw: Uint8Array) => {
+    queue.push({ raw });
+    changed();
+  };
+  platform.forget = (taskId: string) => {
+    forgotten.add(taskId);
+    changed();
   };
   platform.pendingTasks = () => queue.length;
   platform.revokeTokens = () => issuedTokens.clear();

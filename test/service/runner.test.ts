@@ -5,7 +5,7 @@
  * and FinishTask failing on purpose; refused credentials retried with backoff; SIGTERM; concurrency.
  */
 import { generateKeyPairSync } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import * as os from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -159,8 +159,9 @@ describe("service mode against the test platform", () => {
     // Unsupported kinds, a failing provisioning call, and the hello task.
     const feedId = p.enqueue({ taskType: { case: "eventFeed", value: {} } });
     const diffId = p.enqueue({ taskType: { case: "createSyncDiff", value: { baseSyncId: "a", newSyncId: "b" } } });
-    expect(errorOf(await p.waitForFinished(feedId))).toEqual({ code: Code.UNIMPLEMENTED, message: "unsupported task type: event_feed", nonRetryable: true });
-    expect(errorOf(await p.waitForFinished(diffId))).toEqual({ code: Code.UNIMPLEMENTED, message: "unsupported task type: create_sync_diff", nonRetryable: true });
+    // As the Go SDK finishes them (PROTOCOL-2 §7): UNKNOWN "unsupported task type", retryable.
+    expect(errorOf(await p.waitForFinished(feedId))).toEqual({ code: Code.UNKNOWN, message: "unsupported task type", nonRetryable: false });
+    expect(errorOf(await p.waitForFinished(diffId))).toEqual({ code: Code.UNKNOWN, message: "unsupported task type", nonRetryable: false });
     const badGrant = p.enqueue({
       taskType: { case: "grant", value: { entitlement: entitlement(groupResource({ type: "nope", id: "x", displayName: "x" }), "member"), principal: resourceRef(resourceId("user", "u1")) } },
     });
@@ -289,8 +290,8 @@ describe("service mode against the test platform", () => {
     expect(rows.filter((r) => r.startsWith("r|user:"))).toHaveLength(7);
   });
 
-  it("gives up an upload after 3 attempts and reports a retryable failure once the platform answers again", async () => {
-    const p = await newPlatform({ nextHeartbeatMs: 5000 }); // no heartbeat limit reached during the outage
+  it("keeps a finished sync whose upload failed 3 times and uploads it once the platform is back, without syncing again", async () => {
+    const p = await newPlatform({ nextHeartbeatMs: 50 }); // many failed heartbeats during the outage: they must not abort it
     const observed = observedRpc(inProcess(fixtureConnector()));
     service = startService(p, observed.rpc);
     const release = Promise.withResolvers<void>();
@@ -301,12 +302,40 @@ describe("service mode against the test platform", () => {
     p.fail.down = true;
     observed.hold = undefined;
     release.resolve();
+    await p.waitFor(() => p.calls.filter((c) => c.method === "UploadAsset").length >= 5, "3 upload attempts, then retries of the kept sync");
+    await p.waitFor(() => p.calls.filter((c) => c.method === "Heartbeat").length >= 12, "more than 10 failed heartbeats");
+    const keptDir = join(service.tempDir, "baton-kept-uploads");
+    const kept = listDir(keptDir);
+    expect(kept.filter((n) => n.endsWith(".c1z"))).toHaveLength(1);
+    expect(kept.join(" ")).not.toContain(id); // nothing about the task in file names
+    for (const name of kept) expect(statSync(join(keptDir, name)).mode & 0o777).toBe(0o600);
+    expect(statSync(keptDir).mode & 0o777).toBe(0o700);
+    expect(p.calls.filter((c) => c.method === "FinishTask")).toEqual([]); // not reported as failed
+    p.fail.down = false;
+    successResponse(await p.waitForFinished(id));
+    expect(p.uploads.filter((u) => u.taskId === id)).toHaveLength(1);
+    expect((await uploadedSync(p, id)).rows.filter((r) => r.startsWith("r|user:"))).toHaveLength(7);
+    expect(observed.calls.get("listResourceTypes")).toBe(1); // synced once
+    expect(listDir(keptDir)).toEqual([]);
+    expect(logCount(service, "the kept sync was uploaded")).toBe(1);
+  });
+
+  it("without kept uploads, gives up an upload after 3 attempts and reports a retryable failure once the platform answers", async () => {
+    const p = await newPlatform({ nextHeartbeatMs: 5000 });
+    const observed = observedRpc(inProcess(fixtureConnector()));
+    service = startService(p, observed.rpc, { keptUploads: false });
+    const release = Promise.withResolvers<void>();
+    observed.hold = release.promise;
+    observed.holdMethods = ["listResourceTypes"];
+    const id = p.enqueue(syncTask);
+    await observed.held.promise;
+    p.fail.down = true;
+    observed.hold = undefined;
+    release.resolve();
     await p.waitFor(() => p.calls.filter((c) => c.method === "UploadAsset").length >= 3, "3 upload attempts");
     await p.waitFor(() => p.calls.filter((c) => c.method === "FinishTask").length >= 2, "FinishTask retried during the outage");
-    expect(p.finished.size).toBe(0);
     p.fail.down = false;
-    const finish = errorOf(await p.waitForFinished(id));
-    expect(finish).toMatchObject({ code: Code.UNAVAILABLE, nonRetryable: false });
+    expect(errorOf(await p.waitForFinished(id))).toMatchObject({ code: Code.UNAVAILABLE, nonRetryable: false });
     expect(p.calls.filter((c) => c.method === "UploadAsset")).toHaveLength(3);
     expect(p.uploads).toEqual([]);
     expect(listDir(service.tempDir)).toEqual([]);
