@@ -1,6 +1,9 @@
 /**
- * Parser for /work/shared/baton/wire-reference.md: the tables of Baton's public protobuf API (file, package,
- * messages with field numbers and types, enums, services). Tests compare our generated descriptors against it.
+ * The tables of Baton's public protobuf API (file, package, messages with field numbers and types, enums,
+ * services) from Baton's wire reference. Tests compare our generated descriptors against them.
+ * `loadWireReference()` reads the committed facts (wire-reference.json beside this file, generated from
+ * ../shared/baton/wire-reference.md by `npm run contracts` with `parseWireReference`), so the wire tests run in a
+ * fresh clone; reference.test.ts fails when that file is stale.
  */
 import { readFileSync } from "node:fs";
 
@@ -35,10 +38,31 @@ export type RefFile = {
   services: RefService[];
 };
 
+/** Baton's wire reference beside the repository: the source of the committed facts (absent in a fresh clone). */
 export const wireReferenceUrl = new URL("../../../shared/baton/wire-reference.md", import.meta.url);
+/** The committed facts, what `loadWireReference()` reads. */
+export const committedWireReferenceUrl = new URL("./wire-reference.json", import.meta.url);
 
 export function loadWireReference(): Map<string, RefFile> {
-  return parseWireReference(readFileSync(wireReferenceUrl, "utf8"));
+  return readWireReference(readFileSync(committedWireReferenceUrl, "utf8"));
+}
+
+/** The committed JSON (fields and messages leave out the values of its `defaults`) as the parser's tables. */
+export function readWireReference(json: string): Map<string, RefFile> {
+  const document = JSON.parse(json) as { defaults?: { label: RefField["label"]; deprecated: boolean; reserved: string }; files?: RefFile[] };
+  const defaults = document.defaults;
+  if (!defaults || !Array.isArray(document.files)) {
+    throw new Error(`${committedWireReferenceUrl.pathname}: expected \`defaults\` and \`files\`; regenerate it with \`npm run contracts\``);
+  }
+  const files = document.files.map((file) => ({
+    ...file,
+    messages: file.messages.map((m) => ({
+      name: m.name,
+      fields: m.fields.map((f) => ({ ...f, label: f.label ?? defaults.label, deprecated: f.deprecated ?? defaults.deprecated })),
+      reserved: m.reserved ?? defaults.reserved,
+    })),
+  }));
+  return new Map(files.map((f) => [f.path, f]));
 }
 
 export function parseWireReference(text: string): Map<string, RefFile> {

@@ -1,15 +1,21 @@
 /**
  * Pins our .proto contracts to Baton's: every message, enum and service that the wire reference lists for the
  * files we define is compared with our generated descriptors (field names, numbers, types, labels, oneofs,
- * enum values, RPC signatures). Any drift fails with the full list of mismatches.
+ * enum values, RPC signatures). Any drift fails with the full list of mismatches. The reference is the
+ * committed wire-reference.json; when Baton's wire-reference.md is beside the repository, it must be fresh.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { extractWireReference } from "../../scripts/contracts/wire.ts";
 import { ScalarType, type DescField, type DescFile } from "@bufbuild/protobuf";
 import { allTypes, loadGeneratedFiles } from "./generated-files.ts";
 import {
+  committedWireReferenceUrl,
   indexReference,
+  loadWireReference,
   parseWireReference,
+  readWireReference,
   wireReferenceUrl,
   type RefField,
   type RefFile,
@@ -189,47 +195,111 @@ function compareWithReference(ref: Map<string, RefFile>, ours: Map<string, DescF
   return problems;
 }
 
-const referenceText = readFileSync(wireReferenceUrl, "utf8");
+const reference = loadWireReference();
 const generated = await loadGeneratedFiles();
+const sourcePath = fileURLToPath(wireReferenceUrl);
+const haveSource = existsSync(sourcePath);
+
+/** Lines in the wire reference's own notation, to test the parser without the file. */
+const SAMPLE = [
+  "### `c1/example/v1/thing.proto` (package `c1.example.v1`)",
+  "imports: google/protobuf/any.proto, c1/example/v1/other.proto",
+  "",
+  "Prose between the tables is ignored.",
+  "- msg `Thing` { id=1:string; parent=2:Thing [deprecated]; tags=3:map<string,Tag>; kind=4:optional Kind; user=10:UserInfo [oneof subject]; group=11:c1.example.v1.Group [oneof subject] [deprecated]; notes=5:repeated string } reserved: 6, 7 to 9",
+  "- msg `Thing.Tag` { value=1:bytes }",
+  "- enum `Kind` { KIND_UNSPECIFIED=0, KIND_BIG=1, KIND_NEGATIVE=-1 }",
+  "**service c1.example.v1.ThingService**",
+  "- rpc `Get(GetRequest) → GetResponse`",
+  "- rpc `Upload(stream UploadRequest) → UploadResponse`",
+  "- rpc `Watch(WatchRequest) → stream c1.example.v1.Event`",
+].join("\n");
+
+/** A message of the reference tables `files`, by .proto file and name. */
+function refMessage(files: Map<string, RefFile>, file: string, message: string): RefFile["messages"][number] {
+  const found = files.get(`c1/${file}.proto`)?.messages.find((m) => m.name === message);
+  if (!found) throw new Error(`no message ${message} in c1/${file}.proto`);
+  return found;
+}
+const refField = (files: Map<string, RefFile>, file: string, message: string, field: string): RefField =>
+  refMessage(files, file, message).fields.find((f) => f.name === field)!;
 
 describe("wire reference", () => {
-  it("parses the reference tables", () => {
-    const ref = parseWireReference(referenceText);
-    const resource = ref.get("c1/connector/v2/resource.proto");
+  it("the parser reads every table form of the reference's notation", () => {
+    const file = parseWireReference(SAMPLE).get("c1/example/v1/thing.proto")!;
+    expect(file).toMatchObject({ package: "c1.example.v1", imports: ["google/protobuf/any.proto", "c1/example/v1/other.proto"] });
+    const thing = file.messages[0];
+    expect(thing.reserved).toBe("6, 7 to 9");
+    expect(thing.fields).toEqual([
+      { name: "id", number: 1, type: "string", label: "singular", deprecated: false },
+      { name: "parent", number: 2, type: "Thing", label: "singular", deprecated: true },
+      { name: "tags", number: 3, type: "Tag", label: "map", mapKey: "string", deprecated: false },
+      { name: "kind", number: 4, type: "Kind", label: "optional", deprecated: false },
+      { name: "user", number: 10, type: "UserInfo", label: "singular", deprecated: false, oneof: "subject" },
+      { name: "group", number: 11, type: "c1.example.v1.Group", label: "singular", deprecated: true, oneof: "subject" },
+      { name: "notes", number: 5, type: "string", label: "repeated", deprecated: false },
+    ]);
+    expect(file.messages[1]).toEqual({ name: "Thing.Tag", fields: [{ name: "value", number: 1, type: "bytes", label: "singular", deprecated: false }], reserved: "" });
+    expect(file.enums).toEqual([{ name: "Kind", values: [{ name: "KIND_UNSPECIFIED", number: 0 }, { name: "KIND_BIG", number: 1 }, { name: "KIND_NEGATIVE", number: -1 }] }]);
+    expect(file.services).toEqual([
+      {
+        name: "ThingService",
+        methods: [
+          { name: "Get", input: "GetRequest", output: "GetResponse", clientStreaming: false, serverStreaming: false },
+          { name: "Upload", input: "UploadRequest", output: "UploadResponse", clientStreaming: true, serverStreaming: false },
+          { name: "Watch", input: "WatchRequest", output: "c1.example.v1.Event", clientStreaming: false, serverStreaming: true },
+        ],
+      },
+    ]);
+    expect(() => parseWireReference(`${SAMPLE}\n- msg \`Bad\` { id=x:string }`)).toThrow('bad field "id=x:string"');
+    expect(() => parseWireReference(`${SAMPLE}\n- something else`)).toThrow("unrecognised wire-reference line: - something else");
+  });
+
+  it("the committed facts round-trip: what the extractor writes, the loader reads back as the parser's tables", () => {
+    expect(readWireReference(extractWireReference(SAMPLE).text)).toEqual(parseWireReference(SAMPLE));
+  });
+
+  it.skipIf(!haveSource)(
+    `the committed wire-reference.json is fresh against ../shared/baton/wire-reference.md${haveSource ? "" : " (skipped: that file is not beside the repository)"}`,
+    () => {
+      const fresh = extractWireReference(readFileSync(sourcePath, "utf8")).text;
+      const committed = readFileSync(committedWireReferenceUrl, "utf8");
+      expect(committed === fresh, `${fileURLToPath(committedWireReferenceUrl)} is stale against ${sourcePath}: run \`npm run contracts\` and commit the result`).toBe(true);
+    },
+  );
+
+  it("holds the reference tables", () => {
+    const resource = reference.get("c1/connector/v2/resource.proto");
     expect(resource?.package).toBe("c1.connector.v2");
     const res = resource?.messages.find((m) => m.name === "Resource");
     expect(res?.fields.find((f) => f.name === "external_id")).toMatchObject({ number: 7, deprecated: true });
-    const task = ref.get("c1/connectorapi/baton/v1/baton.proto")?.messages.find((m) => m.name === "Task");
+    const task = reference.get("c1/connectorapi/baton/v1/baton.proto")?.messages.find((m) => m.name === "Task");
     expect(task?.fields.filter((f) => f.oneof === "task_type")).toHaveLength(24);
-    const upload = ref
-      .get("c1/connectorapi/baton/v1/baton.proto")
-      ?.services[0]?.methods.find((m) => m.name === "UploadAsset");
+    const upload = reference.get("c1/connectorapi/baton/v1/baton.proto")?.services[0]?.methods.find((m) => m.name === "UploadAsset");
     expect(upload).toMatchObject({ clientStreaming: true, serverStreaming: false });
   });
 
   it("our generated descriptors match every message, enum and service the reference lists", () => {
-    const problems = compareWithReference(parseWireReference(referenceText), generated);
+    const problems = compareWithReference(reference, generated);
     expect(problems, `wire mismatches:\n${problems.join("\n")}`).toEqual([]);
   });
 
   it("checks every file we define in the Baton packages", () => {
-    const ref = parseWireReference(referenceText);
     const ours = [...generated.values()].filter((f) => checkedPackages.includes(f.proto.package ?? ""));
-    const unchecked = ours.map((f) => f.proto.name).filter((name) => !ref.has(name));
+    const unchecked = ours.map((f) => f.proto.name).filter((name) => !reference.has(name));
     expect(unchecked, "files in Baton packages that the reference does not list").toEqual([]);
     expect(ours.length).toBeGreaterThanOrEqual(requiredFiles.length);
   });
 
   it("reports drift: a changed field number, type, enum value or oneof is caught", () => {
-    const drifted = referenceText
-      .replace(
-        "`Resource` { id=1:ResourceId; parent_resource_id=2:ResourceId; display_name=3:string;",
-        "`Resource` { id=1:ResourceId; parent_resource_id=9:ResourceId; display_name=3:uint32;",
-      )
-      .replace("TRAIT_GROUP=2,", "TRAIT_GROUP=20,")
-      .replace("sync_full=102:SyncFullTask [oneof task_type]", "sync_full=102:SyncFullTask")
-      .replace("msg `RawId` { id=1:string }", "msg `RawId` { id=1:string; extra=2:bool }");
-    const problems = compareWithReference(parseWireReference(drifted), generated);
+    const drifted = structuredClone(reference);
+    refField(drifted, "connector/v2/resource", "Resource", "parent_resource_id").number = 9;
+    refField(drifted, "connector/v2/resource", "Resource", "display_name").type = "uint32";
+    const trait = drifted.get("c1/connector/v2/resource.proto")!.enums.find((e) => e.name === "ResourceType.Trait")!;
+    trait.values.find((v) => v.name === "TRAIT_GROUP")!.number = 20;
+    delete refField(drifted, "connectorapi/baton/v1/baton", "Task", "sync_full").oneof;
+    refMessage(drifted, "connector/v2/annotation_raw_id", "RawId").fields.push({ name: "extra", number: 2, type: "bool", label: "singular", deprecated: false });
+    const problems = compareWithReference(drifted, generated);
     expect(problems).toEqual(
       expect.arrayContaining([
         "c1.connector.v2.Resource.parent_resource_id: number 2, reference 9",

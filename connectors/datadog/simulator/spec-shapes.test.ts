@@ -1,21 +1,19 @@
 /**
  * The simulator's own check that its answers fit Datadog's published response schemas (the project-wide
  * contract test drives the real connector; this one drives every endpoint directly, writes and errors included).
- * The spec is read from ../shared/datadog/openapi-v2.yaml beside the repository and never copied.
+ * The schemas come from the committed contract (test/contract/datadog-contract.json, the operations the client
+ * and the simulator use, generated from Datadog's openapi-v2.yaml by `npm run contracts` and checked fresh
+ * against it when it is beside the repository).
  */
-import { existsSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
 import { openapiSchemaToJsonSchema } from "@openapi-contrib/openapi-schema-to-json-schema";
 import { Ajv, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
 import { startSimulator, type Simulator } from "./index.ts";
 import { call, type Answer } from "./test-support.ts";
 
-const SPEC_PATH = fileURLToPath(new URL("../../../../shared/datadog/openapi-v2.yaml", import.meta.url));
-const haveSpec = existsSync(SPEC_PATH);
-if (!haveSpec) console.warn(`SKIPPING simulator spec-shape tests: ${SPEC_PATH} not found`);
+const CONTRACT_URL = new URL("../../../test/contract/datadog-contract.json", import.meta.url);
 
 type Spec = {
   paths: Record<string, Record<string, { responses: Record<string, any> }>>;
@@ -33,14 +31,14 @@ function strip(schema: any): any {
   return out;
 }
 
-describe.skipIf(!haveSpec)("simulator responses validate against Datadog's OpenAPI v2 spec", () => {
+describe("simulator responses validate against Datadog's OpenAPI v2 spec", () => {
   let spec: Spec;
   let ajv: Ajv;
   let sim: Simulator;
   const cache = new Map<string, ValidateFunction>();
 
   beforeAll(async () => {
-    spec = parse(readFileSync(SPEC_PATH, "utf8")) as Spec;
+    spec = JSON.parse(readFileSync(CONTRACT_URL, "utf8")) as Spec;
     const schemas: Record<string, unknown> = {};
     for (const [name, schema] of Object.entries(spec.components.schemas)) {
       schemas[name] = strip(openapiSchemaToJsonSchema(schema, { cloneSchema: true }));
