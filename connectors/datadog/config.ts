@@ -49,9 +49,9 @@ export const datadogConfig = defineConfig(
     httpTimeout: field.string({
       description:
         "Deadline of each HTTP request to Datadog (connect, headers and body; also the delegated-auth token exchange): " +
-        "a duration like 30s or 2m, or seconds",
+        `a duration like 30s or 2m, or seconds (default ${DEFAULT_HTTP_TIMEOUT})`,
       displayName: "HTTP Timeout",
-      default: DEFAULT_HTTP_TIMEOUT,
+      // No declared default: callers that build the config themselves need not know the field exists.
       placeholder: DEFAULT_HTTP_TIMEOUT,
       ops: true,
       schema: checked(durationProblem),
