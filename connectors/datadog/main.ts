@@ -17,6 +17,7 @@ import {
 import { field } from "../../src/config/index.ts";
 import { createConnectorService } from "../../src/connector/service.ts";
 import { connectorCapabilities } from "../../src/connector/capabilities.ts";
+import { parseByteSize } from "../../src/store/size.ts";
 import { runSync } from "../../src/sync/engine.ts";
 import { runOneShot, type OneShotOperation } from "../../src/provision/oneshot.ts";
 import type { ProvisioningOperation } from "../../src/cli/spec.ts";
@@ -154,6 +155,7 @@ export const datadogCli: ConnectorCliSpec<typeof datadogConfig> = {
         return runSync({
           connector: rpc,
           file: ctx.sdk.file,
+          maxDecodedBytes: parseByteSize(ctx.sdk.maxC1zDecodedSize),
           logger: ctx.logger,
           signal: ctx.signal,
           onProgress: ctx.progress.onProgress,

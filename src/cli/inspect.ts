@@ -8,6 +8,7 @@ import { field, type FieldMap } from "../config/fields.ts";
 import { EntitlementSchema, Entitlement_PurposeValue } from "../gen/c1/connector/v2/entitlement_pb.js";
 import { GrantSchema } from "../gen/c1/connector/v2/grant_pb.js";
 import { ResourceSchema, ResourceTypeSchema, ResourceType_Trait } from "../gen/c1/connector/v2/resource_pb.js";
+import { parseByteSize } from "../store/size.ts";
 import { SyncStore, type SyncRunRow } from "../store/store.ts";
 import { protoJson } from "./json.ts";
 import type { CommandContext, CommandSpec, OutStream } from "./spec.ts";
@@ -58,7 +59,7 @@ function rowSink<T>(ctx: CommandContext<unknown, { output: Output }>, key: strin
 }
 
 async function withStore<T>(ctx: CommandContext<unknown, any>, fn: (store: SyncStore) => T): Promise<T> {
-  const store = await SyncStore.openReadOnly(ctx.sdk.file, { logger: ctx.logger });
+  const store = await SyncStore.openReadOnly(ctx.sdk.file, { logger: ctx.logger, maxDecodedBytes: parseByteSize(ctx.sdk.maxC1zDecodedSize) });
   try {
     return fn(store);
   } finally {

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { defineConfig, type ConfigOf } from "./define.ts";
 import { field } from "./fields.ts";
+import { parseByteSize } from "../store/size.ts";
 
 const jsonObject = z.string().refine(
   (text) => {
@@ -17,6 +18,10 @@ const jsonObject = z.string().refine(
   },
   { message: 'must be a JSON object, e.g. {"name":"Ada Lovelace"}' },
 );
+
+const byteSize = z.string().refine((text) => parseByteSize(text) !== undefined, {
+  message: "must be a size in bytes, e.g. 512MiB, 2GiB, 1.5GB or 1048576",
+});
 
 export const sdkConfig = defineConfig(
   {
@@ -60,6 +65,13 @@ export const sdkConfig = defineConfig(
     healthCheckPort: field.int({ description: "The port of the health endpoints", default: 8081, min: 1, max: 65535, sdk: true }),
     healthCheckBindAddress: field.string({ description: "The address the health endpoints bind to", default: "127.0.0.1", sdk: true }),
     taskConcurrency: field.int({ description: "How many service-mode tasks run at once", default: 3, min: 1, max: 64, sdk: true }),
+    maxC1zDecodedSize: field.string({
+      description:
+        "The largest database a c1z file may decode to (e.g. 512MiB, 2GiB) when a sync resumes from --file or a command reads it; a guard against decompression bombs",
+      default: "10GiB",
+      schema: byteSize,
+      sdk: true,
+    }),
   },
   {
     constraints: [

@@ -49,6 +49,7 @@ import { Code, ConnectorError } from "./errors.ts";
 import { connectorMetadata } from "./capabilities.ts";
 import { encryptAll } from "./encryption.ts";
 import type { ConnectorRpc, RpcOptions } from "./rpc.ts";
+import { tenantAnnotation } from "./tenant.ts";
 import type { CallContext, Connector, Page, ResourceSyncer } from "./types.ts";
 
 /** The baton-sdk release whose wire contract we follow; ≥ 0.4.3 tells a Go engine it may send active_sync_id. */
@@ -117,7 +118,16 @@ export function createConnectorService(connector: Connector, options: ConnectorS
     },
 
     async validate(_req, opts) {
-      const annotations = (await connector.validate(ctxOf(opts))) ?? [];
+      const ctx = ctxOf(opts);
+      // Side by side: the identity costs no extra round trip. Validate's own failure is the one reported.
+      const [validated, tenant] = await Promise.allSettled([connector.validate(ctx), connector.tenant?.(ctx)]);
+      if (validated.status === "rejected") throw validated.reason;
+      const annotations = [...(validated.value ?? [])];
+      if (tenant.status === "rejected") {
+        options.logger.warn({ err: (tenant.reason as Error)?.message }, "could not tell which tenant the credentials reach; a resumed sync cannot be checked against it");
+      } else if (tenant.value) {
+        annotations.push(tenantAnnotation(tenant.value));
+      }
       return create(ConnectorServiceValidateResponseSchema, { annotations, sdkVersion: SDK_WIRE_VERSION });
     },
 

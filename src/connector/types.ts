@@ -21,6 +21,9 @@ import type {
   CapabilityDetailCredentialOption,
   ConnectorAccountCreationSchema_FieldSchema,
 } from "../gen/c1/connector/v2/connector_pb.js";
+import type { TenantIdentity } from "./tenant.ts";
+
+export type { TenantIdentity } from "./tenant.ts";
 
 /** What every connector call receives: cancellation and a logger scoped to the call. */
 export interface CallContext {
@@ -102,6 +105,13 @@ export interface Connector {
   readonly syncers: readonly ResourceSyncer[];
   /** Checks that the configuration works; throws a ConnectorError naming what is wrong. */
   validate(ctx: CallContext): Promise<Any[] | void>;
+  /**
+   * Optional: which tenant (org, account, workspace) the credentials reach; see tenant.ts. Runs alongside
+   * `validate` and goes out with its answer. A sync records it and will not resume an unfinished sync with
+   * credentials of another tenant. Without it (or when it returns undefined) that check cannot be made. A
+   * failure here does not fail Validate: it is logged and the sync goes on without an identity.
+   */
+  tenant?(ctx: CallContext): Promise<TenantIdentity | undefined>;
   /** Called once when the runner is done with the connector (close pools, timers). */
   close?(): Promise<void>;
 }

@@ -16,6 +16,7 @@ import { EnqueuePageTokensSchema } from "../gen/c1/connector/v2/annotation_type_
 import { entitlementId } from "../connector/builders.ts";
 import { Code, ConnectorError } from "../connector/errors.ts";
 import type { ConnectorRpc } from "../connector/rpc.ts";
+import { findTenantIdentity, type TenantIdentity } from "../connector/tenant.ts";
 import { SyncStore } from "../store/store.ts";
 import { drain } from "./pool.ts";
 import { RowLane, type RowWork } from "./row-lane.ts";
@@ -42,6 +43,8 @@ export interface SyncOptions {
   skipEntitlementsAndGrants?: boolean;
   skipGrants?: boolean;
   skipExpandGrants?: boolean;
+  /** Refuse to decompress a previous c1z at `file` into more bytes than this (default 10 GiB; --max-c1z-decoded-size). */
+  maxDecodedBytes?: number;
   /** Called after each page is stored; tests use it to kill a sync at a known point. */
   afterPage?: () => void | Promise<void>;
 }
@@ -73,6 +76,17 @@ export interface SyncResult {
   durationMs: number;
 }
 
+function recordedTenant(text: string | undefined): TenantIdentity | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(text) as Partial<TenantIdentity>;
+    if (typeof parsed.id === "string" && parsed.id) return { id: parsed.id, displayName: typeof parsed.displayName === "string" ? parsed.displayName : undefined };
+  } catch {
+    // unreadable: treated as "recorded, but not this tenant" below
+  }
+  return { id: `(unreadable record: ${text.slice(0, 64)})` };
+}
+
 /** A resource may announce several child types (one ChildResourceType annotation each). */
 function childTypes(r: Resource): string[] {
   return r.annotations.filter((a) => anyIs(a, ChildResourceTypeSchema)).map((a) => anyUnpack(a, ChildResourceTypeSchema)!.resourceTypeId);
@@ -84,7 +98,11 @@ const FLUSH_INTERVAL_MS = 250;
 const isNotFound = (err: unknown) => err instanceof ConnectorError && err.code === Code.NOT_FOUND;
 
 export async function runSync(options: SyncOptions): Promise<SyncResult> {
-  const store = await SyncStore.openForSync(options.file, { workDir: options.workDir, logger: options.logger });
+  const store = await SyncStore.openForSync(options.file, {
+    workDir: options.workDir,
+    logger: options.logger,
+    maxDecodedBytes: options.maxDecodedBytes,
+  });
   try {
     const result = await new SyncRun(store, options).run();
     await store.saveTo(options.file);
@@ -119,8 +137,11 @@ class SyncRun {
   }
 
   async run(): Promise<SyncResult> {
+    // Validate first: its answer says which tenant the credentials reach, which decides whether to resume.
+    const validation = await this.call(() => this.opts.connector.validate({}, { signal: this.opts.signal }));
+    const tenant = this.tenantOf(validation.annotations);
     const unfinished = this.store.unfinishedSync();
-    const resumed = unfinished !== undefined && unfinished.syncType === "full";
+    const resumed = unfinished !== undefined && unfinished.syncType === "full" && this.sameTenant(unfinished.syncId, tenant);
     const resumedState = resumed ? parseState(unfinished.syncToken) : undefined;
     if (resumed && !resumedState) {
       this.log.warn({ syncId: unfinished.syncId }, "unfinished sync has a checkpoint from another engine version; starting a new sync");
@@ -131,9 +152,9 @@ class SyncRun {
       this.log.info({ syncId: this.syncId, step: this.state.step }, "resuming unfinished sync");
     } else {
       this.syncId = this.store.startSync("full");
+      if (tenant) this.store.setSyncTenant(this.syncId, JSON.stringify(tenant));
       this.log.info({ syncId: this.syncId }, "starting sync");
     }
-    await this.call(() => this.opts.connector.validate({}, { signal: this.opts.signal }));
 
     // Resource types are few and needed by every later step, so a resumed sync reads them again.
     if (this.state.step !== "resource-types") this.loadResourceTypes();
@@ -360,6 +381,38 @@ class SyncRun {
   }
 
   // ---- helpers -----------------------------------------------------------------------------------------
+
+  /** The tenant the connector states in its Validate answer; a malformed one counts as none (and is logged). */
+  private tenantOf(annotations: Any[]): TenantIdentity | undefined {
+    try {
+      return findTenantIdentity(annotations);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, "the connector's tenant identity is malformed; syncing without one");
+      return undefined;
+    }
+  }
+
+  /**
+   * Whether the unfinished run `syncId` is for the tenant the credentials reach now. When it is not (or either
+   * side is unknown while the other is known), the run is discarded, with every row it wrote, and a message says
+   * why: resuming would merge two tenants' objects into one sync.
+   */
+  private sameTenant(syncId: string, tenant: TenantIdentity | undefined): boolean {
+    const recorded = recordedTenant(this.store.syncTenant(syncId));
+    if (recorded?.id === tenant?.id) return true;
+    const name = (t: TenantIdentity) => t.displayName || t.id;
+    const why = !recorded
+      ? `it did not record which tenant it was for, and these credentials reach ${name(tenant!)}`
+      : !tenant
+        ? `it was for ${name(recorded)}, and which tenant these credentials reach could not be determined`
+        : `it was for ${name(recorded)}, but these credentials reach ${name(tenant)}`;
+    this.log.warn(
+      { syncId, file: this.opts.file, recordedTenant: recorded?.id, tenant: tenant?.id },
+      `not resuming the unfinished sync ${syncId} of ${this.opts.file}: ${why}; starting a new sync (the unfinished one is discarded, so that objects of two tenants are never mixed)`,
+    );
+    this.store.discardSync(syncId);
+    return false;
+  }
 
   /** Resource types whose annotations skip `kind` for every resource of the type. */
   private skippedTypes(kind: "entitlements" | "grants"): string[] {
