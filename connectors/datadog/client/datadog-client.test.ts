@@ -1,5 +1,6 @@
 /** DatadogClient against small node:http servers that answer like Datadog (shapes from the spec). */
 import { inspect } from "node:util";
+import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { HttpError, HttpErrorCode } from "../../../src/http/errors.ts";
 import { json, startHttpServer } from "../../../test/http/servers.ts";
@@ -21,6 +22,13 @@ interface Seen {
   body: unknown;
 }
 
+/** Warnings the client logged, as parsed JSON lines. */
+const warnings: Record<string, unknown>[] = [];
+const logger = pino({ level: "warn" }, { write: (line: string) => void warnings.push(JSON.parse(line)) });
+afterEach(() => {
+  warnings.length = 0;
+});
+
 async function fake(handler: (req: Seen, res: import("node:http").ServerResponse) => void) {
   const seen: Seen[] = [];
   const server = await startHttpServer((req, res, body) => {
@@ -34,6 +42,7 @@ async function fake(handler: (req: Seen, res: import("node:http").ServerResponse
   const client = new DatadogClient({
     baseUrl: server.url,
     credentials: new StaticKeyProvider(API_KEY, APP_KEY),
+    logger,
     http: { backoff: { baseMs: 5, maxMs: 20 }, proxy: { httpProxy: "", httpsProxy: "", noProxy: "" }, maxRetries: 2 },
   });
   cleanups.push(() => client.close());
@@ -109,7 +118,7 @@ describe("pagination", () => {
       const n = Number(s.query.get("page[number]"));
       const data = Array.from({ length: n === 0 ? 100 : 100 }, (_, i) => ({
         type: "team",
-        id: `t-${n}-${i}`,
+        id: `20000000-0000-4000-8${n}00-${String(i).padStart(12, "0")}`,
         attributes: { name: `Team ${i}`, handle: `team-${n}-${i}`, user_count: 3 },
       }));
       json(res, 200, { data, links: { self: "x" }, meta: { pagination: { total: 200, limit: 100, offset: n * 100 } } });
@@ -132,23 +141,34 @@ describe("response validation", () => {
     expect(err.message).toBe("ListUsers: response field data[3].attributes.email: expected string, received number");
   });
 
-  it("says when a required field is missing, and tolerates unknown fields and nulls in optional ones", async () => {
-    let mode = "missing";
+  it("skips entries it cannot use (a field the spec leaves optional is missing, an id of the wrong shape), in one warning", async () => {
+    let mode = "sparse";
     const { client } = await fake((s, res) => {
-      const page = usersPage(s.query, 5);
-      if (mode === "missing") delete (page.data[1].attributes as Record<string, unknown>).email;
-      else {
+      const page = usersPage(s.query, 6);
+      if (mode === "sparse") {
+        delete (page.data[1].attributes as Record<string, unknown>).email;
+        delete (page.data[2] as Record<string, unknown>).id;
+        delete (page.data[3] as Record<string, unknown>).attributes;
+        (page.data[4] as Record<string, unknown>).id = "..";
+      } else {
         (page.data[0] as Record<string, unknown>).brand_new_field = { nested: true };
         (page.data[0].attributes as Record<string, unknown>).title = null;
         (page.data[0].attributes as Record<string, unknown>).last_login_time = null;
       }
       json(res, 200, page);
     });
-    const err = await failure(client.listUsersPage(0));
-    expect(err.message).toBe("ListUsers: response field data[1].attributes.email: expected string, but it is missing");
+    const sparse = await client.listUsersPage(0);
+    expect(sparse.items.map((u) => u.attributes.email)).toEqual(["user0@example.com", "user5@example.com"]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ operation: "ListUsers", skipped: 4, seen: 6 });
+    expect(warnings[0].msg).toBe(
+      "ListUsers: skipped 4 of 6 entries of GET /api/v2/users (page 0) that the connector cannot use " +
+        "(1 without attributes.email, 1 without id, 1 without attributes, 1 with an id that is not a UUID (not a user id))",
+    );
     mode = "extra";
     const ok = await client.listUsersPage(0);
     expect(ok.items[0].attributes.title).toBeNull();
+    expect(warnings).toHaveLength(1);
   });
 
   it("rejects a wrong resource type and a body that is not an object", async () => {
@@ -159,7 +179,22 @@ describe("response validation", () => {
     expect((await failure(client.listUsersPage(0))).message).toBe("ListUsers: response body: expected object, received array");
   });
 
-  it("checks a role's members for who they are only: an id is required, their attributes are the users listing's business", async () => {
+  it("does not look at `included` objects it never reads: one without an id does not fail the team listing", async () => {
+    // Issue 12, defect 7: this answer (valid under the spec: TeamIncluded's User requires no id) failed the sync
+    // with "ListTeams: response field included[0].id: expected string, but it is missing".
+    const { client } = await fake((_s, res) =>
+      json(res, 200, {
+        data: [{ type: "team", id: "20000000-0000-4000-8000-000000000001", attributes: { name: "Ops", handle: "ops" } }],
+        included: [{ type: "users", attributes: { email: "" } }, { attributes: {} }, { type: "team_links", id: 7 }],
+        meta: { pagination: { total: 1 } },
+      }),
+    );
+    const page = await client.listTeamsPage(0);
+    expect(page.items.map((t) => t.attributes.handle)).toEqual(["ops"]);
+    expect(warnings).toEqual([]);
+  });
+
+  it("checks a role's members for who they are only (one without an id is skipped); their attributes are the users listing's business", async () => {
     let mode = "odd attributes";
     const { client } = await fake((s, res) => {
       const page = usersPage(s.query, 4);
@@ -169,7 +204,9 @@ describe("response validation", () => {
     });
     expect((await client.listRoleUsersPage("10000000-0000-4000-8000-000000000001", 0)).items.map((u) => u.id)).toHaveLength(4);
     mode = "no id";
-    expect((await failure(client.listRoleUsersPage("10000000-0000-4000-8000-000000000001", 0))).message).toBe("ListRoleUsers: response field data[1].id: expected string, but it is missing");
+    // The spec's User requires no id: such a member is skipped and counted, not fatal. A wrong type still is.
+    expect((await client.listRoleUsersPage("10000000-0000-4000-8000-000000000001", 0)).items).toHaveLength(3);
+    expect(warnings.at(-1)).toMatchObject({ operation: "ListRoleUsers", skipped: 1, reasons: { "without id": 1 } });
   });
 
   it("validates included users of a membership page with their own path", async () => {

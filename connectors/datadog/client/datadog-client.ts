@@ -13,20 +13,30 @@ import { HttpClient, type HttpClientOptions, type HttpResponse, type QueryValue 
 import { HttpError, HttpErrorCode } from "../../../src/http/errors.ts";
 import type { HttpMetrics } from "../../../src/http/metrics.ts";
 import type { CredentialProvider } from "./credentials.ts";
-import { checkId, id, path } from "./ids.ts";
+import { checkId, id, ID_KINDS, isValidId, path, type IdKind } from "./ids.ts";
 import { OPERATIONS, type OperationId } from "./operations.ts";
 import { checkPageNumber, MAX_PAGE_SIZE, nextPageNumber, type Page } from "./paging.ts";
 import { RepeatedPageGuard } from "./page-guard.ts";
-import { includedOfType, parseResponse } from "./parse.ts";
+import { parseResponse } from "./parse.ts";
+import { countUntyped, readEntries, readIncluded, SkipTally, type EntryRule } from "./tolerant.ts";
 import {
+  API_KEY_ENTRY,
+  APPLICATION_KEY_ENTRY,
+  ApiKeySchema,
   ApiKeysResponseSchema,
   ApplicationKeyResponseSchema,
+  ApplicationKeySchema,
   ApplicationKeysResponseSchema,
   CreatedApplicationKeyResponseSchema,
   EscalationPolicyResponseSchema,
   EscalationStepSchema,
+  INCLUDED_ENTRY,
   LayerSchema,
+  PERMISSION_ENTRY,
+  PermissionSchema,
   PermissionsResponseSchema,
+  ROLE_ENTRY,
+  RoleSchema,
   RolesResponseSchema,
   RoutingRuleSchema,
   RoutingRulesResponseSchema,
@@ -34,11 +44,18 @@ import {
   ScheduleResponseSchema,
   ScheduleTargetSchema,
   ScheduleUserSchema,
+  TEAM_ENTRY,
+  TEAM_MEMBERSHIP_ENTRY,
   TeamMembershipResponseSchema,
+  TeamMembershipSchema,
   TeamMembershipsResponseSchema,
   TeamReferenceSchema,
+  TeamSchema,
   TeamsResponseSchema,
   UserInvitationsResponseSchema,
+  USER_ENTRY,
+  USER_REF_ENTRY,
+  UserRefSchema,
   UserResponseSchema,
   UserSchema,
   UserRefsResponseSchema,
@@ -141,17 +158,30 @@ function unique(values: Iterable<string>): string[] {
   return [...new Set(values)];
 }
 
+/** The ids that can be followed (put into a request path); the others are counted in `tally`. */
+function usableIds(ids: readonly string[], kind: IdKind, what: string, tally: SkipTally): string[] {
+  const out: string[] = [];
+  for (const value of ids) {
+    tally.saw();
+    if (isValidId(kind, value)) out.push(value);
+    else tally.skip(`${what} references with an id that is not a ${ID_KINDS[kind].label}`);
+  }
+  return out;
+}
+
 export class DatadogClient {
   readonly http: HttpClient;
   readonly baseUrl: string;
   readonly credentials: CredentialProvider;
   readonly pageSize: number;
   readonly #pages = new RepeatedPageGuard();
+  readonly #logger: Logger | undefined;
 
   constructor(options: DatadogClientOptions) {
     const endpoint = resolveApiEndpoint({ site: options.site, baseUrl: options.baseUrl });
     this.baseUrl = endpoint.baseUrl;
     this.credentials = options.credentials;
+    this.#logger = options.logger;
     const size = options.pageSize ?? MAX_PAGE_SIZE;
     if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) throw new RangeError(`pageSize must be 1..${MAX_PAGE_SIZE}, got ${size}`);
     this.pageSize = size;
@@ -224,6 +254,14 @@ export class DatadogClient {
     });
   }
 
+  /** The usable entries of a listing answer (tolerant.ts); what was skipped is told in one warning. */
+  #entries<S extends z.ZodType>(id: OperationId, listing: string, schema: S, data: readonly unknown[], rule: EntryRule): z.output<S>[] {
+    const tally = new SkipTally();
+    const items = readEntries(id, schema, data, rule, tally);
+    tally.warn(this.#logger, id, listing);
+    return items;
+  }
+
   #pageQuery(page: number, extra: Record<string, QueryValue> = {}): Record<string, QueryValue> {
     return { "page[size]": this.pageSize, "page[number]": checkPageNumber(page), ...extra };
   }
@@ -240,9 +278,10 @@ export class DatadogClient {
 
   async listUsersPage(page: number, signal?: AbortSignal): Promise<Page<User>> {
     const res = await this.#get("ListUsers", UsersResponseSchema, { path: "/api/v2/users", query: this.#pageQuery(page), signal });
-    this.#checkPage("ListUsers", "/api/v2/users", page, res.data);
+    const items = this.#entries("ListUsers", `/api/v2/users (page ${page})`, UserSchema, res.data, USER_ENTRY);
+    this.#checkPage("ListUsers", "/api/v2/users", page, items);
     const total = res.meta?.page?.total_filtered_count ?? res.meta?.page?.total_count ?? undefined;
-    return { items: res.data, total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
+    return { items, total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
   }
 
   async getUser(userId: string, signal?: AbortSignal): Promise<User> {
@@ -253,9 +292,10 @@ export class DatadogClient {
 
   async listRolesPage(page: number, signal?: AbortSignal): Promise<Page<Role>> {
     const res = await this.#get("ListRoles", RolesResponseSchema, { path: "/api/v2/roles", query: this.#pageQuery(page), signal });
-    this.#checkPage("ListRoles", "/api/v2/roles", page, res.data);
+    const items = this.#entries("ListRoles", `/api/v2/roles (page ${page})`, RoleSchema, res.data, ROLE_ENTRY);
+    this.#checkPage("ListRoles", "/api/v2/roles", page, items);
     const total = res.meta?.page?.total_filtered_count ?? res.meta?.page?.total_count ?? undefined;
-    return { items: res.data, total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
+    return { items, total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
   }
 
   async listRoleUsersPage(roleId: string, page: number, signal?: AbortSignal): Promise<Page<UserRef>> {
@@ -264,18 +304,21 @@ export class DatadogClient {
       query: this.#pageQuery(page),
       signal,
     });
-    this.#checkPage("ListRoleUsers", `/api/v2/roles/${roleId}/users`, page, res.data);
+    const items = this.#entries("ListRoleUsers", `/api/v2/roles/${roleId}/users (page ${page})`, UserRefSchema, res.data, USER_REF_ENTRY);
+    this.#checkPage("ListRoleUsers", `/api/v2/roles/${roleId}/users`, page, items);
     const total = res.meta?.page?.total_filtered_count ?? res.meta?.page?.total_count ?? undefined;
-    return { items: res.data, total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
+    return { items, total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
   }
 
   async listRolePermissions(roleId: string, signal?: AbortSignal): Promise<Permission[]> {
-    return (await this.#get("ListRolePermissions", PermissionsResponseSchema, { path: path`/api/v2/roles/${id.role(roleId)}/permissions`, signal })).data;
+    const res = await this.#get("ListRolePermissions", PermissionsResponseSchema, { path: path`/api/v2/roles/${id.role(roleId)}/permissions`, signal });
+    return this.#entries("ListRolePermissions", `/api/v2/roles/${roleId}/permissions`, PermissionSchema, res.data, PERMISSION_ENTRY);
   }
 
   /** Every permission of the org (one request), to name the ids in a role's `relationships.permissions`. */
   async listPermissions(signal?: AbortSignal): Promise<Permission[]> {
-    return (await this.#get("ListPermissions", PermissionsResponseSchema, { path: "/api/v2/permissions", signal })).data;
+    const res = await this.#get("ListPermissions", PermissionsResponseSchema, { path: "/api/v2/permissions", signal });
+    return this.#entries("ListPermissions", "/api/v2/permissions", PermissionSchema, res.data, PERMISSION_ENTRY);
   }
 
   async addUserToRole(roleId: string, userId: string, signal?: AbortSignal): Promise<void> {
@@ -296,11 +339,12 @@ export class DatadogClient {
 
   async listTeamsPage(page: number, signal?: AbortSignal): Promise<Page<Team>> {
     const res = await this.#get("ListTeams", TeamsResponseSchema, { path: "/api/v2/team", query: this.#pageQuery(page), signal });
-    this.#checkPage("ListTeams", "/api/v2/team", page, res.data);
+    const items = this.#entries("ListTeams", `/api/v2/team (page ${page})`, TeamSchema, res.data, TEAM_ENTRY);
+    this.#checkPage("ListTeams", "/api/v2/team", page, items);
     const total = res.meta?.pagination?.total ?? undefined;
     let nextPage = nextPageNumber(page, this.pageSize, res.data.length, total);
     if (total === undefined && res.links && !res.links.next) nextPage = undefined;
-    return { items: res.data, total, nextPage };
+    return { items, total, nextPage };
   }
 
   /** One page of a team's memberships with their users (the API puts them in `included`: no request per member). */
@@ -310,21 +354,27 @@ export class DatadogClient {
       query: this.#pageQuery(page),
       signal,
     });
-    this.#checkPage("GetTeamMemberships", `/api/v2/team/${teamId}/memberships`, page, res.data);
+    const listing = `/api/v2/team/${teamId}/memberships`;
+    const items = this.#entries("GetTeamMemberships", `${listing} (page ${page})`, TeamMembershipSchema, res.data, TEAM_MEMBERSHIP_ENTRY);
+    this.#checkPage("GetTeamMemberships", listing, page, items);
     const total = res.meta?.pagination?.total ?? undefined;
     let nextPage = nextPageNumber(page, this.pageSize, res.data.length, total);
     if (total === undefined && res.links && !res.links.next) nextPage = undefined;
     // The members' user records come along in `included`; validating them costs more than the whole rest of a
     // sync's team listing, and a sync needs only the ids, so they are checked when first asked for.
     let users: Map<string, User> | undefined;
+    const logger = this.#logger;
     return {
-      items: res.data,
+      items,
       total,
       nextPage,
       get users() {
         if (!users) {
           users = new Map();
-          for (const user of includedOfType("GetTeamMemberships", res.included, "users", UserSchema)) users.set(user.id, user);
+          const tally = new SkipTally();
+          for (const user of readIncluded("GetTeamMemberships", res.included, "users", UserSchema, INCLUDED_ENTRY, tally)) users.set(user.id, user);
+          countUntyped(res.included, tally);
+          tally.warn(logger, "GetTeamMemberships", `${listing} (page ${page}, included users)`);
         }
         return users;
       },
@@ -371,14 +421,17 @@ export class DatadogClient {
       query: { include: "rules" },
       signal,
     });
-    const byId = new Map(includedOfType(op, res.included, "team_routing_rules", RoutingRuleSchema).map((r) => [r.id, r]));
+    const tally = new SkipTally();
+    const byId = new Map(readIncluded(op, res.included, "team_routing_rules", RoutingRuleSchema, INCLUDED_ENTRY, tally).map((r) => [r.id, r]));
     const ruleRefs = res.data.relationships?.rules?.data ?? [];
     const rules = ruleRefs.map((ref) => ({ id: ref.id, policyId: byId.get(ref.id)?.relationships?.policy?.data?.id ?? undefined }));
     // Rules present in `included` but not referenced are still rules of this team.
     for (const rule of byId.values()) {
       if (!ruleRefs.some((r) => r.id === rule.id)) rules.push({ id: rule.id, policyId: rule.relationships?.policy?.data?.id ?? undefined });
     }
-    return { teamId, rules, policyIds: unique(rules.flatMap((r) => (r.policyId ? [r.policyId] : []))) };
+    const policyIds = usableIds(unique(rules.flatMap((r) => (r.policyId ? [r.policyId] : []))), "policy", "escalation policy", tally);
+    tally.warn(this.#logger, op, `/api/v2/on-call/teams/${teamId}/routing-rules`);
+    return { teamId, rules, policyIds };
   }
 
   async getOnCallEscalationPolicy(policyId: string, signal?: AbortSignal): Promise<EscalationPolicy> {
@@ -388,8 +441,9 @@ export class DatadogClient {
       query: { include: "steps.targets" },
       signal,
     });
-    const stepsById = new Map(includedOfType(op, res.included, "steps", EscalationStepSchema).map((s) => [s.id, s]));
-    const scheduleTargets = new Map(includedOfType(op, res.included, "schedule_target", ScheduleTargetSchema).map((t) => [t.id, t]));
+    const tally = new SkipTally();
+    const stepsById = new Map(readIncluded(op, res.included, "steps", EscalationStepSchema, INCLUDED_ENTRY, tally).map((s) => [s.id, s]));
+    const scheduleTargets = new Map(readIncluded(op, res.included, "schedule_target", ScheduleTargetSchema, INCLUDED_ENTRY, tally).map((t) => [t.id, t]));
     const stepRefs = res.data.relationships?.steps?.data ?? [];
     const steps = stepRefs.map((ref) => ({
       id: ref.id,
@@ -404,12 +458,15 @@ export class DatadogClient {
         if (scheduleId) scheduleIds.push(scheduleId);
       }
     }
+    const usableScheduleIds = usableIds(unique(scheduleIds), "schedule", "on-call schedule", tally);
+    tally.warn(this.#logger, op, `/api/v2/on-call/escalation-policies/${policyId}`);
     return {
-      id: res.data.id,
+      // The policy asked for: an answer that leaves its id out (the spec allows it) still describes it.
+      id: policyId,
       name: res.data.attributes?.name ?? undefined,
       teamIds: (res.data.relationships?.teams?.data ?? []).map((t) => t.id),
       steps,
-      scheduleIds: unique(scheduleIds),
+      scheduleIds: usableScheduleIds,
       userIds: unique(targets.filter((t) => t.type === "users").map((t) => t.id)),
       teamTargetIds: unique(targets.filter((t) => t.type === "teams").map((t) => t.id)),
     };
@@ -423,10 +480,13 @@ export class DatadogClient {
       query: { include: "layers,layers.members,layers.members.user,teams" },
       signal,
     });
-    const layersById = new Map(includedOfType(op, res.included, "layers", LayerSchema).map((l) => [l.id, l]));
-    const membersById = new Map(includedOfType(op, res.included, "members", ScheduleMemberSchema).map((m) => [m.id, m]));
-    const usersById = new Map(includedOfType(op, res.included, "users", ScheduleUserSchema).map((u) => [u.id, u]));
-    const teamsById = new Map(includedOfType(op, res.included, "teams", TeamReferenceSchema).map((t) => [t.id, t]));
+    const tally = new SkipTally();
+    const layersById = new Map(readIncluded(op, res.included, "layers", LayerSchema, INCLUDED_ENTRY, tally).map((l) => [l.id, l]));
+    const membersById = new Map(readIncluded(op, res.included, "members", ScheduleMemberSchema, INCLUDED_ENTRY, tally).map((m) => [m.id, m]));
+    const usersById = new Map(readIncluded(op, res.included, "users", ScheduleUserSchema, INCLUDED_ENTRY, tally).map((u) => [u.id, u]));
+    const teamsById = new Map(readIncluded(op, res.included, "teams", TeamReferenceSchema, INCLUDED_ENTRY, tally).map((t) => [t.id, t]));
+    countUntyped(res.included, tally);
+    tally.warn(this.#logger, op, `/api/v2/on-call/schedules/${scheduleId}`);
 
     const layerIds = (res.data.relationships?.layers?.data ?? []).map((l) => l.id);
     for (const id of layersById.keys()) if (!layerIds.includes(id)) layerIds.push(id);
@@ -447,7 +507,8 @@ export class DatadogClient {
       return { id: ref.id, name: t?.attributes?.name ?? undefined, handle: t?.attributes?.handle ?? undefined };
     });
     return {
-      id: res.data.id,
+      // The schedule asked for (its id was checked): an answer that leaves the id out still describes it.
+      id: scheduleId,
       name: res.data.attributes?.name ?? undefined,
       timeZone: res.data.attributes?.time_zone ?? undefined,
       teams,
@@ -460,9 +521,10 @@ export class DatadogClient {
 
   async listAPIKeysPage(page: number, signal?: AbortSignal): Promise<Page<ApiKey>> {
     const res = await this.#get("ListAPIKeys", ApiKeysResponseSchema, { path: "/api/v2/api_keys", query: this.#pageQuery(page), signal });
-    this.#checkPage("ListAPIKeys", "/api/v2/api_keys", page, res.data);
+    const items = this.#entries("ListAPIKeys", `/api/v2/api_keys (page ${page})`, ApiKeySchema, res.data, API_KEY_ENTRY);
+    this.#checkPage("ListAPIKeys", "/api/v2/api_keys", page, items);
     const total = res.meta?.page?.total_filtered_count ?? undefined;
-    return { items: res.data, total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
+    return { items, total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
   }
 
   async listApplicationKeysPage(page: number, signal?: AbortSignal): Promise<Page<ApplicationKey>> {
@@ -471,9 +533,10 @@ export class DatadogClient {
       query: this.#pageQuery(page),
       signal,
     });
-    this.#checkPage("ListApplicationKeys", "/api/v2/application_keys", page, res.data);
+    const items = this.#entries("ListApplicationKeys", `/api/v2/application_keys (page ${page})`, ApplicationKeySchema, res.data, APPLICATION_KEY_ENTRY);
+    this.#checkPage("ListApplicationKeys", "/api/v2/application_keys", page, items);
     const total = res.meta?.page?.total_filtered_count ?? undefined;
-    return { items: res.data.map(withoutSecret), total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
+    return { items: items.map(withoutSecret), total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
   }
 
   async listServiceAccountApplicationKeysPage(serviceAccountId: string, page: number, signal?: AbortSignal): Promise<Page<ApplicationKey>> {
@@ -482,9 +545,11 @@ export class DatadogClient {
       query: this.#pageQuery(page),
       signal,
     });
-    this.#checkPage("ListServiceAccountApplicationKeys", `/api/v2/service_accounts/${serviceAccountId}/application_keys`, page, res.data);
+    const listing = `/api/v2/service_accounts/${serviceAccountId}/application_keys`;
+    const items = this.#entries("ListServiceAccountApplicationKeys", `${listing} (page ${page})`, ApplicationKeySchema, res.data, APPLICATION_KEY_ENTRY);
+    this.#checkPage("ListServiceAccountApplicationKeys", listing, page, items);
     const total = res.meta?.page?.total_filtered_count ?? undefined;
-    return { items: res.data.map(withoutSecret), total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
+    return { items: items.map(withoutSecret), total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
   }
 
   /** Key metadata (owner, scopes); the secret value is dropped if the API sends it. */

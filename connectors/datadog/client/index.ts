@@ -18,6 +18,10 @@ export type { OperationId, OperationInfo } from "./operations.ts";
 export { MAX_PAGE_SIZE, nextPageNumber } from "./paging.ts";
 export type { Page } from "./paging.ts";
 export { formatPath, includedOfType, parseResponse, ResponseShapeError } from "./parse.ts";
+export { checkId, id, ID_KINDS, isValidId, path } from "./ids.ts";
+export type { IdKind, IdSegment } from "./ids.ts";
+export { readEntries, readIncluded, SkipTally } from "./tolerant.ts";
+export type { EntryRule } from "./tolerant.ts";
 export * from "./schemas.ts";
 export {
   baseUrlProblem,

@@ -4,8 +4,13 @@
  * identity fields (id, type) and the few fields the connector cannot work without (a user's email, a role's,
  * team's or permission's name, a team's handle, the user of a membership); everything else is optional and may
  * be null, since the spec marks most attributes optional and several nullable.
+ *
+ * Listing answers check their envelope here (`data` must be an array, totals numbers) and their entries one by
+ * one in tolerant.ts: a sparse entry is skipped and counted, a broken one fails. `included` lists are kept raw
+ * and read by type where the connector uses them (most answers carry included objects it never reads).
  */
 import { z } from "zod";
+import type { EntryRule } from "./tolerant.ts";
 
 const str = z.string().nullish();
 const bool = z.boolean().nullish();
@@ -16,8 +21,10 @@ export const ResourceRefSchema = z.looseObject({ id: z.string(), type: z.string(
 const toOne = z.looseObject({ data: ResourceRefSchema.nullish() }).nullish();
 const toMany = z.looseObject({ data: z.array(ResourceRefSchema).nullish() }).nullish();
 
-/** An `included` entry before it is parsed by type. */
-export const IncludedSchema = z.looseObject({ id: z.string(), type: z.string() });
+/** An `included` list before it is read by type (entries the connector does not read are never checked). */
+const included = z.array(z.unknown()).nullish();
+/** A listing's entries before they are read one by one (tolerant.ts). */
+const entries = z.array(z.unknown());
 
 const PageMetaSchema = z
   .looseObject({
@@ -28,7 +35,7 @@ const PageMetaSchema = z
 // ---- users -------------------------------------------------------------------------------------------------
 
 export const UserSchema = z.looseObject({
-  id: z.string().min(1),
+  id: z.string(),
   type: z.literal("users"),
   attributes: z.looseObject({
     email: z.string(),
@@ -50,8 +57,8 @@ export const UserSchema = z.looseObject({
 export type User = z.infer<typeof UserSchema>;
 
 export const UsersResponseSchema = z.looseObject({
-  data: z.array(UserSchema),
-  included: z.array(IncludedSchema).nullish(),
+  data: entries,
+  included,
   meta: PageMetaSchema,
 });
 
@@ -60,14 +67,14 @@ export const UsersResponseSchema = z.looseObject({
  * from /users; a role's listing repeats them, and checking every attribute again would cost as much as the
  * users listing itself.
  */
-export const UserRefSchema = z.object({ id: z.string().min(1), type: z.literal("users") });
+export const UserRefSchema = z.object({ id: z.string(), type: z.literal("users") });
 export type UserRef = z.infer<typeof UserRefSchema>;
 
-export const UserRefsResponseSchema = z.looseObject({ data: z.array(UserRefSchema), meta: PageMetaSchema });
+export const UserRefsResponseSchema = z.looseObject({ data: entries, meta: PageMetaSchema });
 
 export const UserResponseSchema = z.looseObject({
   data: UserSchema,
-  included: z.array(IncludedSchema).nullish(),
+  included,
 });
 
 export const UserInvitationSchema = z.looseObject({
@@ -83,7 +90,7 @@ export const UserInvitationsResponseSchema = z.looseObject({ data: z.array(UserI
 // ---- roles and permissions ---------------------------------------------------------------------------------
 
 export const RoleSchema = z.looseObject({
-  id: z.string().min(1),
+  id: z.string(),
   type: z.literal("roles"),
   attributes: z.looseObject({
     name: z.string(),
@@ -96,13 +103,13 @@ export const RoleSchema = z.looseObject({
 export type Role = z.infer<typeof RoleSchema>;
 
 export const RolesResponseSchema = z.looseObject({
-  data: z.array(RoleSchema),
-  included: z.array(IncludedSchema).nullish(),
+  data: entries,
+  included,
   meta: PageMetaSchema,
 });
 
 export const PermissionSchema = z.looseObject({
-  id: z.string().min(1),
+  id: z.string(),
   type: z.literal("permissions"),
   attributes: z.looseObject({
     name: z.string(),
@@ -114,12 +121,12 @@ export const PermissionSchema = z.looseObject({
 });
 export type Permission = z.infer<typeof PermissionSchema>;
 
-export const PermissionsResponseSchema = z.looseObject({ data: z.array(PermissionSchema) });
+export const PermissionsResponseSchema = z.looseObject({ data: entries });
 
 // ---- teams ---------------------------------------------------------------------------------------------------
 
 export const TeamSchema = z.looseObject({
-  id: z.string().min(1),
+  id: z.string(),
   type: z.literal("team"),
   attributes: z.looseObject({
     name: z.string(),
@@ -142,14 +149,14 @@ const TeamsPaginationSchema = z
   .nullish();
 
 export const TeamsResponseSchema = z.looseObject({
-  data: z.array(TeamSchema),
-  included: z.array(IncludedSchema).nullish(),
+  data: entries,
+  included,
   links: z.looseObject({ next: str }).nullish(),
   meta: TeamsPaginationSchema,
 });
 
 export const TeamMembershipSchema = z.looseObject({
-  id: z.string().min(1),
+  id: z.string(),
   type: z.literal("team_memberships"),
   attributes: z.looseObject({ role: str, provisioned_by: str, provisioned_by_id: str }).nullish(),
   relationships: z.looseObject({
@@ -160,15 +167,15 @@ export const TeamMembershipSchema = z.looseObject({
 export type TeamMembership = z.infer<typeof TeamMembershipSchema>;
 
 export const TeamMembershipsResponseSchema = z.looseObject({
-  data: z.array(TeamMembershipSchema),
-  included: z.array(IncludedSchema).nullish(),
+  data: entries,
+  included,
   links: z.looseObject({ next: str }).nullish(),
   meta: TeamsPaginationSchema,
 });
 
 export const TeamMembershipResponseSchema = z.looseObject({
   data: TeamMembershipSchema,
-  included: z.array(IncludedSchema).nullish(),
+  included,
 });
 
 // ---- on-call -------------------------------------------------------------------------------------------------
@@ -179,7 +186,7 @@ export const RoutingRulesResponseSchema = z.looseObject({
     type: z.literal("team_routing_rules"),
     relationships: z.looseObject({ rules: toMany }).nullish(),
   }),
-  included: z.array(IncludedSchema).nullish(),
+  included,
 });
 
 export const RoutingRuleSchema = z.looseObject({
@@ -191,12 +198,12 @@ export type RoutingRule = z.infer<typeof RoutingRuleSchema>;
 
 export const EscalationPolicyResponseSchema = z.looseObject({
   data: z.looseObject({
-    id: z.string().min(1),
+    id: str,
     type: z.literal("policies"),
     attributes: z.looseObject({ name: str }).nullish(),
     relationships: z.looseObject({ steps: toMany, teams: toMany }).nullish(),
   }),
-  included: z.array(IncludedSchema).nullish(),
+  included,
 });
 
 export const EscalationStepSchema = z.looseObject({
@@ -213,12 +220,12 @@ export const ScheduleTargetSchema = z.looseObject({
 
 export const ScheduleResponseSchema = z.looseObject({
   data: z.looseObject({
-    id: z.string().min(1),
+    id: str,
     type: z.literal("schedules"),
     attributes: z.looseObject({ name: str, time_zone: str }).nullish(),
     relationships: z.looseObject({ layers: toMany, teams: toMany }).nullish(),
   }),
-  included: z.array(IncludedSchema).nullish(),
+  included,
 });
 
 export const LayerSchema = z.looseObject({
@@ -249,7 +256,7 @@ export const TeamReferenceSchema = z.looseObject({
 // ---- keys ----------------------------------------------------------------------------------------------------
 
 export const ApiKeySchema = z.looseObject({
-  id: z.string().min(1),
+  id: z.string(),
   type: z.literal("api_keys"),
   attributes: z
     .looseObject({
@@ -267,8 +274,8 @@ export const ApiKeySchema = z.looseObject({
 export type ApiKey = z.infer<typeof ApiKeySchema>;
 
 export const ApiKeysResponseSchema = z.looseObject({
-  data: z.array(ApiKeySchema),
-  included: z.array(IncludedSchema).nullish(),
+  data: entries,
+  included,
   meta: z.looseObject({ max_allowed: int, page: z.looseObject({ total_filtered_count: int }).nullish() }).nullish(),
 });
 
@@ -281,7 +288,7 @@ const appKeyAttributes = {
 };
 
 export const ApplicationKeySchema = z.looseObject({
-  id: z.string().min(1),
+  id: z.string(),
   type: z.literal("application_keys"),
   attributes: z.looseObject(appKeyAttributes).nullish(),
   relationships: z.looseObject({ owned_by: toOne }).nullish(),
@@ -289,14 +296,14 @@ export const ApplicationKeySchema = z.looseObject({
 export type ApplicationKey = z.infer<typeof ApplicationKeySchema>;
 
 export const ApplicationKeysResponseSchema = z.looseObject({
-  data: z.array(ApplicationKeySchema),
-  included: z.array(IncludedSchema).nullish(),
+  data: entries,
+  included,
   meta: z.looseObject({ max_allowed_per_user: int, page: z.looseObject({ total_filtered_count: int }).nullish() }).nullish(),
 });
 
 export const ApplicationKeyResponseSchema = z.looseObject({
   data: ApplicationKeySchema,
-  included: z.array(IncludedSchema).nullish(),
+  included,
 });
 
 /** The answer to creating a key: the only time the key's secret value is returned. */
@@ -312,3 +319,24 @@ export const CreatedApplicationKeyResponseSchema = z.looseObject({
 // ---- v1 validate ---------------------------------------------------------------------------------------------
 
 export const ValidateResponseSchema = z.looseObject({ valid: z.boolean() });
+
+// ---- what makes a listed entry unusable rather than broken (tolerant.ts) ------------------------------------
+// `sparse` lists the fields the spec leaves optional that the connector cannot do without; the spec's own
+// required fields are not listed, so their absence still fails the answer.
+
+/** Users (ListUsers; the spec's User requires nothing, not even an id). */
+export const USER_ENTRY: EntryRule = { idKind: "user", sparse: ["id", "type", "attributes", "attributes.email"] };
+/** A role's members (ListRoleUsers): who they are only. */
+export const USER_REF_ENTRY: EntryRule = { idKind: "user", sparse: ["id", "type"] };
+export const ROLE_ENTRY: EntryRule = { idKind: "role", sparse: ["id", "attributes", "attributes.name"] };
+export const PERMISSION_ENTRY: EntryRule = { sparse: ["id", "attributes", "attributes.name"] };
+/** The spec requires a team's id, type, name and handle: only a malformed id is skipped. */
+export const TEAM_ENTRY: EntryRule = { idKind: "team", sparse: [] };
+export const TEAM_MEMBERSHIP_ENTRY: EntryRule = {
+  sparse: ["relationships", "relationships.user"],
+  refs: (m: TeamMembership) => [{ kind: "user", id: m.relationships.user.data.id, what: "user" }],
+};
+export const API_KEY_ENTRY: EntryRule = { idKind: "apiKey", sparse: ["id", "type"] };
+export const APPLICATION_KEY_ENTRY: EntryRule = { idKind: "appKey", sparse: ["id", "type"] };
+/** Objects in `included` are auxiliary: any missing field makes one unusable (wrong types still fail). */
+export const INCLUDED_ENTRY: EntryRule = { sparse: ["*"] };

@@ -9,10 +9,18 @@ import { HttpError, HttpErrorCode } from "../../../src/http/errors.ts";
 import { z } from "zod";
 import {
   DatadogClient,
+  id,
   nextPageNumber,
   parseResponse,
+  path,
+  readEntries,
   RoleSchema,
+  SkipTally,
+  TEAM_MEMBERSHIP_ENTRY,
+  TeamMembershipSchema,
   TeamMembershipsResponseSchema,
+  USER_ENTRY,
+  UserSchema,
   UsersResponseSchema,
   type Role,
   type TeamMembership,
@@ -20,8 +28,6 @@ import {
 } from "../client/index.ts";
 
 const RoleResponseSchema = z.looseObject({ data: RoleSchema });
-
-const enc = encodeURIComponent;
 
 /** Users whose email equals `email` (case-insensitive). Datadog's `filter` is a substring match, so we narrow. */
 export async function findUsersByEmail(client: DatadogClient, email: string, signal?: AbortSignal): Promise<User[]> {
@@ -36,7 +42,10 @@ export async function findUsersByEmail(client: DatadogClient, email: string, sig
       signal,
     });
     const body = parseResponse("ListUsers", UsersResponseSchema, res.body);
-    for (const user of body.data) if (user.attributes.email.toLowerCase() === wanted) found.push(user);
+    // A look-up, not a listing: entries it cannot use are skipped without a warning.
+    for (const user of readEntries("ListUsers", UserSchema, body.data, USER_ENTRY, new SkipTally())) {
+      if (user.attributes.email.toLowerCase() === wanted) found.push(user);
+    }
     const total = body.meta?.page?.total_filtered_count ?? undefined;
     page = nextPageNumber(page, client.pageSize, body.data.length, total);
   }
@@ -56,7 +65,7 @@ async function exists(client: DatadogClient, operation: string, path: string, si
 /** One role (GetRole), or undefined when Datadog answers 404. */
 export async function getRole(client: DatadogClient, roleId: string, signal?: AbortSignal): Promise<Role | undefined> {
   try {
-    const res = await client.http.request({ method: "GET", path: `/api/v2/roles/${enc(roleId)}`, operation: "GetRole", signal });
+    const res = await client.http.request({ method: "GET", path: path`/api/v2/roles/${id.role(roleId)}`, operation: "GetRole", signal });
     return parseResponse("GetRole", RoleResponseSchema, res.body).data;
   } catch (err) {
     if (err instanceof HttpError && err.code === HttpErrorCode.HTTP_STATUS && err.status === 404) return undefined;
@@ -65,7 +74,7 @@ export async function getRole(client: DatadogClient, roleId: string, signal?: Ab
 }
 
 export function teamExists(client: DatadogClient, teamId: string, signal?: AbortSignal): Promise<boolean> {
-  return exists(client, "GetTeam", `/api/v2/team/${enc(teamId)}`, signal);
+  return exists(client, "GetTeam", path`/api/v2/team/${id.team(teamId)}`, signal);
 }
 
 /**
@@ -92,9 +101,10 @@ async function scanMemberships(
   for (let page: number | undefined = 0; page !== undefined; ) {
     const query: Record<string, string | number> = { "page[size]": client.pageSize, "page[number]": page };
     if (keyword !== undefined) query["filter[keyword]"] = keyword;
-    const res = await client.http.request({ method: "GET", path: `/api/v2/team/${enc(teamId)}/memberships`, query, operation: "GetTeamMemberships", signal });
+    const res = await client.http.request({ method: "GET", path: path`/api/v2/team/${id.team(teamId)}/memberships`, query, operation: "GetTeamMemberships", signal });
     const body = parseResponse("GetTeamMemberships", TeamMembershipsResponseSchema, res.body);
-    const hit = body.data.find((m) => m.relationships.user.data.id === userId);
+    const memberships = readEntries("GetTeamMemberships", TeamMembershipSchema, body.data, TEAM_MEMBERSHIP_ENTRY, new SkipTally());
+    const hit = memberships.find((m) => m.relationships.user.data.id === userId);
     if (hit) return hit;
     const total = body.meta?.pagination?.total ?? undefined;
     page = nextPageNumber(page, client.pageSize, body.data.length, total);
