@@ -31,7 +31,8 @@ import {
   type KeptUploadsOptions,
 } from "./kept-uploads.ts";
 import { createPlatformClient, oversizedMessage, PLATFORM_MAX_RECEIVE_BYTES, type PlatformClient } from "./platform-client.ts";
-import { refuseTask, TaskFailure } from "./task-rules.ts";
+import type { PolledTask } from "./get-task-decode.ts";
+import { malformedTask, refuseTask, TaskFailure } from "./task-rules.ts";
 import { executeTask, PROVISIONING_KINDS, taskKindName, UploadKept, uploadWorthKeeping } from "./tasks.ts";
 import { uploadSyncFile } from "./upload.ts";
 import { PlatformTokenSource } from "./token.ts";
@@ -328,7 +329,7 @@ class Service {
       if (task && task.taskType.case !== "none" && (task.taskType.case !== undefined || task.id)) {
         if (!task.id) this.#log.warn({ kind: taskKindName(task.taskType.case) }, "ignoring a task without an id: it cannot be finished");
         else if (this.#running.has(task.id)) this.#log.debug({ taskId: task.id }, "task already running");
-        else this.#start(task, clampInterval(next.nextHeartbeat, this.#minMs));
+        else this.#start(task, clampInterval(next.nextHeartbeat, this.#minMs), next.undecodable);
       }
       await quietly(sleep(clampInterval(next.nextPoll, this.#minMs), this.#stop));
     }
@@ -364,18 +365,20 @@ class Service {
 
   // ---- tasks ------------------------------------------------------------------------------------------------
 
-  #start(task: Task, heartbeatMs: number): void {
+  #start(task: Task, heartbeatMs: number, undecodable?: PolledTask["undecodable"]): void {
     this.#started++;
-    const run = this.#runTask(task, heartbeatMs)
+    const run = this.#runTask(task, heartbeatMs, undecodable)
       .catch((err: unknown) => this.#log.error({ taskId: task.id, err: errorText(err) }, "task runner failed"))
       .finally(() => this.#running.delete(task.id));
     this.#running.set(task.id, run);
   }
 
-  async #runTask(task: Task, heartbeatMs: number): Promise<void> {
+  async #runTask(task: Task, heartbeatMs: number, undecodable?: PolledTask["undecodable"]): Promise<void> {
     const kind = task.taskType.case;
-    const log = this.#log.child({ taskId: task.id, task: taskKindName(kind) });
-    const refusal = refuseTask(task);
+    const log = this.#log.child({ taskId: task.id, task: undecodable?.kind ?? taskKindName(kind) });
+    const refusal = undecodable
+      ? malformedTask(`malformed ${undecodable.kind?.replaceAll("_", " ") ?? "task"} task: its bytes do not decode (${undecodable.reason})`)
+      : refuseTask(task);
     if (refusal) {
       // No heartbeat and no connector call: finished at once, as Go finishes it.
       log.warn({ code: refusal.code, err: refusal.message, nonRetryable: refusal.nonRetryable, fieldNumbers: unknownFieldNumbers(task) }, "task cannot be run");
