@@ -81,6 +81,8 @@ export function parseZstdFrameHeader(buf: Uint8Array): ZstdFrameHeader | undefin
 export interface ReadC1zOptions {
   /** Refuse payloads that decode to more bytes than this. Default 10 GiB. */
   maxDecodedBytes?: number;
+  /** How to get room when the disk is too small, for the message (e.g. "or set TMPDIR to a larger disk"). */
+  noSpaceHint?: string;
 }
 
 /** Not enough free space where the c1z would be decoded; `code` is ENOSPC, as the write itself would have failed. */
@@ -145,7 +147,7 @@ export async function decompressC1zToFile(c1zPath: string, outPath: string, opti
   const free = await freeBytes(outDir);
   const room = free === undefined ? undefined : Math.max(0, free - FREE_SPACE_RESERVE_BYTES);
   if (room !== undefined && frame.contentSize !== undefined && frame.contentSize > BigInt(room)) {
-    throw noSpace(c1zPath, outDir, free!, `it declares ${frame.contentSize} decoded bytes (${formatBytes(Number(frame.contentSize))})`);
+    throw noSpace(c1zPath, outDir, free!, `it declares ${frame.contentSize} decoded bytes (${formatBytes(Number(frame.contentSize))})`, options.noSpaceHint);
   }
   let created = false;
   try {
@@ -157,7 +159,7 @@ export async function decompressC1zToFile(c1zPath: string, outPath: string, opti
     await pipeline(
       createReadStream(c1zPath, { start: C1Z_MAGIC.length }),
       createZstdDecompress({ params: { [zc.ZSTD_d_windowLogMax]: ZSTD_WINDOW_LOG_MAX } }),
-      new PayloadGuard(c1zPath, maxDecodedBytes, room === undefined ? undefined : { room, free: free!, dir: outDir }),
+      new PayloadGuard(c1zPath, maxDecodedBytes, room === undefined ? undefined : { room, free: free!, dir: outDir, hint: options.noSpaceHint }),
       output,
     );
   } catch (err) {
@@ -172,8 +174,8 @@ class PayloadGuard extends Transform {
   #head = Buffer.alloc(0);
   readonly #path: string;
   readonly #max: number;
-  readonly #space: { room: number; free: number; dir: string } | undefined;
-  constructor(path: string, max: number, space: { room: number; free: number; dir: string } | undefined) {
+  readonly #space: { room: number; free: number; dir: string; hint: string | undefined } | undefined;
+  constructor(path: string, max: number, space: { room: number; free: number; dir: string; hint: string | undefined } | undefined) {
     super();
     this.#path = path;
     this.#max = max;
@@ -186,7 +188,8 @@ class PayloadGuard extends Transform {
       return;
     }
     if (this.#space && this.#decoded > this.#space.room) {
-      callback(noSpace(this.#path, this.#space.dir, this.#space.free, `it decodes to more than the ${this.#space.room} bytes that fit`));
+      const { dir, free, room, hint } = this.#space;
+      callback(noSpace(this.#path, dir, free, `it decodes to more than the ${room} bytes that fit`, hint));
       return;
     }
     if (this.#head.length < SQLITE_HEADER.length) {
@@ -216,12 +219,12 @@ function tooLarge(path: string, max: number, detail: string): C1zFormatError {
   );
 }
 
-function noSpace(path: string, dir: string, free: number, detail: string): C1zNoSpaceError {
+function noSpace(path: string, dir: string, free: number, detail: string, hint = ""): C1zNoSpaceError {
   return new C1zNoSpaceError(
     path,
     `cannot decompress c1z file ${path}: ENOSPC: no space left on device for it in ${dir}: ${detail}, and ${free} bytes ` +
       `(${formatBytes(free)}) are free there, of which ${formatBytes(FREE_SPACE_RESERVE_BYTES)} are kept in reserve; ` +
-      `free space there, or put --file on a larger disk`,
+      `free space there${hint ? `, ${hint}` : ""}`,
   );
 }
 

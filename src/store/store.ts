@@ -281,7 +281,7 @@ export class SyncStore {
         logger?.debug({ file, workingDatabase: dbPath }, "c1z store: decompressing the previous sync file");
         // Decompress beside, then rename: a kill mid-way must not leave a half database that looks resumable.
         const partial = `${dbPath}.partial`;
-        await decompressC1zToFile(file, partial, { maxDecodedBytes: options.maxDecodedBytes });
+        await decompressC1zToFile(file, partial, { maxDecodedBytes: options.maxDecodedBytes, noSpaceHint: "or put --file on a larger disk" });
         try {
           disarm(partial, file, logger);
         } catch (err) {
@@ -315,7 +315,7 @@ export class SyncStore {
     trackTempDir(dir);
     const dbPath = join(dir, "sync.sqlite");
     try {
-      await decompressC1zToFile(file, dbPath, { maxDecodedBytes: options.maxDecodedBytes });
+      await decompressC1zToFile(file, dbPath, { maxDecodedBytes: options.maxDecodedBytes, noSpaceHint: "or set TMPDIR to a directory on a larger disk" });
       disarm(dbPath, file, options.logger);
       const db = openDatabase(dbPath, `database inside ${file} at`);
       try {
