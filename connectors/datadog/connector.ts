@@ -64,6 +64,13 @@ export function datadogConnector(opts: DatadogConnectorOptions): Connector {
       ctx.logger.info({ delegatedAuth: opts.delegatedAuth ?? false, skipped }, "Datadog connection validated");
     },
 
+    // The org's UUID and the API it is reached at: a sync of another org (or the same UUID behind another API)
+    // never resumes this one's unfinished sync. Neither part is a secret.
+    async tenant(ctx) {
+      const org = await client.orgUuid(ctx.signal);
+      return org ? { id: `datadog:${client.baseUrl}:org:${org}`, displayName: `Datadog org ${org} at ${client.baseUrl}` } : undefined;
+    },
+
     close: () => client.close(),
   };
 }

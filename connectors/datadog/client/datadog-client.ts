@@ -8,7 +8,7 @@
  * A 403 names the permission the spec documents for the operation.
  */
 import type { Logger } from "pino";
-import type { z } from "zod";
+import { z } from "zod";
 import { HttpClient, type HttpClientOptions, type HttpResponse, type QueryValue } from "../../../src/http/client.ts";
 import { HttpError, HttpErrorCode } from "../../../src/http/errors.ts";
 import type { HttpMetrics } from "../../../src/http/metrics.ts";
@@ -72,6 +72,15 @@ import {
   type UserInvitation,
 } from "./schemas.ts";
 import { resolveApiEndpoint } from "./sites.ts";
+
+/** A users listing read only for the org its users belong to (the tenant identity): nothing else is checked. */
+const UsersOrgResponseSchema = z.looseObject({
+  data: z.array(
+    z.looseObject({
+      relationships: z.looseObject({ org: z.looseObject({ data: z.looseObject({ id: z.string().min(1).max(256) }).nullish() }).nullish() }).nullish(),
+    }),
+  ),
+});
 
 export interface DatadogClientOptions {
   /** Site name or domain (default US1). */
@@ -282,6 +291,15 @@ export class DatadogClient {
     this.#checkPage("ListUsers", "/api/v2/users", page, items);
     const total = res.meta?.page?.total_filtered_count ?? res.meta?.page?.total_count ?? undefined;
     return { items, total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
+  }
+
+  /**
+   * The UUID of the org these credentials reach, as its users' `relationships.org` names it (one user is read: the
+   * listing is documented and needs the permission a sync needs anyway). Undefined when the answer names none.
+   */
+  async orgUuid(signal?: AbortSignal): Promise<string | undefined> {
+    const res = await this.#get("ListUsers", UsersOrgResponseSchema, { path: "/api/v2/users", query: { "page[size]": 1, "page[number]": 0 }, signal });
+    return res.data[0]?.relationships?.org?.data?.id || undefined;
   }
 
   async getUser(userId: string, signal?: AbortSignal): Promise<User> {
