@@ -4,7 +4,8 @@
  */
 import type { Logger } from "pino";
 import { runService } from "../service/index.ts";
-import { serveHosted } from "../grpc/serve.ts";
+import { ALLOW_UNAUTHENTICATED_FLAG, serveHosted } from "../grpc/serve.ts";
+import { DEFAULT_LIMITS } from "../grpc/limits.ts";
 import { field } from "../config/index.ts";
 import type { ConnectorRpc } from "../connector/rpc.ts";
 import { defineCommand, type CommandSpec, type RunContext } from "./spec.ts";
@@ -38,7 +39,31 @@ export function serveCommand<C>(withRpc: WithConnectorRpc<C>): CommandSpec<C, an
       listen: field.string({ description: "HOST:PORT to listen on", default: "127.0.0.1:50051" }),
       tlsCert: field.string({ description: "PEM certificate chain of the server" }),
       tlsKey: field.string({ description: "PEM private key of the server" }),
-      tlsClientCa: field.string({ description: "PEM CA bundle; when set, clients must present a certificate it signed" }),
+      tlsClientCa: field.string({
+        description: "PEM CA bundle; clients must present a certificate it signed (required off loopback unless --allow-unauthenticated-clients)",
+      }),
+      allowUnauthenticatedClients: field.bool({
+        description:
+          "Serve TLS without client certificates on a non-loopback address: anyone who can reach the port can call every RPC, provisioning included with -p",
+      }),
+      maxConnections: field.int({
+        description: "Open connections at most (those still in their handshake included); more are closed at once",
+        default: DEFAULT_LIMITS.maxConnections,
+        min: 1,
+        max: 100_000,
+      }),
+      maxConcurrentCalls: field.int({
+        description: `Calls served at once; up to ${DEFAULT_LIMITS.maxQueuedCalls} more wait, beyond that calls get RESOURCE_EXHAUSTED`,
+        default: DEFAULT_LIMITS.maxConcurrentCalls,
+        min: 1,
+        max: 10_000,
+      }),
+      handshakeTimeoutMs: field.int({
+        description: "Milliseconds a new connection has to finish its TLS handshake and send the HTTP/2 preface before it is closed",
+        default: DEFAULT_LIMITS.handshakeTimeoutMs,
+        min: 100,
+        max: 600_000,
+      }),
     },
     async run(ctx) {
       const config = ctx.loadConfig();
@@ -49,10 +74,24 @@ export function serveCommand<C>(withRpc: WithConnectorRpc<C>): CommandSpec<C, an
           tlsCert: ctx.options.tlsCert,
           tlsKey: ctx.options.tlsKey,
           tlsClientCa: ctx.options.tlsClientCa,
+          allowUnauthenticatedClients: ctx.options.allowUnauthenticatedClients,
+          provisioning: ctx.sdk.provisioning,
+          limits: {
+            maxConnections: ctx.options.maxConnections,
+            maxConcurrentCalls: ctx.options.maxConcurrentCalls,
+            handshakeTimeoutMs: ctx.options.handshakeTimeoutMs,
+          },
           logger: ctx.logger,
         });
         ctx.logger.info({ address: server.address, tls: server.tls }, "serving the connector");
         ctx.io.stderr.write(`serving on ${server.address}${server.tls ? " (TLS)" : ""}\n`);
+        if (server.tls && !server.clientCertificates && ctx.options.allowUnauthenticatedClients) {
+          // Also on stderr, whatever the log level: this must not go unnoticed.
+          ctx.io.stderr.write(
+            `WARNING: ${ALLOW_UNAUTHENTICATED_FLAG}: no client certificates are asked for; anyone who can reach ${server.address} ` +
+              `can call every RPC${ctx.sdk.provisioning ? ", provisioning included" : ""}\n`,
+          );
+        }
         await new Promise<void>((resolve) => {
           // The signal listener alone does not keep the event loop alive; the server does.
           if (ctx.signal.aborted) resolve();
