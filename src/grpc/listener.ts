@@ -90,7 +90,8 @@ export async function startGuardedListener(options: GuardedListenerOptions): Pro
         key: options.tls.key,
         ...(options.tls.clientCa ? { ca: options.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
         ALPNProtocols: ["h2"],
-        handshakeTimeout: handshakeTimeoutMs,
+        // A backstop only: the deadline below (from accept to the preface) closes such sockets first.
+        handshakeTimeout: handshakeTimeoutMs + 1000,
       })
     : net.createServer();
   server.maxConnections = options.maxConnections;
@@ -131,7 +132,7 @@ export async function startGuardedListener(options: GuardedListenerOptions): Pro
       awaitPreface(socket, () => handOver(raw, socket), () => reject(raw, "not an HTTP/2 client", socket));
     });
     server.on("tlsClientError", (err, socket) => {
-      stats.rejected++;
+      if ((err as NodeJS.ErrnoException).code !== "ERR_TLS_HANDSHAKE_TIMEOUT") stats.rejected++;
       logger.debug({ err: err.message, peer: peerOf(socket) }, "TLS handshake failed");
     });
   }
