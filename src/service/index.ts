@@ -29,3 +29,13 @@ export { createPlatformClient } from "./platform-client.ts";
 export type { PlatformClient } from "./platform-client.ts";
 export { trustedCaCertificates } from "./trust.ts";
 export { UPLOAD_CHUNK_BYTES, UPLOAD_ATTEMPTS } from "./upload.ts";
+export { PLATFORM_MAX_RECEIVE_BYTES } from "./platform-client.ts";
+export {
+  KeptUploads,
+  KEPT_UPLOADS_DIR_NAME,
+  KEPT_UPLOAD_MAX_AGE_MS,
+  KEPT_UPLOADS_MAX_TOTAL_BYTES,
+  KEPT_UPLOADS_MIN_FREE_BYTES,
+} from "./kept-uploads.ts";
+export type { KeptUpload, KeptUploadsOptions } from "./kept-uploads.ts";
+export { UNSUPPORTED_TASK_TYPE, NON_RETRYABLE_MARKER } from "./task-rules.ts";

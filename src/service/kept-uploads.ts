@@ -5,7 +5,7 @@
  * task it belongs to. The runner uploads it when the platform answers again, also after a restart of the service.
  *
  * Bounds: a kept sync older than `maxAgeMs` (24 h) is deleted (the platform has surely given up on the task by
- * then); a sync is not kept when the kept ones would exceed `maxTotalBytes` (1 GiB) or the filesystem would be
+ * then); a sync is not kept when the kept ones would exceed `maxTotalBytes` (512 MiB) or the filesystem would be
  * left with less than `minFreeBytes` (256 MiB, room for the next sync's working copy).
  *
  * Files are created 0600 in a 0700 directory that must be a real directory owned by this user (a symlink there is
@@ -20,7 +20,8 @@ import type { Logger } from "pino";
 
 export const KEPT_UPLOADS_DIR_NAME = "baton-kept-uploads";
 export const KEPT_UPLOAD_MAX_AGE_MS = 24 * 60 * 60_000;
-export const KEPT_UPLOADS_MAX_TOTAL_BYTES = 1024 * 1024 * 1024;
+/** A quarter of the 2 GiB emptyDir of the k8s manifests: the next sync's working copy still fits beside them. */
+export const KEPT_UPLOADS_MAX_TOTAL_BYTES = 512 * 1024 * 1024;
 export const KEPT_UPLOADS_MIN_FREE_BYTES = 256 * 1024 * 1024;
 /** A record is a few hundred bytes; anything much larger in its place is not ours. */
 const MAX_RECORD_BYTES = 64 * 1024;

@@ -2,6 +2,8 @@
  * Service mode: the connector keeps an outbound-only connection to the platform. Hello once (retried until the
  * platform answers), then poll GetTask; each task runs with a heartbeat that tells it when the platform
  * cancelled it, and ends with FinishTask, retried until the platform takes it so that no result is lost.
+ * A task that cannot be run is finished at once as the Go SDK finishes it (task-rules.ts); a finished sync whose
+ * upload fails while the platform is away is kept on disk and uploaded when it is back (kept-uploads.ts).
  *
  * The platform being unreachable never ends the process: every platform call is retried with jittered
  * exponential backoff (1 s → 5 min). Aborting `signal` (SIGTERM) stops polling, lets running tasks finish
@@ -59,7 +61,7 @@ export interface RunServiceOptions {
   tempDir?: string;
   /**
    * Finished syncs whose upload failed while the platform was away are kept and uploaded once it is back, also
-   * after a restart (default: in `<tempDir>/baton-kept-uploads`, up to 24 h, 1 GiB in all, 256 MiB left free).
+   * after a restart (default: in `<tempDir>/baton-kept-uploads`, up to 24 h, 512 MiB in all, 256 MiB left free).
    * `false` turns it off: such a task is then reported as a retryable failure.
    */
   keptUploads?: Partial<KeptUploadsOptions> | false;
@@ -389,7 +391,8 @@ class Service {
     const cancel = new AbortController();
     const signal = AbortSignal.any([cancel.signal, this.#workDeadline.signal]);
     const heartbeat = this.#heartbeat(task.id, heartbeatMs, cancel, log);
-    let request: FinishRequest;
+    // Undefined after a kept sync's wait ended with shutdown: the file stays for the next start, nothing is reported.
+    let request: FinishRequest | undefined;
     try {
       const response = await executeTask({
         task,
@@ -408,9 +411,7 @@ class Service {
       log.info("task succeeded");
     } catch (thrown) {
       if (thrown instanceof UploadKept) {
-        const finish = await this.#deliverKept(thrown.kept, heartbeat, signal, log);
-        await heartbeat.stop();
-        if (finish) await this.#finish(finish, log);
+        request = await this.#deliverKept(thrown.kept, heartbeat, signal, log);
         return;
       }
       const err = ConnectorError.from(signal.aborted ? signal.reason : thrown);
@@ -424,8 +425,8 @@ class Service {
       request = this.#errorRequest(task.id, err, nonRetryable);
     } finally {
       await heartbeat.stop();
+      if (request) await this.#finish(request, log);
     }
-    await this.#finish(request, log);
   }
 
   #errorRequest(taskId: string, err: ConnectorError, nonRetryable: boolean): FinishRequest {

@@ -1,7 +1,7 @@
 /**
  * UploadAsset: a sync's c1z streamed to the platform as `metadata{host_id, task_id}`, then `data` chunks of
  * 512 KiB, then `eof{sha256_checksum}` of the whole file. A failed upload is tried again from the start, up to
- * 3 attempts in all.
+ * 3 attempts in all (then the runner keeps the file and tries again later, one attempt at a time).
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
