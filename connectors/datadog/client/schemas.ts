@@ -10,7 +10,7 @@
  * and read by type where the connector uses them (most answers carry included objects it never reads).
  */
 import { z } from "zod";
-import type { EntryRule } from "./tolerant.ts";
+import { holeToNull, withoutHoles, type EntryRule } from "./tolerant.ts";
 
 const str = z.string().nullish();
 const bool = z.boolean().nullish();
@@ -18,8 +18,10 @@ const int = z.number().int().nullish();
 
 /** A JSON:API resource identifier ({ id, type }). */
 export const ResourceRefSchema = z.looseObject({ id: z.string(), type: z.string() });
-const toOne = z.looseObject({ data: ResourceRefSchema.nullish() }).nullish();
-const toMany = z.looseObject({ data: z.array(ResourceRefSchema).nullish() }).nullish();
+// A reference without an id or a type (the spec rarely requires them) points nowhere: it is dropped and counted
+// (tolerant.ts), while a reference with a wrong-typed id still fails the answer.
+const toOne = z.looseObject({ data: z.preprocess(holeToNull, ResourceRefSchema.nullish()) }).nullish();
+const toMany = z.looseObject({ data: z.preprocess(withoutHoles, z.array(ResourceRefSchema).nullish()) }).nullish();
 
 /** An `included` list before it is read by type (entries the connector does not read are never checked). */
 const included = z.array(z.unknown()).nullish();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ResponseShapeError } from "./parse.ts";
-import { INCLUDED_ENTRY, ScheduleUserSchema, TEAM_ENTRY, TEAM_MEMBERSHIP_ENTRY, TeamMembershipSchema, TeamSchema } from "./schemas.ts";
+import { INCLUDED_ENTRY, ROLE_ENTRY, RoleSchema, ScheduleUserSchema, TEAM_ENTRY, TEAM_MEMBERSHIP_ENTRY, TeamMembershipSchema, TeamSchema } from "./schemas.ts";
 import { countUntyped, readEntries, readIncluded, SkipTally } from "./tolerant.ts";
 
 const TEAM = "20000000-0000-4000-8000-000000000001";
@@ -54,6 +54,23 @@ describe("the tolerant reader", () => {
     expect(tally.reasons()).toEqual({ "without id": 1, "included without a type": 1 });
     expect(() => readIncluded("GetOnCallSchedule", [{ type: "users", id: USER, attributes: { email: 7 } }], "users", ScheduleUserSchema, INCLUDED_ENTRY, tally)).toThrow(
       /included\[0\]\.attributes\.email: expected string, received number/,
+    );
+  });
+
+  it("drops relationship references without an id or type (counted), keeps the entry; a wrong-typed reference id fails", () => {
+    const role = (refs: unknown[]) => ({
+      type: "roles",
+      id: "10000000-0000-4000-8000-000000000001",
+      attributes: { name: "Admin" },
+      relationships: { permissions: { data: refs } },
+    });
+    const tally = new SkipTally();
+    const [kept] = readEntries("ListRoles", RoleSchema, [role([{ type: "permissions" }, { id: "p1", type: "permissions" }, { id: "p2" }])], ROLE_ENTRY, tally);
+    expect(kept.relationships?.permissions?.data).toEqual([{ id: "p1", type: "permissions" }]);
+    expect(tally.skipped).toBe(0);
+    expect(tally.droppedRefs).toBe(2);
+    expect(() => readEntries("ListRoles", RoleSchema, [role([{ id: 5, type: "permissions" }])], ROLE_ENTRY, new SkipTally())).toThrow(
+      /data\[0\]\.relationships\.permissions\.data\[0\]\.id: expected string, received number/,
     );
   });
 });

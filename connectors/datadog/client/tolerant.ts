@@ -32,6 +32,7 @@ export interface EntryRule {
 export class SkipTally {
   readonly #reasons = new Map<string, number>();
   #seen = 0;
+  #refs = 0;
 
   get skipped(): number {
     let n = 0;
@@ -41,6 +42,15 @@ export class SkipTally {
 
   get seen(): number {
     return this.#seen;
+  }
+
+  /** References (relationship data) dropped inside kept entries. */
+  get droppedRefs(): number {
+    return this.#refs;
+  }
+
+  dropRefs(count: number): void {
+    this.#refs += count;
   }
 
   saw(count = 1): void {
@@ -58,13 +68,40 @@ export class SkipTally {
   /** One warning for the whole answer; nothing when nothing was skipped. */
   warn(logger: Logger | undefined, operation: string, listing: string): void {
     const skipped = this.skipped;
-    if (skipped === 0 || !logger) return;
+    if ((skipped === 0 && this.#refs === 0) || !logger) return;
     const why = [...this.#reasons].map(([reason, n]) => `${n} ${reason}`).join(", ");
+    const parts: string[] = [];
+    if (skipped > 0) parts.push(`skipped ${skipped} of ${this.#seen} entries of GET ${listing} that the connector cannot use (${why})`);
+    if (this.#refs > 0) parts.push(`${skipped > 0 ? "dropped" : `GET ${listing}: dropped`} ${this.#refs} references without an id or type`);
     logger.warn(
-      { operation, listing, skipped, seen: this.#seen, reasons: this.reasons() },
-      `${operation}: skipped ${skipped} of ${this.#seen} entries of GET ${listing} that the connector cannot use (${why})`,
+      { operation, listing, skipped, seen: this.#seen, reasons: this.reasons(), droppedRefs: this.#refs },
+      `${operation}: ${parts.join("; ")}`,
     );
   }
+}
+
+// References dropped while one entry is parsed (parsing is synchronous, so one counter serves every parse).
+let holes = 0;
+
+function isHole(ref: unknown): boolean {
+  if (ref === null || typeof ref !== "object" || Array.isArray(ref)) return false;
+  const { id, type } = ref as { id?: unknown; type?: unknown };
+  return id === undefined || type === undefined;
+}
+
+/** zod preprocessing of a to-many relationship: references without an id or type are dropped (and counted). */
+export function withoutHoles(refs: unknown): unknown {
+  if (!Array.isArray(refs)) return refs;
+  const kept = refs.filter((ref) => !isHole(ref));
+  holes += refs.length - kept.length;
+  return kept;
+}
+
+/** zod preprocessing of a to-one relationship: a reference without an id or type is no reference. */
+export function holeToNull(ref: unknown): unknown {
+  if (!isHole(ref)) return ref;
+  holes++;
+  return null;
 }
 
 /** The value at `path` in `input`, or undefined when it (or a parent) is absent. */
@@ -94,7 +131,9 @@ export function readEntry<S extends z.ZodType>(
   prefix: readonly PropertyKey[],
 ): z.output<S> | undefined {
   tally.saw();
+  holes = 0;
   const result = schema.safeParse(entry);
+  const dropped = holes;
   if (!result.success) {
     const missing = result.error.issues.filter((issue) => at(entry, issue.path) === undefined && entry !== null && typeof entry === "object");
     const sparse = (path: string) => rule.sparse.includes("*") || rule.sparse.includes(path);
@@ -116,6 +155,7 @@ export function readEntry<S extends z.ZodType>(
       return undefined;
     }
   }
+  tally.dropRefs(dropped);
   return result.data;
 }
 

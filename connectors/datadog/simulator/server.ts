@@ -10,7 +10,7 @@ import { breakShape, type FaultSet, type FaultSpec, misstateTotal, statusText } 
 import type { Org } from "./model.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 import type { RouteContext, RouteDef, RouteResult, Router } from "./router.ts";
-import type { SimulatorStats } from "./stats.ts";
+import { RECENT_REQUESTS, type SimulatorStats } from "./stats.ts";
 
 const MAX_REQUEST_BODY = 1024 * 1024;
 const DEFAULT_OVERSIZED_BYTES = 64 * 1024 * 1024;
@@ -70,6 +70,8 @@ async function handle(deps: PipelineDeps, req: IncomingMessage, res: ServerRespo
   const match = deps.router.match(method, url.pathname);
   const operation = match ? `${method} ${match.def.template}` : "UNMATCHED";
   stats.byOperation[operation] = (stats.byOperation[operation] ?? 0) + 1;
+  stats.recent.push(`${method} ${req.url ?? "/"}`);
+  if (stats.recent.length > RECENT_REQUESTS) stats.recent.splice(0, stats.recent.length - RECENT_REQUESTS);
   if (!match) return send(deps, res, 404, { errors: ["Not found"] });
   const { def, params } = match;
 

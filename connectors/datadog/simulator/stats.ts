@@ -12,10 +12,14 @@ export interface SimulatorStats {
   inFlight: number;
   /** The most requests ever in flight at once. */
   maxInFlight: number;
+  /** "METHOD /path" of the latest requests (at most RECENT_REQUESTS), as received: what reached the API. */
+  recent: string[];
 }
 
+export const RECENT_REQUESTS = 1000;
+
 export function newStats(): SimulatorStats {
-  return { requests: 0, byOperation: {}, byStatus: {}, http429: 0, inFlight: 0, maxInFlight: 0 };
+  return { requests: 0, byOperation: {}, byStatus: {}, http429: 0, inFlight: 0, maxInFlight: 0, recent: [] };
 }
 
 /** Zeroes the counters in place (callers may hold a reference to the object). */
@@ -25,4 +29,5 @@ export function resetStats(stats: SimulatorStats): void {
   stats.byStatus = {};
   stats.http429 = 0;
   stats.maxInFlight = stats.inFlight;
+  stats.recent = [];
 }
