@@ -159,6 +159,9 @@ const quietly = (p: Promise<unknown>) => p.then(() => {}, () => {});
 
 const errorText = (err: unknown) => redactText(err instanceof Error ? err.message : String(err));
 
+const ageText = (ms: number) =>
+  ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms} ms`;
+
 /** Field numbers of a task this build does not know (a newer task type), for the log. */
 const unknownFieldNumbers = (task: Task) => (task.$unknown ?? []).map((f) => f.no);
 
@@ -189,6 +192,8 @@ class Service {
   readonly #running = new Map<string, Promise<void>>();
   /** Tasks of #running whose sync is done and only waits for the platform: they take no concurrency slot. */
   readonly #keeping = new Set<string>();
+  /** Resolved (and renewed) when a running task moves to #keeping, so that a full poll loop polls again. */
+  #slotFreed = Promise.withResolvers<void>();
   readonly #kept: KeptUploads | undefined;
   /** Whether the last platform call failed; when one answers after that, waiting kept uploads try at once. */
   #platformFailing = false;
@@ -310,7 +315,7 @@ class Service {
     let failures = 0;
     while (!this.#stop.aborted) {
       if (this.#running.size - this.#keeping.size >= concurrency) {
-        await Promise.race([...this.#running.values(), this.#stopped]);
+        await Promise.race([...this.#running.values(), this.#stopped, this.#slotFreed.promise]);
         continue;
       }
       let next;
@@ -520,6 +525,8 @@ class Service {
     const store = this.#kept!;
     heartbeat.tolerateFailures();
     this.#keeping.add(kept.taskId);
+    this.#slotFreed.resolve();
+    this.#slotFreed = Promise.withResolvers<void>();
     try {
       for (let attempt = 0; ; attempt++) {
         if (!(tryAtOnce && attempt === 0)) {
@@ -536,9 +543,8 @@ class Service {
         }
         if (Date.now() >= store.expiresAt(kept)) {
           await store.remove(kept);
-          const hours = Math.round(store.maxAgeMs / 3_600_000);
           const message = `the sync finished at ${new Date(kept.keptAt).toISOString()} but the platform did not take its upload within ` +
-            `${hours >= 1 ? `${hours} h` : `${store.maxAgeMs} ms`}; the kept file was deleted, run the sync again`;
+            `${ageText(store.maxAgeMs)}; the kept file was deleted, run the sync again`;
           log.error(message);
           return this.#errorRequest(kept.taskId, new ConnectorError(Code.UNAVAILABLE, message), false);
         }

@@ -74,6 +74,18 @@ describe("kept uploads in service mode", () => {
     expect(p.uploads).toEqual([]);
   });
 
+  it("a kept sync takes no concurrency slot: with --task-concurrency 1 the next task runs while it waits", async () => {
+    const p = await platform();
+    const s = service(p, { taskConcurrency: 1 });
+    const id = await keptSync(p, s);
+    const next = p.enqueue({ taskType: { case: "hello", value: {} } });
+    expect((await p.waitForFinished(next)).finalState.case).toBe("success");
+    expect(p.finished.has(id)).toBe(false);
+    p.fail.unavailableCalls = 0;
+    expect((await p.waitForFinished(id)).finalState.case).toBe("success");
+    expect(keptFiles()).toEqual([]);
+  });
+
   it("after a restart, a kept sync of a task the platform has forgotten is deleted, not uploaded forever", async () => {
     const p = await platform();
     const first = service(p);
