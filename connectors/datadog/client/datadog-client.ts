@@ -290,7 +290,7 @@ export class DatadogClient {
     const items = this.#entries("ListUsers", `/api/v2/users (page ${page})`, UserSchema, res.data, USER_ENTRY);
     this.#checkPage("ListUsers", "/api/v2/users", page, items);
     const total = res.meta?.page?.total_filtered_count ?? res.meta?.page?.total_count ?? undefined;
-    return { items, total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
+    return { items, total, received: res.data.length, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
   }
 
   /**
@@ -313,7 +313,7 @@ export class DatadogClient {
     const items = this.#entries("ListRoles", `/api/v2/roles (page ${page})`, RoleSchema, res.data, ROLE_ENTRY);
     this.#checkPage("ListRoles", "/api/v2/roles", page, items);
     const total = res.meta?.page?.total_filtered_count ?? res.meta?.page?.total_count ?? undefined;
-    return { items, total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
+    return { items, total, received: res.data.length, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
   }
 
   async listRoleUsersPage(roleId: string, page: number, signal?: AbortSignal): Promise<Page<UserRef>> {
@@ -325,7 +325,7 @@ export class DatadogClient {
     const items = this.#entries("ListRoleUsers", `/api/v2/roles/${roleId}/users (page ${page})`, UserRefSchema, res.data, USER_REF_ENTRY);
     this.#checkPage("ListRoleUsers", `/api/v2/roles/${roleId}/users`, page, items);
     const total = res.meta?.page?.total_filtered_count ?? res.meta?.page?.total_count ?? undefined;
-    return { items, total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
+    return { items, total, received: res.data.length, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
   }
 
   async listRolePermissions(roleId: string, signal?: AbortSignal): Promise<Permission[]> {
@@ -362,7 +362,7 @@ export class DatadogClient {
     const total = res.meta?.pagination?.total ?? undefined;
     let nextPage = nextPageNumber(page, this.pageSize, res.data.length, total);
     if (total === undefined && res.links && !res.links.next) nextPage = undefined;
-    return { items, total, nextPage };
+    return { items, total, received: res.data.length, nextPage };
   }
 
   /** One page of a team's memberships with their users (the API puts them in `included`: no request per member). */
@@ -385,6 +385,7 @@ export class DatadogClient {
     return {
       items,
       total,
+      received: res.data.length,
       nextPage,
       get users() {
         if (!users) {
@@ -542,7 +543,7 @@ export class DatadogClient {
     const items = this.#entries("ListAPIKeys", `/api/v2/api_keys (page ${page})`, ApiKeySchema, res.data, API_KEY_ENTRY);
     this.#checkPage("ListAPIKeys", "/api/v2/api_keys", page, items);
     const total = res.meta?.page?.total_filtered_count ?? undefined;
-    return { items, total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
+    return { items, total, received: res.data.length, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
   }
 
   async listApplicationKeysPage(page: number, signal?: AbortSignal): Promise<Page<ApplicationKey>> {
@@ -554,7 +555,7 @@ export class DatadogClient {
     const items = this.#entries("ListApplicationKeys", `/api/v2/application_keys (page ${page})`, ApplicationKeySchema, res.data, APPLICATION_KEY_ENTRY);
     this.#checkPage("ListApplicationKeys", "/api/v2/application_keys", page, items);
     const total = res.meta?.page?.total_filtered_count ?? undefined;
-    return { items: items.map(withoutSecret), total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
+    return { items: items.map(withoutSecret), total, received: res.data.length, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
   }
 
   async listServiceAccountApplicationKeysPage(serviceAccountId: string, page: number, signal?: AbortSignal): Promise<Page<ApplicationKey>> {
@@ -567,7 +568,7 @@ export class DatadogClient {
     const items = this.#entries("ListServiceAccountApplicationKeys", `${listing} (page ${page})`, ApplicationKeySchema, res.data, APPLICATION_KEY_ENTRY);
     this.#checkPage("ListServiceAccountApplicationKeys", listing, page, items);
     const total = res.meta?.page?.total_filtered_count ?? undefined;
-    return { items: items.map(withoutSecret), total, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
+    return { items: items.map(withoutSecret), total, received: res.data.length, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
   }
 
   /** Key metadata (owner, scopes); the secret value is dropped if the API sends it. */

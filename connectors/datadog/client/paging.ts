@@ -13,6 +13,8 @@ export interface Page<T> {
   nextPage: number | undefined;
   /** The total the API advertised, when it did. */
   total: number | undefined;
+  /** Entries the answer held, usable or not (items may be fewer: see tolerant.ts); items.length when absent. */
+  received?: number;
 }
 
 export function nextPageNumber(page: number, size: number, received: number, total: number | null | undefined): number | undefined {

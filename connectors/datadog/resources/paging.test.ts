@@ -81,4 +81,10 @@ describe("numbered pages", () => {
     expect(nextPageNumber(1, 100, 100, 200)).toBeUndefined();
     expect(nextPageNumber(0, 100, 100, 250)).toBe(1);
   });
+
+  it("counts pages by the entries an answer held, not by the usable items left after skipping", async () => {
+    // 100 entries per page, 40 of them unusable: 250 items are 3 pages, not ceil(250 / 60) = 5.
+    const first = await numberedPage("", "users", async () => ({ items: Array.from({ length: 60 }, (_, i) => i), received: 100, nextPage: 1, total: 250 }));
+    expect(findAnnotation(first.annotations, EnqueuePageTokensSchema)?.pageTokens).toEqual(["1", "2+"]);
+  });
 });

@@ -53,8 +53,10 @@ export async function numberedPage<T>(
 ): Promise<{ items: T[]; nextPageToken: string; annotations?: Any[] }> {
   const { page: n, chain } = parse(token, listing);
   const page = await fetch(n);
-  if (token === "" && page.nextPage !== undefined && typeof page.total === "number" && page.items.length > 0) {
-    const last = Math.ceil(page.total / page.items.length) - 1;
+  // Pages are as long as the answer's entries, not as the usable items among them (skipped entries count).
+  const perPage = page.received ?? page.items.length;
+  if (token === "" && page.nextPage !== undefined && typeof page.total === "number" && perPage > 0) {
+    const last = Math.ceil(page.total / perPage) - 1;
     if (last <= MAX_ANNOUNCED_PAGES) {
       const rest: string[] = [];
       for (let p = 1; p <= last; p++) rest.push(p === last ? `${p}+` : String(p));
@@ -64,7 +66,7 @@ export async function numberedPage<T>(
   if (page.nextPage === undefined && typeof page.total === "number" && page.total > MAX_PLAUSIBLE_TOTAL) {
     throw new ConnectorError(
       Code.INTERNAL,
-      `${listing}: the API announced a total of ${page.total} items but the listing ended at page ${n} (${page.items.length} items on it): ` +
+      `${listing}: the API announced a total of ${page.total} items but the listing ended at page ${n} (${perPage} items on it): ` +
         `its total and its content disagree (no Datadog listing holds more than ${MAX_PLAUSIBLE_TOTAL}); stopping rather than storing a listing that may be incomplete`,
     );
   }

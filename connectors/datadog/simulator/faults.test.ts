@@ -85,6 +85,16 @@ describe("fault injection", () => {
     expect(extra.data[0].attributes.email).toBeTypeOf("string");
   });
 
+  it("misstates every total of a listing answer, the items unchanged", async () => {
+    const honest = (await call(sim, "/api/v2/users?page[size]=5")).body;
+    sim.injectFaults([{ kind: "total", total: 1e11, count: 2 }]);
+    const users = (await call(sim, "/api/v2/users?page[size]=5")).body;
+    expect(users.meta.page).toMatchObject({ total_count: 1e11, total_filtered_count: 1e11 });
+    expect(users.data).toEqual(honest.data);
+    expect((await call(sim, "/api/v2/team?page[size]=5")).body.meta.pagination.total).toBe(1e11);
+    expect((await call(sim, "/api/v2/team?page[size]=5")).body.meta.pagination.total).toBe(25);
+  });
+
   it("repeats the first page forever, with a next link that moves on", async () => {
     const page0 = await call(sim, "/api/v2/team?page[size]=5");
     sim.injectFaults([{ kind: "repeat-page" }]);
