@@ -293,7 +293,8 @@ export function trustGrpcCases(): void {
       expect(other).toEqual([]);
       expect(exhausted).toBeGreaterThan(0);
       expect(ok).toBeGreaterThan(0);
-      expect(peak).toBeLessThan(350);
+      // Well under the manifests' 512 Mi limit; before the limits the same flood reached ~640 MB.
+      expect(peak).toBeLessThan(400);
       expect(afterCall).toBe("OK");
       expect(stillOpen).toBe(0);
       expect(afterSockets).toBe("OK");
