@@ -186,7 +186,7 @@ export function trustGrpcCases(): void {
           "`baton-datadog serve -p --listen 0.0.0.0:0 --tls-cert … --tls-key …` as a child process (simulator behind it); then with " +
           "--allow-unauthenticated-clients; then with --tls-client-ca, TLS clients on 127.0.0.1 without a certificate and with one from another CA",
         outcome:
-          `refused at start (before: it served Grant and DeleteResource to anyone); opted in: started, warned at warn level and on stderr, a client without a certificate ` +
+          `refused at start, exit 2 (before: it started and served every RPC to any TLS client); opted in: started, warned at warn level and on stderr, a client without a certificate ` +
           `got ${optInCall} for ListResourceTypes; with --tls-client-ca: ${Object.entries(outcomes).map(([k, v]) => `${k} → ${v}`).join("; ")}; ` +
           `${datadogRequests} Datadog requests made for them; a client with a certificate → ${withCert}`,
         exitCode: code ?? undefined,

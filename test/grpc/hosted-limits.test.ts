@@ -141,6 +141,22 @@ describe("the guarded listener", () => {
   });
 });
 
+describe("idle connections", () => {
+  it("are closed by the server after the idle timeout, and the client reconnects for its next call", async () => {
+    const { server } = await serve({ limits: { idleTimeoutMs: 300 } });
+    const client = connectorClient(server.address, grpc.credentials.createInsecure(), { defaultTimeoutMs: 10_000 });
+    try {
+      await client.listResourceTypes({});
+      expect(server.stats().connections.open).toBe(1);
+      await until(() => server.stats().connections.open === 0, 5000);
+      expect((await client.listResourceTypes({})).list).toHaveLength(5);
+      expect(server.stats().connections.handedOver).toBe(2);
+    } finally {
+      client.close();
+    }
+  });
+});
+
 describe("the call limiter", () => {
   it("runs the cap, queues a few, refuses the rest with RESOURCE_EXHAUSTED, and a cancelled waiter leaves the queue", async () => {
     const observed = observedRpc(inProcess(fixtureConnector()));
