@@ -29,7 +29,7 @@ import { diagnose, formatDiagnosis } from "./client/diagnose.ts";
 import { resolveApiEndpoint } from "./client/sites.ts";
 import { checkDelegatedAuth } from "./auth/check.ts";
 import { delegatedAuthEnabled } from "./auth/config.ts";
-import { runSimulateCommand, SimulateUsageError, SIMULATE_USAGE } from "./simulator/cli.ts";
+import { serveSimulator, SIMULATE_FLAGS, simulatorOptions } from "./simulator/cli.ts";
 import { startSimulator } from "./simulator/index.ts";
 import pkg from "../../package.json" with { type: "json" };
 
@@ -102,9 +102,10 @@ const demo = defineCommand<DatadogConfig>()({
 
 const simulate = defineCommand<DatadogConfig>()({
   name: "simulate",
-  description: "Serve a simulated Datadog API on loopback (prints {baseUrl, apiKey, appKey} first); see `simulate --help`",
-  run(ctx) {
-    ctx.io.stdout.write(SIMULATE_USAGE + "\n");
+  description: "Serve a simulated Datadog API on loopback until stopped (prints {baseUrl, apiKey, appKey} first)",
+  flags: SIMULATE_FLAGS,
+  async run(ctx) {
+    await serveSimulator(simulatorOptions(ctx.options), ctx.io.stdout, ctx.signal);
   },
 });
 
@@ -182,20 +183,6 @@ export const datadogCli: ConnectorCliSpec<typeof datadogConfig> = {
 };
 
 export async function main(argv: string[]): Promise<void> {
-  // The simulator parses its own flags (they are not connector config).
-  if (argv[0] === "simulate") {
-    try {
-      await runSimulateCommand(argv.slice(1));
-      process.exit(0);
-    } catch (err) {
-      if (err instanceof SimulateUsageError) {
-        process.stderr.write(`baton-datadog simulate: ${err.message}\n${SIMULATE_USAGE}\n`);
-        process.exit(2);
-      }
-      process.stderr.write(`baton-datadog simulate: error: ${(err as Error).message}\n`);
-      process.exit(1);
-    }
-  }
   process.argv = [process.argv[0], process.argv[1], ...argv];
   await runConnectorCliMain(datadogCli);
 }

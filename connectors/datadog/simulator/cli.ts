@@ -1,105 +1,88 @@
 /**
  * `baton-datadog simulate`: starts the simulator, prints one JSON line {"baseUrl","apiKey","appKey"} first on
  * stdout (the only place the generated keys ever appear), then serves until SIGINT or SIGTERM.
+ *
+ * Its flags are declared like every other command's, so the SDK runner parses them, lists them in
+ * `simulate --help` and `help simulate`, and reports bad values in the one error format of the CLI.
  */
-import { parseArgs } from "node:util";
+import { z } from "zod";
+import { UsageError } from "../../../src/cli/errors.ts";
+import type { OutStream } from "../../../src/cli/spec.ts";
+import { field, type ValuesOf } from "../../../src/config/fields.ts";
+import { DEFAULT_COUNTS } from "./generate.ts";
 import { startSimulator, type SimulatorOptions } from "./index.ts";
 import { parseRateLimit } from "./rate-limit.ts";
 
-export const SIMULATE_USAGE = `Usage: baton-datadog simulate [--port N] [--host H] [--seed S] [--users N] [--teams N] [--roles N]
-       [--schedules N] [--api-keys N] [--app-keys N] [--service-accounts N] [--latency-ms N] [--rate-limit N/SECONDS]`;
+const rateLimitText = field.string({
+  description: "The same fixed-window limit for every named limit, as N/SECONDS (e.g. 100/10); 429 beyond it",
+  schema: z.string().superRefine((text, ctx) => {
+    try {
+      parseRateLimit(text);
+    } catch {
+      ctx.addIssue({ code: "custom", message: "must look like N/SECONDS with N >= 1 and SECONDS > 0, e.g. 100/10" });
+    }
+  }),
+});
 
-/** Bad command-line input; the caller prints the message with the usage and exits 2. */
-export class SimulateUsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "SimulateUsageError";
-  }
-}
+const count = (what: string, fallback: string) =>
+  field.int({ description: `${what} in the simulated org (default ${fallback})`, min: 0 });
 
-const INTEGER_FLAGS = {
-  port: "port",
-  seed: "seed",
-  users: "users",
-  teams: "teams",
-  roles: "roles",
-  schedules: "schedules",
-  "api-keys": "apiKeys",
-  "app-keys": "appKeys",
-  "service-accounts": "serviceAccounts",
-  "latency-ms": "latencyMs",
-} as const;
+/** The simulator's flags (command line only). Counts left unset take the simulator's defaults. */
+export const SIMULATE_FLAGS = {
+  port: field.int({ description: "Port to listen on (0 picks a free one)", default: 0, min: 0, max: 65535 }),
+  host: field.string({ description: "Address to listen on", default: "127.0.0.1" }),
+  seed: field.int({ description: "Seed of the generated org (same seed, same org)", default: 1, min: 0 }),
+  users: count("Users", String(DEFAULT_COUNTS.users)),
+  teams: count("Teams", String(DEFAULT_COUNTS.teams)),
+  roles: count("Roles", String(DEFAULT_COUNTS.roles)),
+  schedules: count("On-call schedules", String(DEFAULT_COUNTS.schedules)),
+  apiKeys: count("API keys", String(DEFAULT_COUNTS.apiKeys)),
+  appKeys: count("Application keys", String(DEFAULT_COUNTS.appKeys)),
+  serviceAccounts: count("Service accounts (among the users)", `${DEFAULT_COUNTS.serviceAccounts}, at most a tenth of the users`),
+  latencyMs: field.int({ description: "Delay before every answer, in milliseconds", default: 0, min: 0, max: 600_000 }),
+  rateLimit: rateLimitText,
+};
 
-function integer(flag: string, raw: string | undefined): number | undefined {
-  if (raw === undefined) return undefined;
-  if (!/^\d+$/.test(raw)) throw new SimulateUsageError(`--${flag} must be a whole number >= 0, got "${raw}"`);
-  return Number(raw);
-}
+export type SimulateValues = ValuesOf<typeof SIMULATE_FLAGS>;
 
-export function parseSimulateArgs(argv: readonly string[]): SimulatorOptions {
-  let values: Record<string, string | undefined>;
-  try {
-    const parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        ...Object.fromEntries(Object.keys(INTEGER_FLAGS).map((flag) => [flag, { type: "string" as const }])),
-        host: { type: "string" },
-        "rate-limit": { type: "string" },
-      },
-    });
-    values = parsed.values as Record<string, string | undefined>;
-  } catch (error) {
-    throw new SimulateUsageError(error instanceof Error ? error.message : String(error));
-  }
-  const n = Object.fromEntries(
-    Object.entries(INTEGER_FLAGS).map(([flag, key]) => [key, integer(flag, values[flag])]),
-  ) as Record<(typeof INTEGER_FLAGS)[keyof typeof INTEGER_FLAGS], number | undefined>;
-  if (n.port !== undefined && n.port > 65535) throw new SimulateUsageError(`--port must be at most 65535, got ${n.port}`);
+/** The simulator options for resolved (validated) flag values. */
+export function simulatorOptions(values: SimulateValues): SimulatorOptions {
   const options: SimulatorOptions = {
-    port: n.port ?? 0,
-    host: values.host ?? "127.0.0.1",
-    seed: n.seed,
-    latencyMs: n.latencyMs,
+    port: values.port,
+    host: values.host,
+    seed: values.seed,
+    latencyMs: values.latencyMs,
     counts: {
-      users: n.users,
-      teams: n.teams,
-      roles: n.roles,
-      schedules: n.schedules,
-      apiKeys: n.apiKeys,
-      appKeys: n.appKeys,
-      serviceAccounts: n.serviceAccounts,
+      users: values.users,
+      teams: values.teams,
+      roles: values.roles,
+      schedules: values.schedules,
+      apiKeys: values.apiKeys,
+      appKeys: values.appKeys,
+      serviceAccounts: values.serviceAccounts,
     },
   };
-  if (values["rate-limit"] !== undefined) {
-    try {
-      options.rateLimit = parseRateLimit(values["rate-limit"]);
-    } catch (error) {
-      throw new SimulateUsageError(`--rate-limit: ${(error as Error).message}`);
-    }
-  }
+  if (values.rateLimit !== undefined) options.rateLimit = parseRateLimit(values.rateLimit);
   return options;
 }
 
-export async function runSimulateCommand(argv: string[]): Promise<void> {
-  const options = parseSimulateArgs(argv);
+/** Serves until `signal` aborts; the first stdout line is the JSON connection info. */
+export async function serveSimulator(options: SimulatorOptions, stdout: OutStream, signal: AbortSignal): Promise<void> {
   let sim;
   try {
     sim = await startSimulator(options);
   } catch (error) {
-    if (error instanceof RangeError) throw new SimulateUsageError(error.message);
+    // The org generator's range checks (counts too large, more service accounts than users) are bad input.
+    if (error instanceof RangeError) throw new UsageError(`simulate: ${error.message}`);
     throw error;
   }
-  process.stdout.write(`${JSON.stringify({ baseUrl: sim.baseUrl, apiKey: sim.apiKey, appKey: sim.appKey })}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      resolve();
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-  });
-  await sim.close();
+  try {
+    stdout.write(`${JSON.stringify({ baseUrl: sim.baseUrl, apiKey: sim.apiKey, appKey: sim.appKey })}\n`);
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) return resolve();
+      signal.addEventListener("abort", () => resolve(), { once: true });
+    });
+  } finally {
+    await sim.close();
+  }
 }
