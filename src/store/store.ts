@@ -27,6 +27,7 @@ import {
 import { dropForeignSchemaCode, openDefensive } from "./defensive.ts";
 import { C1zWriteError, decompressC1zToFile, writeC1zFromFile, type WriteC1zOptions } from "./format.ts";
 import { newKsuid } from "./ksuid.ts";
+import { DEFAULT_KEEP_SYNC_COUNT, retentionFromEnv, selectSyncsToDelete } from "./runs.ts";
 import { applySchema, INDEXES } from "./schema.ts";
 import { formatSqlTime } from "./time.ts";
 import { ensurePrivateDirectory, WorkDirLock, workDirectoryPath } from "./workdir.ts";
@@ -34,8 +35,8 @@ import { ensurePrivateDirectory, WorkDirLock, workDirectoryPath } from "./workdi
 export const SYNC_TYPES = ["full", "partial", "resources_only", "partial_upserts", "partial_deletions"] as const;
 export type SyncType = (typeof SYNC_TYPES)[number];
 
-/** How many finished sync runs a file keeps; older runs and their rows are deleted when a run ends. */
-export const KEEP_FINISHED_SYNCS = 2;
+/** How many finished full runs a file keeps (runs.ts has the whole rule); older ones are deleted when a run ends. */
+export const KEEP_FINISHED_SYNCS = DEFAULT_KEEP_SYNC_COUNT;
 
 const OBJECT_TABLES = ["v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants", "v1_assets", "v1_connector_sessions"];
 const WORK_DB = "sync.sqlite";
@@ -124,6 +125,11 @@ export interface OpenForSyncOptions {
   logger?: Logger;
   /** Decoded-size cap when a previous c1z is decompressed into the working database. */
   maxDecodedBytes?: number;
+  /**
+   * Refuse (with this reason in the message) to reopen the working database of an unfinished sync: for callers
+   * that add a run of their own and save, which would turn someone else's unfinished run into a saved one.
+   */
+  refuseUnfinishedWork?: string;
 }
 
 export interface OpenReadOnlyOptions {
@@ -217,6 +223,9 @@ const str = (v: SQLOutputValue | undefined): string => (v === null || v === unde
 const num = (v: SQLOutputValue | undefined): number => Number(v ?? 0);
 const bytes = (v: SQLOutputValue | undefined): Uint8Array => (v instanceof Uint8Array ? v : new Uint8Array(0));
 
+/** sync: a working database beside a c1z; readonly: a private decoded copy; scratch: a new private database. */
+type StoreMode = "sync" | "readonly" | "scratch";
+
 interface SyncWork {
   /** The c1z this working database is for. */
   file: string;
@@ -227,7 +236,7 @@ interface SyncWork {
 export class SyncStore {
   readonly #db: DatabaseSync;
   readonly #dbPath: string;
-  readonly #mode: "sync" | "readonly";
+  readonly #mode: StoreMode;
   readonly #tempDir: string | undefined;
   readonly #work: SyncWork | undefined;
   readonly #logger: Logger | undefined;
@@ -239,7 +248,7 @@ export class SyncStore {
   private constructor(
     db: DatabaseSync,
     dbPath: string,
-    mode: "sync" | "readonly",
+    mode: StoreMode,
     tempDir: string | undefined,
     logger: Logger | undefined,
     work?: SyncWork,
@@ -272,6 +281,11 @@ export class SyncStore {
 
   static async #openLocked(file: string, dbPath: string, work: Omit<SyncWork, "file">, options: OpenForSyncOptions): Promise<SyncStore> {
     const { logger } = options;
+    if (existsSync(dbPath) && options.refuseUnfinishedWork) {
+      throw new Error(
+        `${file} has an unfinished sync in ${work.dir}: ${options.refuseUnfinishedWork}; run the same sync again to finish it first (or remove that directory to drop it)`,
+      );
+    }
     if (existsSync(dbPath)) {
       logger?.info({ workingDatabase: dbPath }, "c1z store: reopening the working database of an unfinished run");
     } else {
@@ -332,6 +346,36 @@ export class SyncStore {
       await rm(dir, { recursive: true, force: true });
       throw err;
     }
+  }
+
+  /** A new, empty database with Baton's schema in a private temp directory that close() (or saveTo) deletes. */
+  static async createScratch(options: { logger?: Logger } = {}): Promise<SyncStore> {
+    const dir = await mkdtemp(join(tmpdir(), "c1z-new-"));
+    trackTempDir(dir);
+    const dbPath = join(dir, "sync.sqlite");
+    try {
+      const db = openDatabase(dbPath, "new database");
+      try {
+        applySchema(db);
+      } catch (err) {
+        db.close();
+        throw err;
+      }
+      return new SyncStore(db, dbPath, "scratch", dir, options.logger);
+    } catch (err) {
+      tempDirs.delete(dir);
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /**
+   * The connection itself, for the store's own modules (diff.ts, compact.ts) whose set-wise SQL the typed
+   * methods do not cover. Not for other callers: they would bypass the schema rules kept here.
+   */
+  get database(): DatabaseSync {
+    this.#assertOpen();
+    return this.#db;
   }
 
   /** The SQLite file behind this store. */
@@ -558,13 +602,11 @@ export class SyncStore {
     });
   }
 
+  /** Go's retention (runs.ts): full runs beyond the limit go, partial runs are counted apart. */
   #pruneOldRuns(): void {
-    const kept = this.#db
-      .prepare("select id from v1_sync_runs where ended_at is not null order by id desc limit ?")
-      .all(KEEP_FINISHED_SYNCS);
-    if (kept.length < KEEP_FINISHED_SYNCS) return;
-    const oldestKept = num(kept[kept.length - 1].id);
-    const victims = this.#db.prepare("select sync_id from v1_sync_runs where id < ?").all(oldestKept).map((r) => str(r.sync_id));
+    const { skip, keep } = retentionFromEnv();
+    if (skip) return;
+    const victims = selectSyncsToDelete(this.syncRuns(), { keep });
     for (const victim of victims) {
       for (const table of OBJECT_TABLES) this.#stmt(`delete from ${table} where sync_id = ?`).run(victim);
       this.#stmt("delete from v1_sync_runs where sync_id = ?").run(victim);
