@@ -1,7 +1,7 @@
 /**
  * Inspection of a c1z file, as Baton's `baton` tool offers it: resource-types, resources, entitlements,
- * grants, syncs, stats; `-f FILE`, `-o console|json`, `--sync-id` (default: the latest finished sync) and
- * filters. Rows stream from the store to stdout: a large file is never held in memory.
+ * grants, syncs, stats, diff; `-f FILE`, `-o console|json`, `--sync-id` (any run; default: the newest finished
+ * full sync, so a later partial run shows only when named) and filters. Rows stream from the store to stdout: a large file is never held in memory.
  */
 import type { JsonValue } from "@bufbuild/protobuf";
 import { field, type FieldMap } from "../config/fields.ts";
@@ -9,13 +9,15 @@ import { EntitlementSchema, Entitlement_PurposeValue } from "../gen/c1/connector
 import { GrantSchema } from "../gen/c1/connector/v2/grant_pb.js";
 import { ResourceSchema, ResourceTypeSchema, ResourceType_Trait } from "../gen/c1/connector/v2/resource_pb.js";
 import { parseByteSize } from "../store/size.ts";
+import { defaultViewRun } from "../store/runs.ts";
 import { SyncStore, type SyncRunRow } from "../store/store.ts";
+import { diffCommand } from "./diff.ts";
 import { protoJson } from "./json.ts";
 import type { CommandContext, CommandSpec, OutStream } from "./spec.ts";
 import { formatCount, TableWriter, type Column } from "./table.ts";
 
 const outputFlag = { output: field.enum({ short: "o", values: ["console", "json"], default: "console", description: "Output format" }) };
-const syncIdFlag = { syncId: field.string({ description: "The sync to read (default: the latest finished sync)" }) };
+const syncIdFlag = { syncId: field.string({ description: "The sync to read, of any type (default: the newest finished full sync)" }) };
 const resourceTypeFlag = { resourceType: field.string({ description: "Only objects of this resource type" }) };
 
 type Output = "console" | "json";
@@ -67,16 +69,16 @@ async function withStore<T>(ctx: CommandContext<unknown, any>, fn: (store: SyncS
   }
 }
 
-/** The sync to read: --sync-id, else the latest finished one. */
+/** The sync to read: --sync-id (any run), else the default view of runs.ts (the newest finished full run). */
 function selectSync(store: SyncStore, file: string, syncId: string | undefined): SyncRunRow {
   if (syncId) {
     const run = store.getSyncRun(syncId);
     if (!run) throw new Error(`sync ${syncId} is not in ${file} (see the syncs command)`);
     return run;
   }
-  const latest = store.latestFinishedSync();
-  if (!latest) throw new Error(`${file} has no finished sync (see the syncs command; --sync-id reads an unfinished one)`);
-  return latest;
+  const view = defaultViewRun(store.syncRuns());
+  if (!view) throw new Error(`${file} has no sync run (see the syncs command)`);
+  return view;
 }
 
 const traitNames = new Map<number, string>(
@@ -191,6 +193,7 @@ export const inspectionCommands: readonly CommandSpec<unknown, any>[] = [
         startedAt: s.startedAt,
         endedAt: s.endedAt,
         ...(s.parentSyncId ? { parentSyncId: s.parentSyncId } : {}),
+        ...(s.linkedSyncId ? { linkedSyncId: s.linkedSyncId } : {}),
         ...(s.stats ? { stats: s.stats as JsonValue } : {}),
       }),
     );
@@ -234,4 +237,5 @@ export const inspectionCommands: readonly CommandSpec<unknown, any>[] = [
     table.add(["total", formatCount(c.resources), formatCount(c.entitlements), formatCount(c.grants)]);
     table.end();
   }),
+  diffCommand,
 ];

@@ -24,6 +24,7 @@ import { inspectionCommands } from "./inspect.ts";
 import { capabilitiesJson, prettyJson } from "./json.ts";
 import { formatSummary, ProgressReporter, TerminalStatus, type SyncSummary } from "./progress.ts";
 import { provisioningOperation } from "./provisioning.ts";
+import { runSyncFileOperation, syncFileOperation } from "./sync-files.ts";
 import type { BaseContext, CliIo, CommandContext, CommandSpec, ConnectorCliSpec, RunContext } from "./spec.ts";
 
 export interface RunOptions {
@@ -166,6 +167,12 @@ async function runSyncFlow(spec: AnySpec, session: Session<AnyConfig>, config: A
 /** No subcommand: a provisioning operation, service mode, or a one-shot sync. */
 async function runDefault(spec: AnySpec, session: Session<AnyConfig>): Promise<number> {
   const { base } = session;
+  const fileOperation = syncFileOperation(base.sdk);
+  if (fileOperation) {
+    // Local work on c1z files: the connector is not called, so its config is not needed.
+    await runSyncFileOperation(fileOperation, base);
+    return ExitCode.OK;
+  }
   const operation = provisioningOperation(base.sdk);
   const config = session.loadConfig();
   const ctx: RunContext<AnyConfig> = { ...base, config, progress: new ProgressReporter({ status: session.status }) };

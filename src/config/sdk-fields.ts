@@ -65,6 +65,14 @@ export const sdkConfig = defineConfig(
     healthCheckPort: field.int({ description: "The port of the health endpoints", default: 8081, min: 1, max: 65535, sdk: true }),
     healthCheckBindAddress: field.string({ description: "The address the health endpoints bind to", default: "127.0.0.1", sdk: true }),
     taskConcurrency: field.int({ description: "How many service-mode tasks run at once", default: 3, min: 1, max: 64, sdk: true }),
+    // Go's hidden local operations on c1z files (PROTOCOL-2.md §2.2, §2.4); they need no connector config.
+    diffSyncs: field.bool({ description: "Add to --file a partial run of what --applied-sync-id has and --base-sync-id lacks", hidden: true, sdk: true }),
+    baseSyncId: field.string({ description: "The base run of --diff-syncs", hidden: true, sdk: true }),
+    appliedSyncId: field.string({ description: "The run whose additions --diff-syncs records", hidden: true, sdk: true }),
+    compactSyncs: field.bool({ description: "Compact the c1z files of --compact-file-paths into one in --compact-output-path", hidden: true, sdk: true }),
+    compactFilePaths: field.stringList({ description: "The c1z files to compact (two or more, comma-separated)", hidden: true, sdk: true }),
+    compactSyncIds: field.stringList({ description: "One sync id per file of --compact-file-paths", hidden: true, sdk: true }),
+    compactOutputPath: field.string({ description: "The directory the compacted c1z is written to", hidden: true, sdk: true }),
     maxC1zDecodedSize: field.string({
       description:
         "The largest database a c1z file may decode to (e.g. 512MiB, 2GiB) when a sync resumes from --file or a command reads it; a guard against decompression bombs",
@@ -80,6 +88,8 @@ export const sdkConfig = defineConfig(
       { kind: "requiredTogether", fields: ["deleteResource", "deleteResourceType"] },
       { kind: "requiredTogether", fields: ["rotateCredentials", "rotateCredentialsType"] },
       { kind: "dependentOn", fields: ["rotateCredentialsPrintPlaintext"], dependsOn: ["rotateCredentials"] },
+      { kind: "requiredTogether", fields: ["diffSyncs", "baseSyncId", "appliedSyncId"] },
+      { kind: "requiredTogether", fields: ["compactSyncs", "compactFilePaths", "compactSyncIds", "compactOutputPath"] },
     ],
   },
 );

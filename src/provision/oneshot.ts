@@ -1,6 +1,6 @@
 /**
  * One-shot provisioning from the CLI, as Baton connectors do it: entitlements, principals and grants are looked
- * up in the c1z given by --file (the last finished sync), then the connector is called once. Each operation
+ * up in the c1z given by --file (its newest finished full sync), then the connector is called once. Each operation
  * returns a one-line human summary plus a structured result for `-o json`-style output.
  */
 import { create, toJson, type JsonObject } from "@bufbuild/protobuf";
@@ -20,6 +20,7 @@ import { hasAnnotation } from "../connector/annotations.ts";
 import { Code, ConnectorError } from "../connector/errors.ts";
 import { JWK_PROVIDER } from "../connector/encryption.ts";
 import type { ConnectorRpc } from "../connector/rpc.ts";
+import { defaultViewRun } from "../store/runs.ts";
 import { SyncStore } from "../store/store.ts";
 
 export type OneShotOperation =
@@ -60,8 +61,9 @@ async function withLastSync<T>(file: string, fn: (store: SyncStore, syncId: stri
     throw new ConnectorError(Code.FAILED_PRECONDITION, `cannot read ${file}: ${(err as Error).message} (run a sync first, or point --file at one)`);
   }
   try {
-    const run = store.latestFinishedSync();
-    if (!run) throw new ConnectorError(Code.FAILED_PRECONDITION, `${file} has no finished sync; run a sync first`);
+    // The run readers show (the newest finished full run): a later partial run holds only what it targeted.
+    const run = defaultViewRun(store.syncRuns());
+    if (!run) throw new ConnectorError(Code.FAILED_PRECONDITION, `${file} has no sync run; run a sync first`);
     return fn(store, run.syncId);
   } finally {
     store.close();
