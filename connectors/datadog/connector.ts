@@ -13,6 +13,8 @@ import { apiKeySyncer } from "./resources/api-keys.ts";
 import { applicationKeySyncer } from "./resources/application-keys.ts";
 import { datadogError } from "./resources/errors.ts";
 import { appLinks } from "./resources/links.ts";
+import { API_KEY, APPLICATION_KEY, SCHEDULE } from "./resources/resource-types.ts";
+import { envName, flagName } from "../../src/config/names.ts";
 import { roleSyncer } from "./resources/roles.ts";
 import { scheduleSyncer } from "./resources/schedules.ts";
 import { teamSyncer } from "./resources/teams.ts";
@@ -40,6 +42,11 @@ export function datadogConnector(opts: DatadogConnectorOptions): Connector {
   const syncers: ResourceSyncer[] = [userSyncer(deps), roleSyncer(deps), teamSyncer(deps)];
   if (opts.syncSchedules) syncers.push(scheduleSyncer(deps));
   if (opts.syncSecrets) syncers.push(apiKeySyncer(deps), applicationKeySyncer(deps));
+  // Types that are off say which setting turns them on.
+  const optionalResourceTypes: Record<string, string> = {};
+  const howTo = (key: "syncSchedules" | "syncSecrets") => `${flagName(key)} (${envName(key)}=true)`;
+  if (!opts.syncSchedules) optionalResourceTypes[SCHEDULE] = howTo("syncSchedules");
+  if (!opts.syncSecrets) optionalResourceTypes[API_KEY] = optionalResourceTypes[APPLICATION_KEY] = howTo("syncSecrets");
 
   return {
     info: {
@@ -48,6 +55,7 @@ export function datadogConnector(opts: DatadogConnectorOptions): Connector {
       helpUrl: "https://docs.datadoghq.com/account_management/",
     },
     syncers,
+    optionalResourceTypes,
 
     async validate(ctx) {
       let diagnosis;

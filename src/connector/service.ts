@@ -50,10 +50,14 @@ import { connectorMetadata } from "./capabilities.ts";
 import { encryptAll } from "./encryption.ts";
 import type { ConnectorRpc, RpcOptions } from "./rpc.ts";
 import { tenantAnnotation } from "./tenant.ts";
+import { envName, flagName } from "../config/names.ts";
 import type { CallContext, Connector, Page, ResourceSyncer } from "./types.ts";
 
 /** The baton-sdk release whose wire contract we follow; ≥ 0.4.3 tells a Go engine it may send active_sync_id. */
 export const SDK_WIRE_VERSION = "0.25.0";
+
+/** The provisioning switch is the SDK's own `--provisioning` setting, so the refusal names it. */
+export const PROVISIONING_DISABLED = `provisioning is not enabled: start the connector with -p (${flagName("provisioning")}) or set ${envName("provisioning")}=true`;
 
 export interface ConnectorServiceOptions {
   logger: Logger;
@@ -65,6 +69,7 @@ export function createConnectorService(connector: Connector, options: ConnectorS
   const syncers = new Map<string, ResourceSyncer>();
   for (const s of connector.syncers) syncers.set(s.resourceType.id, s);
   const resourceTypes = connector.syncers.map((s) => s.resourceType);
+  const optionalTypes = new Map(Object.entries(connector.optionalResourceTypes ?? {}));
 
   const ctxOf = (opts: RpcOptions | undefined, activeSyncId = ""): CallContext => ({
     signal: opts?.signal ?? new AbortController().signal,
@@ -75,6 +80,13 @@ export function createConnectorService(connector: Connector, options: ConnectorS
   const syncerFor = (resourceTypeId: string): ResourceSyncer => {
     checkId("resource_type_id", resourceTypeId);
     const s = syncers.get(resourceTypeId);
+    const enabledBy = s ? undefined : optionalTypes.get(resourceTypeId);
+    if (enabledBy !== undefined) {
+      throw new ConnectorError(
+        Code.FAILED_PRECONDITION,
+        `resource type "${resourceTypeId}" is not enabled: turn it on with ${enabledBy} (enabled: ${[...syncers.keys()].join(", ")})`,
+      );
+    }
     if (!s) {
       throw new ConnectorError(
         Code.INVALID_ARGUMENT,
@@ -98,11 +110,18 @@ export function createConnectorService(connector: Connector, options: ConnectorS
   };
 
   const requireProvisioning = () => {
-    if (!options.provisioning) throw new ConnectorError(Code.FAILED_PRECONDITION, "provisioning is not enabled");
+    if (!options.provisioning) throw new ConnectorError(Code.FAILED_PRECONDITION, PROVISIONING_DISABLED);
   };
 
-  const unsupported = (what: string, resourceTypeId: string) =>
-    new ConnectorError(Code.FAILED_PRECONDITION, `resource type "${resourceTypeId}" does not support ${what}`);
+  // A type that takes no change at all is read-only, which is what its documentation calls it too.
+  const unsupported = (what: string, resourceTypeId: string) => {
+    const s = syncers.get(resourceTypeId);
+    const readOnly = s !== undefined && !s.provisioner && !s.deleter && !s.credentialManager && !s.accountManager;
+    return new ConnectorError(
+      Code.FAILED_PRECONDITION,
+      readOnly ? `resource type "${resourceTypeId}" is read-only: it does not support ${what}` : `resource type "${resourceTypeId}" does not support ${what}`,
+    );
+  };
 
   const deleteResource = async (resourceId: ResourceId | undefined, parent: ResourceId | undefined, opts?: RpcOptions) => {
     requireProvisioning();

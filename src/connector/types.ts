@@ -114,5 +114,11 @@ export interface Connector {
   tenant?(ctx: CallContext): Promise<TenantIdentity | undefined>;
   /** Called once when the runner is done with the connector (close pools, timers). */
   close?(): Promise<void>;
+  /**
+   * Optional: resource types the connector has only when a setting turns them on, each with how to turn it on
+   * (e.g. `{ schedule: "--sync-schedules / BATON_SYNC_SCHEDULES" }`). A request for such a type while it is
+   * off is refused with FAILED_PRECONDITION naming that setting, not a bare "unknown resource type".
+   */
+  readonly optionalResourceTypes?: Readonly<Record<string, string>>;
 }
 

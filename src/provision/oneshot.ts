@@ -22,6 +22,8 @@ import { JWK_PROVIDER } from "../connector/encryption.ts";
 import type { ConnectorRpc } from "../connector/rpc.ts";
 import { defaultViewRun } from "../store/runs.ts";
 import { SyncStore } from "../store/store.ts";
+import { grant as grantOf } from "../connector/builders.ts";
+import type { Grant } from "../gen/c1/connector/v2/grant_pb.js";
 
 export type OneShotOperation =
   | { kind: "grant"; entitlementId: string; principalId: string; principalType: string }
@@ -70,6 +72,24 @@ async function withLastSync<T>(file: string, fn: (store: SyncStore, syncId: stri
   }
 }
 
+/**
+ * The grant `<entitlement id>:<principal type>:<principal id>` (the SDK's and Go's grant id form) built from an
+ * entitlement and a principal found in the sync. Ids may hold ":" themselves, so every split is tried; only
+ * one whose both halves exist in the sync is used.
+ */
+function grantFromParts(store: SyncStore, syncId: string, grantId: string): Grant | undefined {
+  for (let end = grantId.indexOf(":"); end !== -1; end = grantId.indexOf(":", end + 1)) {
+    const entitlement = store.getEntitlement(syncId, grantId.slice(0, end));
+    if (!entitlement) continue;
+    const rest = grantId.slice(end + 1);
+    const cut = rest.indexOf(":");
+    if (cut <= 0 || cut === rest.length - 1) continue;
+    const principal = store.getResource(syncId, rest.slice(0, cut), rest.slice(cut + 1));
+    if (principal) return grantOf(entitlement, principal);
+  }
+  return undefined;
+}
+
 function notFound(what: string, file: string): ConnectorError {
   return new ConnectorError(Code.NOT_FOUND, `${what} is not in ${file} (run a sync first, or check the id)`);
 }
@@ -96,8 +116,13 @@ export async function runOneShot(op: OneShotOperation, opts: OneShotOptions): Pr
     case "revoke": {
       const grant = await withLastSync(opts.file, (store, syncId) => {
         const row = store.getGrant(syncId, op.grantId);
-        if (!row) throw notFound(`grant "${op.grantId}"`, opts.file);
-        return row.grant;
+        if (row) return row.grant;
+        // A grant made after the sync (e.g. by a one-shot grant just before) is not in it; its id names its
+        // entitlement and principal, and those are. The connector answers GrantAlreadyRevoked if it is absent.
+        const parts = grantFromParts(store, syncId, op.grantId);
+        if (!parts) throw notFound(`grant "${op.grantId}" (nor its entitlement and principal)`, opts.file);
+        opts.logger.info({ grantId: op.grantId }, "the grant is not in the last sync; revoking it by its entitlement and principal");
+        return parts;
       });
       const res = await opts.rpc.revoke({ grant }, rpcOpts);
       const already = hasAnnotation(res.annotations, GrantAlreadyRevokedSchema);

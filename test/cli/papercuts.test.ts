@@ -10,6 +10,7 @@ import { Writable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import { runConnectorCli } from "../../src/cli/index.ts";
 import { datadogCli } from "../../connectors/datadog/main.ts";
+import { startSimulator } from "../../connectors/datadog/simulator/index.ts";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -106,5 +107,83 @@ describe("papercuts: simulate", () => {
     const port = await cli(["simulate", "--port", "70000"]);
     expect(port.code).toBe(2);
     expect(port.error).toBe('baton-datadog: error: --port: must be at most 65535 (got "70000" from --port)');
+  });
+});
+
+/** One simulated org, synced once with schedules and keys; each case copies the file it changes. */
+async function syncedOrg() {
+  const sim = await startSimulator({ seed: 17, counts: { users: 30, teams: 4, roles: 4, schedules: 3, apiKeys: 3, appKeys: 3, serviceAccounts: 2 } });
+  cleanups.push(() => sim.close());
+  const env = { BATON_API_KEY: sim.apiKey, BATON_APP_KEY: sim.appKey, BATON_BASE_URL: sim.baseUrl };
+  const dir = tempDir();
+  const file = join(dir, "sync.c1z");
+  const sync = await cli(["--sync-schedules", "--sync-secrets", "-f", file], { env });
+  if (sync.code !== 0) throw new Error(`sync failed: ${sync.stderr}`);
+  return { sim, env, dir, file };
+}
+
+const cleanups: (() => unknown)[] = [];
+afterAll(async () => {
+  for (const fn of cleanups.reverse()) await fn();
+});
+
+describe("papercuts: provisioning messages", () => {
+  it("the README's grant then revoke works without a re-sync; a second revoke says it was already revoked", async () => {
+    const { sim, env, file } = await syncedOrg();
+    const role = sim.org.roles.values()[0]!;
+    const user = sim.org.users.values().find((u) => !role.users.has(u.id) && !u.disabled)!;
+    const ent = `role:${role.id}:member`;
+    const granted = await cli(["-p", "-f", file, "--grant-entitlement", ent, "--grant-principal-type", "user", "--grant-principal", user.id], { env });
+    expect(granted.code, granted.stderr).toBe(0);
+    expect(granted.stdout).toContain(`granted ${ent} to user:${user.id}`);
+
+    const revoked = await cli(["-p", "-f", file, "--revoke-grant", `${ent}:user:${user.id}`], { env });
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(revoked.stdout).toContain(`revoked grant ${ent}:user:${user.id}`);
+    expect(role.users.has(user.id)).toBe(false);
+
+    const again = await cli(["-p", "-f", file, "--revoke-grant", `${ent}:user:${user.id}`], { env });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain(`grant ${ent}:user:${user.id} was already revoked; nothing to do`);
+
+    const unknown = await cli(["-p", "-f", file, "--revoke-grant", `role:nope:member:user:${user.id}`], { env });
+    expect(unknown.code).toBe(1);
+    expect(unknown.error).toBe(
+      `baton-datadog: error: NOT_FOUND: grant "role:nope:member:user:${user.id}" (nor its entitlement and principal) is not in ${file} (run a sync first, or check the id)`,
+    );
+  });
+
+  it("without -p the refusal names -p and BATON_PROVISIONING (exit 1)", async () => {
+    const { sim, env, file } = await syncedOrg();
+    const role = sim.org.roles.values()[0]!;
+    const user = sim.org.users.values()[0]!;
+    const run = await cli(["-f", file, "--grant-entitlement", `role:${role.id}:member`, "--grant-principal-type", "user", "--grant-principal", user.id], { env });
+    expect(run.code).toBe(1);
+    expect(run.error).toBe(
+      "baton-datadog: error: FAILED_PRECONDITION: provisioning is not enabled: start the connector with -p (--provisioning) or set BATON_PROVISIONING=true",
+    );
+  });
+
+  it("a type that is off names the flag that turns it on; a schedule grant says schedules are read-only (exit 1)", async () => {
+    const { sim, env, file } = await syncedOrg();
+    const key = sim.org.apiKeys.values()[0]!;
+    const del = await cli(["-p", "-f", file, "--delete-resource-type", "api-key", "--delete-resource", key.id], { env });
+    expect(del.code).toBe(1);
+    expect(del.error).toBe(
+      'baton-datadog: error: FAILED_PRECONDITION: resource type "api-key" is not enabled: turn it on with --sync-secrets (BATON_SYNC_SECRETS=true) (enabled: user, role, team)',
+    );
+
+    const schedule = (await cli(["entitlements", "-f", file, "--resource-type", "schedule", "-o", "json"])).stdout;
+    const entitlementId = (JSON.parse(schedule) as { entitlements: { id: string }[] }).entitlements[0]!.id;
+    const user = sim.org.users.values()[0]!;
+    const grantArgs = ["-p", "-f", file, "--grant-entitlement", entitlementId, "--grant-principal-type", "user", "--grant-principal", user.id];
+    const off = await cli(grantArgs, { env });
+    expect(off.code).toBe(1);
+    expect(off.error).toBe(
+      'baton-datadog: error: FAILED_PRECONDITION: resource type "schedule" is not enabled: turn it on with --sync-schedules (BATON_SYNC_SCHEDULES=true) (enabled: user, role, team)',
+    );
+    const on = await cli([...grantArgs, "--sync-schedules"], { env });
+    expect(on.code).toBe(1);
+    expect(on.error).toBe('baton-datadog: error: FAILED_PRECONDITION: resource type "schedule" is read-only: it does not support grants');
   });
 });

@@ -67,7 +67,7 @@ describe("provisioning over gRPC", () => {
     ];
     h.sim.resetStats();
     for (const [name, fn] of calls) {
-      await expect(fn(), name).rejects.toMatchObject({ code: Code.FAILED_PRECONDITION, message: "provisioning is not enabled" });
+      await expect(fn(), name).rejects.toMatchObject({ code: Code.FAILED_PRECONDITION, message: "provisioning is not enabled: start the connector with -p (--provisioning) or set BATON_PROVISIONING=true" });
     }
     // Not one request reached Datadog.
     expect(h.sim.stats.requests).toBe(0);

@@ -193,12 +193,12 @@ describe("team membership", () => {
 });
 
 describe("schedules are read-only", () => {
-  it("a grant on a schedule is FAILED_PRECONDITION saying the type does not support grants", async () => {
+  it("a grant on a schedule is FAILED_PRECONDITION saying the type is read-only", async () => {
     const scheduleEnt = await readSync(baseline, (s, id) => [...s.iterateEntitlements(id, { resourceTypeId: "schedule" })][0]!.entitlement);
     const principal = await user(activeHumans()[0].id);
     await expect(h.rpc.grant({ entitlement: scheduleEnt, principal })).rejects.toMatchObject({
       code: Code.FAILED_PRECONDITION,
-      message: 'resource type "schedule" does not support grants',
+      message: 'resource type "schedule" is read-only: it does not support grants',
     });
     await expect(h.rpc.revoke({ grant: grantMessage(scheduleEnt, principal) })).rejects.toMatchObject({ code: Code.FAILED_PRECONDITION });
   });

@@ -167,7 +167,7 @@ describe("service mode with the Datadog connector", () => {
     for (const id of tasks) {
       expect(errorOf(await p.waitForFinished(id)), id).toEqual({
         code: Code.FAILED_PRECONDITION,
-        message: "provisioning is not enabled",
+        message: "provisioning is not enabled: start the connector with -p (--provisioning) or set BATON_PROVISIONING=true",
         nonRetryable: true,
       });
     }

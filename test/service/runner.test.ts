@@ -182,7 +182,7 @@ describe("service mode against the test platform", () => {
     const p = await newPlatform();
     service = startService(p, inProcess(fixtureConnector()));
     const id = p.enqueue({ taskType: { case: "createAccount", value: { accountInfo: { login: "x" } } } });
-    expect(errorOf(await p.waitForFinished(id))).toEqual({ code: Code.FAILED_PRECONDITION, message: "provisioning is not enabled", nonRetryable: true });
+    expect(errorOf(await p.waitForFinished(id))).toEqual({ code: Code.FAILED_PRECONDITION, message: "provisioning is not enabled: start the connector with -p (--provisioning) or set BATON_PROVISIONING=true", nonRetryable: true });
   });
 
   it("serves /live, /ready (503 until Hello succeeded) and /health, without secrets", async () => {
