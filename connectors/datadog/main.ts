@@ -161,6 +161,7 @@ export const datadogCli: ConnectorCliSpec<typeof datadogConfig> = {
           signal: ctx.signal,
           onProgress: ctx.progress.onProgress,
           concurrency: DATADOG_SYNC_WORKERS,
+          ...ctx.syncScope,
         });
       });
     },

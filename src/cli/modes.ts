@@ -4,6 +4,7 @@
  */
 import type { Logger } from "pino";
 import { runService } from "../service/index.ts";
+import { serviceSyncScope } from "../sync/scope.ts";
 import { ALLOW_UNAUTHENTICATED_FLAG, serveHosted } from "../grpc/serve.ts";
 import { DEFAULT_LIMITS } from "../grpc/limits.ts";
 import { field } from "../config/index.ts";
@@ -14,7 +15,13 @@ import { defineCommand, type CommandSpec, type RunContext } from "./spec.ts";
 const SHUTDOWN_GRACE_MS = 110_000;
 
 export async function runServiceMode<C>(rpc: ConnectorRpc, ctx: RunContext<C>): Promise<void> {
+  const syncScope = serviceSyncScope(ctx.sdk);
+  if (ctx.sdk.syncResources.length > 0 || ctx.sdk.skipEntitlementsAndGrants) {
+    // As in Baton: in service mode each task says what to sync; these host flags do not reach it.
+    ctx.logger.warn("--sync-resources and --skip-entitlements-and-grants are ignored in service mode (each sync task says what to sync)");
+  }
   const summary = await runService({
+    syncScope,
     connector: rpc,
     clientId: ctx.sdk.clientId!,
     clientSecret: ctx.sdk.clientSecret!,

@@ -24,6 +24,7 @@ import { inspectionCommands } from "./inspect.ts";
 import { capabilitiesJson, prettyJson } from "./json.ts";
 import { formatSummary, ProgressReporter, TerminalStatus, type SyncSummary } from "./progress.ts";
 import { provisioningOperation } from "./provisioning.ts";
+import { oneShotSyncScope } from "../sync/scope.ts";
 import { runSyncFileOperation, syncFileOperation } from "./sync-files.ts";
 import type { BaseContext, CliIo, CommandContext, CommandSpec, ConnectorCliSpec, RunContext } from "./spec.ts";
 
@@ -147,21 +148,31 @@ interface Session<C> {
 
 async function runSyncFlow(spec: AnySpec, session: Session<AnyConfig>, config: AnyConfig): Promise<SyncSummary> {
   const { base, status } = session;
+  // Checked before anything is built or contacted: a bad resource id is a usage problem.
+  const syncScope = oneShotSyncScope(base.sdk);
   const progress = new ProgressReporter({ status });
   progress.start();
   let result;
   try {
-    result = await spec.run.sync({ ...base, config, progress });
+    result = await spec.run.sync({ ...base, config, progress, syncScope });
   } finally {
     progress.stop();
   }
   const summary = progress.summary({ file: base.sdk.file, ...(result ?? {}) });
-  base.io.stdout.write(formatSummary(summary));
+  base.io.stdout.write(formatSummary(summary) + runLine(result));
   // Machines reading JSON logs get the summary as a log line; people on a console already see it on stdout.
   const fields = { syncId: summary.syncId, counts: summary.counts, requests: summary.requests, durationMs: Math.round(summary.durationMs) };
   if (session.logFormat === "json") base.logger.info(fields, "sync finished");
   else base.logger.debug(fields, "sync finished");
   return summary;
+}
+
+/** Says which kind of run a narrowed sync wrote (a full run needs no line), e.g. "Run:     partial (parent 2k…)". */
+function runLine(result: unknown): string {
+  const r = result as { syncType?: unknown; parentSyncId?: unknown } | undefined;
+  if (typeof r?.syncType !== "string" || r.syncType === "full") return "";
+  const parent = r.syncType === "partial" ? (r.parentSyncId ? ` (parent: full run ${String(r.parentSyncId)})` : " (no full run in the file to be its parent)") : "";
+  return `Run:     ${r.syncType}${parent}\n`;
 }
 
 /** No subcommand: a provisioning operation, service mode, or a one-shot sync. */

@@ -5,6 +5,7 @@ import type { FieldMap, ValuesOf } from "../config/fields.ts";
 import type { ConfigurationMeta } from "../config/proto.ts";
 import type { SdkConfig } from "../config/sdk-fields.ts";
 import type { ProgressReporter, SyncResult, SyncSummary } from "./progress.ts";
+import type { OneShotSyncScope } from "../sync/scope.ts";
 
 export interface OutStream {
   write(text: string): unknown;
@@ -36,6 +37,11 @@ export interface RunContext<C> extends BaseContext {
   readonly config: C;
   /** Pass `progress.onProgress` to the sync engine; the CLI starts, stops and summarizes it. */
   readonly progress: ProgressReporter;
+  /**
+   * For `sync`: the engine options from --sync-resources, --sync-resource-types, --skip-entitlements-and-grants
+   * and --skip-grants (already checked); spread them into runSync's options.
+   */
+  readonly syncScope?: OneShotSyncScope;
 }
 
 /** A one-shot provisioning operation, from Baton's flags (PROTOCOL.md §4). */

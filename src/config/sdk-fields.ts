@@ -80,6 +80,15 @@ export const sdkConfig = defineConfig(
       schema: byteSize,
       sdk: true,
     }),
+    // Narrowed and targeted syncs (PROTOCOL-2.md §1.1): which mode reads which is decided in src/sync/scope.ts.
+    syncResources: field.stringList({
+      description: "Sync only these resources (a targeted sync), as Baton resource ids: bid:r:<type>/<id>, comma-separated",
+      sdk: true,
+    }),
+    syncResourceTypes: field.stringList({ description: "Sync only these resource types (comma-separated type ids)", sdk: true }),
+    skipFullSync: field.bool({ description: "In service mode, answer sync tasks with an empty sync instead of syncing", sdk: true }),
+    skipEntitlementsAndGrants: field.bool({ description: "Sync resources only, without entitlements and grants", sdk: true }),
+    skipGrants: field.bool({ description: "Skip grants in a targeted sync (--sync-resources)", hidden: true, sdk: true }),
   },
   {
     constraints: [

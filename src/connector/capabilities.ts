@@ -21,6 +21,8 @@ import type { Connector, ResourceSyncer } from "./types.ts";
 
 function syncerCapabilities(s: ResourceSyncer): Capability[] {
   const caps: Capability[] = [Capability.SYNC];
+  // A type that can fetch one resource by id can be synced on its own (GetResource, PROTOCOL-2 §8).
+  if (s.get) caps.push(Capability.TARGETED_SYNC);
   if (s.provisioner) caps.push(Capability.PROVISION);
   if (s.accountManager) caps.push(Capability.ACCOUNT_PROVISIONING);
   if (s.credentialManager) caps.push(Capability.CREDENTIAL_ROTATION);
@@ -36,6 +38,8 @@ export function connectorCapabilities(connector: Connector): ConnectorCapabiliti
     for (const c of capabilities) all.add(c);
     return create(ResourceTypeCapabilitySchema, { resourceType: s.resourceType, capabilities });
   });
+  // Service mode runs targeted sync_full tasks whenever some type can be targeted.
+  if (all.has(Capability.TARGETED_SYNC)) all.add(Capability.SERVICE_MODE_TARGETED_SYNC);
   const accounts = connector.syncers.find((s) => s.accountManager)?.accountManager;
   const rotation = connector.syncers.find((s) => s.credentialManager)?.credentialManager;
   return create(ConnectorCapabilitiesSchema, {

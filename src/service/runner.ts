@@ -35,6 +35,7 @@ import {
 import { createPlatformClient, oversizedMessage, PLATFORM_MAX_RECEIVE_BYTES, type PlatformClient } from "./platform-client.ts";
 import type { PolledTask } from "./get-task-decode.ts";
 import { malformedTask, refuseTask, TaskFailure } from "./task-rules.ts";
+import type { ServiceSyncScope } from "../sync/scope.ts";
 import { executeTask, PROVISIONING_KINDS, taskKindName, UploadKept, uploadWorthKeeping } from "./tasks.ts";
 import { uploadSyncFile } from "./upload.ts";
 import { PlatformTokenSource } from "./token.ts";
@@ -69,6 +70,8 @@ export interface RunServiceOptions {
   maxReceiveBytes?: number;
   /** Default: BATON_HOST_ID, else the host name. */
   hostId?: string;
+  /** The host's --skip-full-sync and --sync-resource-types, for sync_full tasks. */
+  syncScope?: ServiceSyncScope;
   /** `--task-concurrency` (default 3). */
   taskConcurrency?: number;
   /** `--health-check`: serve /live, /ready, /health (default port 8081 on 127.0.0.1). */
@@ -409,6 +412,7 @@ class Service {
         tempDir: this.#o.tempDir ?? tmpdir(),
         backoff: this.#backoff,
         uploadChunkBytes: this.#o.uploadChunkBytes,
+        syncScope: this.#o.syncScope,
         hello: (taskId, s) => this.#hello(taskId, s),
         keepUpload: this.#kept ? (file, err) => this.#keepUpload(task.id, file, err, log) : undefined,
       });

@@ -23,7 +23,9 @@ import { runSync } from "../sync/engine.ts";
 import type { BackoffPolicy } from "../http/backoff.ts";
 import type { KeptUpload } from "./kept-uploads.ts";
 import type { PlatformClient } from "./platform-client.ts";
-import { refuseTask, unsupportedTask } from "./task-rules.ts";
+import { malformedTask, refuseTask, unsupportedTask } from "./task-rules.ts";
+import type { ServiceSyncScope } from "../sync/scope.ts";
+import type { TargetedResource } from "../sync/targets.ts";
 import { uploadSyncFile } from "./upload.ts";
 
 export type TaskKind = NonNullable<Task["taskType"]["case"]>;
@@ -57,6 +59,8 @@ export interface TaskContext {
   tempDir: string;
   backoff: BackoffPolicy;
   uploadChunkBytes?: number;
+  /** The host's --skip-full-sync and --sync-resource-types (a task's own type list wins when not empty). */
+  syncScope?: ServiceSyncScope;
   /** Sends Hello again (the platform's `hello` task asks for it). */
   hello: (taskId: string, signal: AbortSignal) => Promise<void>;
   /**
@@ -162,10 +166,27 @@ export function uploadWorthKeeping(err: unknown): boolean {
   return !(err instanceof ConnectorError && REFUSED_UPLOAD_CODES.has(err.code));
 }
 
-async function syncFull(ctx: TaskContext, spec: Extract<Task["taskType"], { case: "syncFull" }>["value"]): Promise<undefined> {
-  if (spec.targetedSyncResources.length > 0) {
-    throw new ConnectorError(Code.UNIMPLEMENTED, "unsupported task type: sync_full with targeted_sync_resources (targeted syncs)");
-  }
+type SyncFullSpec = Extract<Task["taskType"], { case: "syncFull" }>["value"];
+
+/** Only each resource's id and parent id are used: the engine fetches the resource itself (PROTOCOL-2 §1.2). */
+function taskTargets(spec: SyncFullSpec): TargetedResource[] {
+  return spec.targetedSyncResources.map((r, i) => {
+    const id = r.id;
+    if (!id?.resourceType || !id.resource) {
+      throw malformedTask(`malformed sync task: targeted_sync_resources[${i}] has no resource id (resource_type and resource are both needed)`);
+    }
+    const parent = r.parentResourceId;
+    return {
+      resourceType: id.resourceType,
+      resource: id.resource,
+      ...(parent?.resourceType && parent.resource ? { parent: { resourceType: parent.resourceType, resource: parent.resource } } : {}),
+    };
+  });
+}
+
+async function syncFull(ctx: TaskContext, spec: SyncFullSpec): Promise<undefined> {
+  const targetedResources = taskTargets(spec);
+  const typeIds = spec.syncResourceTypeIds.length > 0 ? [...spec.syncResourceTypeIds] : ctx.syncScope?.resourceTypeIds;
   // One private directory per task: the c1z, its working database and side files go away together.
   const dir = await mkdtemp(join(ctx.tempDir, "baton-sync-"));
   try {
@@ -178,10 +199,15 @@ async function syncFull(ctx: TaskContext, spec: Extract<Task["taskType"], { case
       skipExpandGrants: spec.skipExpandGrants,
       skipEntitlementsAndGrants: spec.skipEntitlementsAndGrants,
       skipGrants: spec.skipGrants,
-      resourceTypeIds: spec.syncResourceTypeIds.length > 0 ? [...spec.syncResourceTypeIds] : undefined,
+      resourceTypeIds: typeIds?.length ? typeIds : undefined,
+      targetedResources,
+      skipSync: ctx.syncScope?.skipFullSync === true,
       afterPage: () => ctx.signal.throwIfAborted(),
     });
-    ctx.logger.info({ syncId: result.syncId, stats: result.stats }, "sync finished; uploading");
+    ctx.logger.info(
+      { syncId: result.syncId, syncType: result.syncType, parentSyncId: result.parentSyncId || undefined, stats: result.stats, warnings: result.warnings.length },
+      "sync finished; uploading",
+    );
     try {
       await uploadSyncFile({
         client: ctx.client,

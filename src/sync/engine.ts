@@ -24,6 +24,10 @@ import { ListingQueue } from "./listing-queue.ts";
 import { withRetry, type RetryPolicy } from "./retry.ts";
 import { expandGrants } from "./expand.ts";
 import { initialState, parseState, serializeState, type ListAction, type Step, type SyncState } from "./state.ts";
+import { abandonedPartialRuns, partialParentId, resumableRun, syncTypeFor } from "./runs.ts";
+import { syncTargetedResources } from "./targeted.ts";
+import { dedupeTargets, type TargetedResource } from "./targets.ts";
+import type { SyncType } from "../store/store.ts";
 
 export interface SyncOptions {
   connector: ConnectorRpc;
@@ -38,11 +42,23 @@ export interface SyncOptions {
   checkpointIntervalMs?: number;
   retry?: RetryPolicy;
   onProgress?: (progress: SyncProgress) => void;
-  /** Sync only these resource types (default: all). */
+  /** Sync only these resource types (default: all); a listed type the connector does not have fails the sync. */
   resourceTypeIds?: string[];
+  /**
+   * A targeted sync: only these resources (GetResource), their children, entitlements and grants, into a new
+   * `partial` run whose parent is the file's newest finished full run. Never resumed.
+   */
+  targetedResources?: readonly TargetedResource[];
+  /** Resources only, no entitlements or grants (a `resources_only` run unless targeted). */
   skipEntitlementsAndGrants?: boolean;
+  /** Entitlements but no grants (the run type does not change). */
   skipGrants?: boolean;
   skipExpandGrants?: boolean;
+  /**
+   * Baton's --skip-full-sync: Validate, then start and end an empty `full` run (retention runs as at any
+   * run's end); nothing else is asked of the connector.
+   */
+  skipSync?: boolean;
   /** Refuse to decompress a previous c1z at `file` into more bytes than this (default 10 GiB; --max-c1z-decoded-size). */
   maxDecodedBytes?: number;
   /** Called after each page is stored; tests use it to kill a sync at a known point. */
@@ -67,6 +83,10 @@ export interface SyncProgress extends SyncCounts {
 
 export interface SyncResult {
   syncId: string;
+  /** The run's `sync_type`: full, partial (targeted) or resources_only. */
+  syncType: SyncType;
+  /** A partial run's parent: the newest finished full run of the file when it started ("" if none). */
+  parentSyncId: string;
   resumed: boolean;
   /** Final counts as stored (deduplicated). */
   stats: ReturnType<SyncStore["counts"]>;
@@ -119,6 +139,8 @@ class SyncRun {
   private readonly concurrency: number;
   private readonly started = Date.now();
   private syncId = "";
+  private syncType: SyncType = "full";
+  private parentSyncId = "";
   private state: SyncState = initialState();
   private lastCheckpoint = 0;
   private readonly counts: SyncCounts = { resourceTypes: 0, resources: 0, entitlements: 0, grants: 0, expandedGrants: 0 };
@@ -140,8 +162,16 @@ class SyncRun {
     // Validate first: its answer says which tenant the credentials reach, which decides whether to resume.
     const validation = await this.call(() => this.opts.connector.validate({}, { signal: this.opts.signal }));
     const tenant = this.tenantOf(validation.annotations);
-    const unfinished = this.store.unfinishedSync();
-    const resumed = unfinished !== undefined && unfinished.syncType === "full" && this.sameTenant(unfinished.syncId, tenant);
+    // "Targeted" means the list as given: a type filter that drops every target still makes a partial run.
+    const targeted = !this.opts.skipSync && (this.opts.targetedResources?.length ?? 0) > 0;
+    this.syncType = syncTypeFor({ targeted, skipEntitlementsAndGrants: !this.opts.skipSync && this.opts.skipEntitlementsAndGrants });
+    for (const stale of abandonedPartialRuns(this.store)) {
+      // A partial run is never resumed: one left unfinished by a killed targeted sync is only dead weight.
+      this.log.info({ syncId: stale.syncId }, "discarding an unfinished targeted (partial) sync run; targeted syncs are never resumed");
+      this.store.discardSync(stale.syncId);
+    }
+    const unfinished = targeted || this.opts.skipSync ? undefined : resumableRun(this.store, this.syncType);
+    const resumed = unfinished !== undefined && this.sameTenant(unfinished.syncId, tenant);
     const resumedState = resumed ? parseState(unfinished.syncToken) : undefined;
     if (resumed && !resumedState) {
       this.log.warn({ syncId: unfinished.syncId }, "unfinished sync has a checkpoint from another engine version; starting a new sync");
@@ -149,18 +179,25 @@ class SyncRun {
     if (resumed && resumedState) {
       this.syncId = unfinished.syncId;
       this.state = resumedState;
-      this.log.info({ syncId: this.syncId, step: this.state.step }, "resuming unfinished sync");
+      this.log.info({ syncId: this.syncId, step: this.state.step, syncType: this.syncType }, "resuming unfinished sync");
     } else {
-      this.syncId = this.store.startSync("full");
+      this.parentSyncId = targeted ? partialParentId(this.store) : "";
+      this.syncId = this.store.startSync(this.syncType, this.parentSyncId);
       if (tenant) this.store.setSyncTenant(this.syncId, JSON.stringify(tenant));
-      this.log.info({ syncId: this.syncId }, "starting sync");
+      this.log.info({ syncId: this.syncId, syncType: this.syncType, parentSyncId: this.parentSyncId || undefined }, "starting sync");
+    }
+    if (this.opts.skipSync) {
+      this.log.info({ syncId: this.syncId }, "--skip-full-sync: ending the sync run without syncing");
+      this.state = { ...this.state, step: "done" };
     }
 
     // Resource types are few and needed by every later step, so a resumed sync reads them again.
     if (this.state.step !== "resource-types") this.loadResourceTypes();
     if (this.state.step === "resource-types") await this.syncResourceTypes();
+    if (this.state.step === "targeted") await this.syncTargeted();
     if (this.state.step === "objects") await this.syncObjects();
     if (this.state.step === "expand-grants") this.expand();
+    if (targeted) await this.cleanup();
 
     const stats = this.store.counts(this.syncId);
     const durationMs = Date.now() - this.started;
@@ -172,17 +209,29 @@ class SyncRun {
       durationMs,
     });
     this.progress();
-    return { syncId: this.syncId, resumed: resumedState !== undefined, stats, warnings: this.warnings, calls: this.calls, retries: this.retries, durationMs };
+    return {
+      syncId: this.syncId,
+      syncType: this.syncType,
+      parentSyncId: this.parentSyncId,
+      resumed: resumedState !== undefined,
+      stats,
+      warnings: this.warnings,
+      calls: this.calls,
+      retries: this.retries,
+      durationMs,
+    };
   }
 
   // ---- steps -------------------------------------------------------------------------------------------
 
   private async syncResourceTypes(): Promise<void> {
     let token = this.state.pageToken;
+    const offered = new Set<string>();
     for (;;) {
       const page = await this.call(() =>
         this.opts.connector.listResourceTypes({ pageToken: token, activeSyncId: this.syncId }, { signal: this.opts.signal }),
       );
+      for (const rt of page.list) offered.add(rt.id);
       const wanted = page.list.filter((rt) => !this.opts.resourceTypeIds?.length || this.opts.resourceTypeIds.includes(rt.id));
       this.store.putResourceTypes(this.syncId, wanted);
       for (const rt of wanted) this.resourceTypes.set(rt.id, rt);
@@ -192,8 +241,62 @@ class SyncRun {
       this.state.pageToken = token;
       this.checkpoint(false);
     }
+    for (const id of this.opts.resourceTypeIds ?? []) {
+      if (!this.resourceTypes.has(id) && !this.store.getResourceType(this.syncId, id)) {
+        throw new ConnectorError(
+          Code.INVALID_ARGUMENT,
+          `invalid resource type '${id}' in filter (--sync-resource-types / sync_resource_type_ids); the connector's types: ${[...offered].join(", ") || "none"}`,
+        );
+      }
+    }
+    // With every target filtered out the run stays partial but, as in Baton, takes the untargeted path.
+    if (this.targets().length > 0) {
+      this.enterStep("targeted", { pageToken: "" });
+      return;
+    }
     const actions: ListAction[] = [...this.resourceTypes.keys()].map((resourceTypeId) => ({ resourceTypeId, pageToken: "" }));
     this.enterStep("objects", { actions, pageToken: "" });
+  }
+
+  /** The targets after dedup and the type filter (PROTOCOL-2 §1.4). */
+  private targets(): TargetedResource[] {
+    if (this.opts.skipSync) return [];
+    return dedupeTargets(this.opts.targetedResources ?? [], this.opts.resourceTypeIds);
+  }
+
+  private async syncTargeted(): Promise<void> {
+    await syncTargetedResources(
+      {
+        connector: this.opts.connector,
+        store: this.store,
+        syncId: this.syncId,
+        signal: this.opts.signal,
+        concurrency: this.concurrency,
+        resourceTypes: this.resourceTypes,
+        skipEntitlementsAndGrants: this.opts.skipEntitlementsAndGrants === true,
+        skipGrants: this.opts.skipGrants === true,
+        skips: (r, kind) => this.skips(r, kind),
+        call: (fn) => this.call(fn),
+        warn: (m) => this.warn(m),
+        listResources: (action, queue) => this.listResources(action, queue),
+        nextToken: (current, next, what) => this.nextToken(current, next, what),
+        counts: this.counts,
+        afterPage: () => this.afterPage(),
+      },
+      this.targets(),
+    );
+    this.flush();
+    this.enterStep("done", { actions: [] });
+  }
+
+  /** Baton ends a targeted sync with ConnectorService.Cleanup; a connector that fails it does not fail the sync. */
+  private async cleanup(): Promise<void> {
+    try {
+      await this.call(() => this.opts.connector.cleanup({ activeSyncId: this.syncId }, { signal: this.opts.signal }));
+    } catch (err) {
+      if (this.opts.signal?.aborted) throw err;
+      this.log.warn({ err: (err as Error).message }, "the connector's Cleanup failed after the targeted sync");
+    }
   }
 
   private loadResourceTypes(): void {

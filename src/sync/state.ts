@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 
-export const steps = ["resource-types", "objects", "expand-grants", "done"] as const;
+export const steps = ["resource-types", "targeted", "objects", "expand-grants", "done"] as const;
 export type Step = (typeof steps)[number];
 
 const listAction = z.object({

@@ -82,6 +82,11 @@ const UsersOrgResponseSchema = z.looseObject({
   ),
 });
 
+/** GetTeam's answer: one team. */
+const TeamResponseSchema = z.looseObject({ data: TeamSchema });
+/** GetAPIKey's answer: one key, whose value comes along (and is dropped by getAPIKey). */
+const ApiKeyResponseSchema = z.looseObject({ data: ApiKeySchema });
+
 export interface DatadogClientOptions {
   /** Site name or domain (default US1). */
   site?: string;
@@ -365,6 +370,11 @@ export class DatadogClient {
     return { items, total, received: res.data.length, nextPage };
   }
 
+  /** One team by id (GetTeam). */
+  async getTeam(teamId: string, signal?: AbortSignal): Promise<Team> {
+    return (await this.#get("GetTeam", TeamResponseSchema, { path: path`/api/v2/team/${id.team(teamId)}`, signal })).data;
+  }
+
   /** One page of a team's memberships with their users (the API puts them in `included`: no request per member). */
   async listTeamMembershipsPage(teamId: string, page: number, signal?: AbortSignal): Promise<TeamMembershipPage> {
     const res = await this.#get("GetTeamMemberships", TeamMembershipsResponseSchema, {
@@ -571,6 +581,12 @@ export class DatadogClient {
     return { items: items.map(withoutSecret), total, received: res.data.length, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
   }
 
+  /** One API key's metadata. GetAPIKey also answers with the key's value: it is dropped here, before anyone sees it. */
+  async getAPIKey(apiKeyId: string, signal?: AbortSignal): Promise<ApiKey> {
+    const res = await this.#get("GetAPIKey", ApiKeyResponseSchema, { path: path`/api/v2/api_keys/${id.apiKey(apiKeyId)}`, signal });
+    return withoutSecret(res.data);
+  }
+
   /** Key metadata (owner, scopes); the secret value is dropped if the API sends it. */
   async getApplicationKey(appKeyId: string, signal?: AbortSignal): Promise<ApplicationKey> {
     const res = await this.#get("GetApplicationKey", ApplicationKeyResponseSchema, { path: path`/api/v2/application_keys/${id.appKey(appKeyId)}`, signal });
@@ -666,10 +682,10 @@ export class DatadogClient {
 }
 
 /** Drops `attributes.key` so that a secret never travels further than the parser. */
-function withoutSecret(key: ApplicationKey): ApplicationKey {
+function withoutSecret<K extends ApplicationKey | ApiKey>(key: K): K {
   if (key.attributes && "key" in key.attributes) {
     const { key: _secret, ...rest } = key.attributes as Record<string, unknown>;
-    return { ...key, attributes: rest as ApplicationKey["attributes"] };
+    return { ...key, attributes: rest as K["attributes"] };
   }
   return key;
 }

@@ -68,6 +68,10 @@ export function apiKeySyncer(deps: SyncerDeps): ResourceSyncer {
     async grants() {
       return { items: [] };
     },
+    async get(ctx, id) {
+      const key = await call(client, () => client.getAPIKey(id.resource, ctx.signal), { notFound: `Datadog API key "${id.resource}" does not exist` });
+      return apiKeyToResource(key, links);
+    },
     deleter: keyDeleter(deps, "API key", (id, signal) => client.deleteAPIKey(id, signal)),
   };
 }

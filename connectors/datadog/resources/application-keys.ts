@@ -134,6 +134,12 @@ export function applicationKeySyncer(deps: SyncerDeps): ResourceSyncer {
     async grants() {
       return { items: [] };
     },
+    async get(ctx, id) {
+      const key = await call(client, () => client.getApplicationKey(id.resource, ctx.signal), {
+        notFound: `Datadog application key "${id.resource}" does not exist`,
+      });
+      return applicationKeyToResource(key, links);
+    },
     deleter: keyDeleter(deps, "application key", (id, signal) => client.deleteApplicationKey(id, signal)),
     credentialManager: credentialManager(deps),
   };

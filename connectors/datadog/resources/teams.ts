@@ -152,6 +152,10 @@ export function teamSyncer(deps: SyncerDeps): ResourceSyncer {
       });
       return { ...page, items };
     },
+    async get(ctx, id) {
+      const team = await call(client, () => client.getTeam(id.resource, ctx.signal), { notFound: `Datadog team "${id.resource}" does not exist` });
+      return teamToResource(team, links);
+    },
     provisioner,
   };
 }
