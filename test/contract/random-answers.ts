@@ -3,6 +3,8 @@
  * response schemas (the role Prism plays with dynamic examples), made adversarial within the schema: optional
  * fields left out, `included` lists holding whatever types the schema allows, empty strings wherever no
  * minLength forbids them, ids that are UUIDs or not, totals far larger or smaller than the answer's content.
+ * Ids inside `included` and `relationships` are drawn from a few per answer, so that references and the objects
+ * they name meet now and then (a policy's steps and their targets, a schedule's layers and members).
  *
  * Seeded and reproducible: the answer to a request depends only on the seed, the method, the path and the
  * query, never on the order of requests (a concurrent sync asks in a different order every run). Every answer
@@ -28,6 +30,10 @@ export interface RandomAnswersStats {
   requests: number;
   /** Answers by "METHOD /template". */
   byOperation: Record<string, number>;
+  /** Draws thrown away because they did not validate (then drawn again from the next sub-seed). */
+  redraws: number;
+  /** The first problem of a few thrown-away draws, to see what the generator gets wrong. */
+  redrawExamples: string[];
   /** Answers that never validated (each is served anyway, so the count is what a test checks). */
   invalid: number;
   invalidExamples: string[];
@@ -103,7 +109,7 @@ class Draw {
 const TOTALS = new Set(["total_count", "total_filtered_count", "total"]);
 /** Strings that are valid wherever a plain string is, and that a careless client would put into a path. */
 const HOSTILE_IDS = ["", "..", ".", "a/b", "%2e%2e", "x".repeat(300)];
-const MAX_DEPTH = 9;
+const MAX_DEPTH = 11;
 
 interface Context {
   spec: Spec;
@@ -112,6 +118,10 @@ interface Context {
   depth: number;
   /** The property name this value is for (ids and totals are drawn specially). */
   name?: string;
+  /** Inside `included` or a `relationships` object: ids come from the answer's small pool, so references meet. */
+  linked?: boolean;
+  /** A few UUIDs per answer: references and included objects drawn from it point at each other. */
+  pool: string[];
 }
 
 function resolve(spec: Spec, schema: unknown): Json {
@@ -138,6 +148,12 @@ function stringFor(schema: Json, ctx: Context): string {
   const max = typeof schema.maxLength === "number" ? schema.maxLength : 40;
   const fit = (s: string) => (s.length > max ? s.slice(0, max) : s.length < min ? s.padEnd(min, "x") : s);
   if (typeof schema.pattern === "string" && typeof schema.example === "string") return schema.example;
+  // Ids: mostly UUIDs (so that the client follows them), sometimes anything a string may be (unless a format says).
+  if (ctx.name === "id" || ctx.name?.endsWith("_id")) {
+    if (ctx.linked && draw.chance(0.8)) return draw.pick(ctx.pool);
+    if (schema.format === "uuid" || draw.chance(0.8)) return draw.uuid();
+    return fit(draw.pick(HOSTILE_IDS));
+  }
   switch (schema.format) {
     case "date-time":
       return new Date(Date.UTC(2015 + draw.int(15), draw.int(12), 1 + draw.int(28), draw.int(24), draw.int(60))).toISOString();
@@ -150,11 +166,6 @@ function stringFor(schema: Json, ctx: Context): string {
     case "uri":
     case "url":
       return `https://example.com/${draw.word(5)}`;
-  }
-  // Ids: mostly UUIDs (so that the client follows them), sometimes anything a string may be.
-  if (ctx.name === "id" || ctx.name?.endsWith("_id")) {
-    if (draw.chance(0.8)) return draw.uuid();
-    return fit(draw.pick(HOSTILE_IDS));
   }
   if (min === 0 && draw.chance(0.15)) return "";
   return fit(`${draw.word(1 + draw.int(12))}${draw.chance(0.2) ? " ü✓" : ""}`);
@@ -194,7 +205,10 @@ function valueFor(raw: unknown, ctx: Context): unknown {
       return objectFor(schema, ctx);
     case "array": {
       const min = typeof schema.minItems === "number" ? schema.minItems : 0;
-      const max = Math.min(typeof schema.maxItems === "number" ? schema.maxItems : 4, ctx.depth > 5 ? min : 4);
+      // Primary and `included` lists are longer: more entries to skip or keep, and the objects references name are
+      // often among them.
+      const wanted = ctx.depth === 1 && (ctx.name === "included" || ctx.name === "data") ? 8 : 4;
+      const max = Math.min(typeof schema.maxItems === "number" ? schema.maxItems : wanted, ctx.depth > 8 ? min : wanted);
       const n = min + draw.int(Math.max(0, max - min) + 1);
       return Array.from({ length: n }, () => valueFor(schema.items, { ...ctx, depth: ctx.depth + 1, name: undefined }));
     }
@@ -223,9 +237,10 @@ function objectFor(schema: Json, ctx: Context): Json {
     // The primary `data` of an answer is kept: the spec leaves it optional, but an answer without it is broken for
     // any client (the connector fails it on purpose, with a clear message).
     const keep =
-      required.has(name) || (ctx.depth === 0 && name === "data") || (ctx.depth < MAX_DEPTH && ctx.draw.chance(name === "type" ? 0.9 : 0.6));
+      required.has(name) || (ctx.depth === 0 && name === "data") || (ctx.depth < MAX_DEPTH && ctx.draw.chance(name === "type" ? 0.9 : 0.75));
     if (!keep) continue;
-    out[name] = valueFor(sub, { ...ctx, depth: ctx.depth + 1, name });
+    const linked = ctx.linked || name === "relationships" || (ctx.depth === 0 && name === "included");
+    out[name] = valueFor(sub, { ...ctx, depth: ctx.depth + 1, name, linked });
   }
   return out;
 }
@@ -251,7 +266,7 @@ export async function startRandomAnswers(options: RandomAnswersOptions): Promise
   const { spec, seed } = options;
   const maxTotal = options.maxTotal ?? 10_000_000;
   const attempts = options.attempts ?? 40;
-  const stats: RandomAnswersStats = { requests: 0, byOperation: {}, invalid: 0, invalidExamples: [], undocumented: [], dataEntries: new Map() };
+  const stats: RandomAnswersStats = { requests: 0, byOperation: {}, redraws: 0, redrawExamples: [], invalid: 0, invalidExamples: [], undocumented: [], dataEntries: new Map() };
 
   const answer = (req: IncomingMessage, res: ServerResponse, body: string) => {
     void body;
@@ -280,9 +295,12 @@ export async function startRandomAnswers(options: RandomAnswersOptions): Promise
     let problems: string[] = [];
     for (let attempt = 0; attempt < attempts; attempt++) {
       const draw = new Draw(hash32(`${seed}|${attempt}|${key}`));
-      value = valueFor(success.schema, { spec, draw, maxTotal, depth: 0 });
+      const pool = Array.from({ length: 2 }, () => draw.uuid());
+      value = valueFor(success.schema, { spec, draw, maxTotal, depth: 0, pool });
       problems = checkResponse(spec, { method, url: url.pathname + url.search, status: success.status, body: value });
       if (problems.length === 0) break;
+      stats.redraws++;
+      if (stats.redrawExamples.length < 10) stats.redrawExamples.push(`${label}: ${problems[0]}`);
     }
     if (problems.length > 0) {
       stats.invalid++;

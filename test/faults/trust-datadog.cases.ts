@@ -67,6 +67,15 @@ async function failure(p: Promise<unknown>): Promise<ConnectorError | Error> {
   throw new Error("expected the call to fail");
 }
 
+/** Listings whose entries become resources one for one: operation, path, resource type. */
+const LISTINGS: [string, string, string][] = [
+  ["ListUsers", "/api/v2/users", "user"],
+  ["ListRoles", "/api/v2/roles", "role"],
+  ["ListTeams", "/api/v2/team", "team"],
+  ["ListAPIKeys", "/api/v2/api_keys", "api-key"],
+  ["ListApplicationKeys", "/api/v2/application_keys", "application-key"],
+];
+
 export function trustDatadogCases(): void {
   describe("Trust: datadog", () => {
     it("defect 2: a misstated page total (10^11 and 1) costs neither memory nor items: a clear error, or a correct completion", async () => {
@@ -126,10 +135,15 @@ export function trustDatadogCases(): void {
 
     it("defect 7: a full sync against random answers valid under Datadog's spec completes, skipping and counting what it cannot use", async () => {
       const spec = await loadSpec();
-      const seeds = [1, 2, 3, 4];
+      // Seeds whose syncs go deep: all four reach team memberships, a role's members and escalation policies; 98 and
+      // 155 and 166 also on-call schedules found through them.
+      const seeds = [7, 98, 155, 166];
+      const reached: Record<string, number> = {};
       const outcomes: string[] = [];
       let totalSkipped = 0;
       let requests = 0;
+      let servedInAll = 0;
+      let skippedInListings = 0;
       for (const seed of seeds) {
         const server = await startRandomAnswers({ spec, seed, maxTotal: MAX_PLAUSIBLE_TOTAL });
         onCleanup(() => server.close());
@@ -157,21 +171,35 @@ export function trustDatadogCases(): void {
         const skipped = [...warnings.values()].reduce((n, w) => n + w.skipped, 0);
         totalSkipped += skipped;
         requests += server.stats.requests;
+        for (const [op, n] of Object.entries(server.stats.byOperation)) reached[op] = (reached[op] ?? 0) + n;
 
-        // The count is right: the users in the file are the users served, less those the warning says were skipped.
-        const served = [...server.stats.dataEntries].filter(([key]) => /^GET \/api\/v2\/users\?page%5Bnumber%5D=\d+&page%5Bsize%5D=100$/.test(key));
-        const servedUsers = served.reduce((n, [, count]) => n + count, 0);
-        const skippedUsers = [...warnings.values()].filter((w) => w.operation === "ListUsers").reduce((n, w) => n + w.skipped, 0);
+        // The count is right: the objects of each listed type in the file are the entries served, less those the
+        // warnings say were skipped.
         const { rows } = await c1zRows(file);
-        const storedUsers = rows.filter((r) => r.startsWith("r|user:")).length;
-        expect(storedUsers, `seed ${seed}: users stored = served - skipped`).toBe(servedUsers - skippedUsers);
+        const counts: string[] = [];
+        for (const [operation, path, type] of LISTINGS) {
+          const servedKey = new RegExp(`^GET ${path.replace(/\//g, "\\/")}\\?page%5Bnumber%5D=\\d+&page%5Bsize%5D=100$`);
+          const served = [...server.stats.dataEntries].filter(([key]) => servedKey.test(key)).reduce((n, [, count]) => n + count, 0);
+          const skippedHere = [...warnings.values()].filter((w) => w.operation === operation).reduce((n, w) => n + w.skipped, 0);
+          const stored = rows.filter((r) => r.startsWith(`r|${type}:`)).length;
+          expect(stored, `seed ${seed}, ${type}: stored = served - skipped`).toBe(served - skippedHere);
+          servedInAll += served;
+          skippedInListings += skippedHere;
+          counts.push(`${type} ${served}/${skippedHere}/${stored}`);
+        }
         outcomes.push(
           `seed ${seed}: ${server.stats.requests} requests over ${Object.keys(server.stats.byOperation).length} operations, ` +
-            `${rows.length} rows, ${skipped} entries skipped in ${warnings.size} warnings (users: ${servedUsers} served, ${skippedUsers} skipped, ${storedUsers} stored)`,
+            `${rows.length} rows, ${skipped} entries skipped in ${warnings.size} warnings (served/skipped/stored: ${counts.join(", ")})`,
         );
       }
-      // Random answers this adversarial always carry entries the connector cannot use.
+      // Random answers this adversarial always carry entries the connector cannot use; the syncs reached every
+      // kind of object the connector reads, down to on-call schedules found through policies.
       expect(totalSkipped).toBeGreaterThan(0);
+      expect(skippedInListings).toBeGreaterThan(0);
+      expect(servedInAll).toBeGreaterThan(skippedInListings);
+      for (const op of ["GET /api/v2/team/{team_id}/memberships", "GET /api/v2/roles/{role_id}/users", "GET /api/v2/on-call/escalation-policies/{policy_id}", "GET /api/v2/on-call/schedules/{schedule_id}"]) {
+        expect(reached[op] ?? 0, op).toBeGreaterThan(0);
+      }
       record({
         section: "Trust",
         case: "random answers valid under Datadog's spec (defect 7)",
@@ -179,7 +207,7 @@ export function trustDatadogCases(): void {
           `a loopback server answering every request with seeded random data valid under the spec's response schemas (optional fields absent, ` +
           `included lists of any allowed type, empty strings, ids that are not UUIDs, totals up to ${MAX_PLAUSIBLE_TOTAL}); ` +
           `\`baton-datadog\` full sync with --sync-schedules --sync-secrets, seeds ${seeds.join(", ")}`,
-        outcome: `completed (exit 0, a c1z) for every seed, ${requests} requests in all; ${outcomes.join("; ")}`,
+        outcome: `completed (exit 0, a c1z) for every seed, ${requests} requests over ${Object.keys(reached).length} operations in all; ${outcomes.join("; ")}`,
         exitCode: 0,
       });
     });
