@@ -33,17 +33,20 @@ export async function runSyncFileOperation(op: SyncFileOperation, ctx: BaseConte
       maxDecodedBytes,
       refuseUnfinishedWork: "--diff-syncs would save that unfinished run as it is",
     });
+    let result;
     try {
-      const result = generateSyncDiff(store, sdk.baseSyncId!, sdk.appliedSyncId!);
+      result = generateSyncDiff(store, sdk.baseSyncId!, sdk.appliedSyncId!);
       await store.saveTo(sdk.file);
-      const counts = Object.entries(result.rows)
-        .map(([table, n]) => `${n} ${table.replace(/^v1_/, "").replaceAll("_", " ")}`)
-        .join(", ");
-      ctx.io.stdout.write(`diff run ${result.syncId} (partial, parent ${sdk.baseSyncId}) added to ${sdk.file}: ${counts}\n`);
-      logger.info({ syncId: result.syncId, baseSyncId: sdk.baseSyncId, appliedSyncId: sdk.appliedSyncId, rows: result.rows }, "generated diff of syncs");
-    } finally {
-      store.close();
+    } catch (err) {
+      // The working copy was decompressed for this run only: leaving it would look like a sync to resume.
+      store.discardWork();
+      throw err;
     }
+    const counts = Object.entries(result.rows)
+      .map(([table, n]) => `${n} ${table.replace(/^v1_/, "").replaceAll("_", " ")}`)
+      .join(", ");
+    ctx.io.stdout.write(`diff run ${result.syncId} (partial, parent ${sdk.baseSyncId}) added to ${sdk.file}: ${counts}\n`);
+    logger.debug({ syncId: result.syncId, baseSyncId: sdk.baseSyncId, appliedSyncId: sdk.appliedSyncId, rows: result.rows }, "generated diff of syncs");
     return;
   }
   const files = sdk.compactFilePaths.map((p) => p.trim()).filter((p) => p !== "").map((p) => resolve(ctx.io.cwd, p));
@@ -62,9 +65,9 @@ export async function runSyncFileOperation(op: SyncFileOperation, ctx: BaseConte
     maxDecodedBytes,
     expand: (store, syncId) => {
       const r = expandGrants(store, syncId, logger);
-      logger.info(r, "sync-compactor: grant expansion over the compacted run");
+      logger.debug(r, "sync-compactor: grant expansion over the compacted run");
     },
   });
   ctx.io.stdout.write(`compacted ${result.merged.length} files into ${result.path} (sync ${result.syncId}, ${result.syncType})\n`);
-  logger.info({ path: result.path, syncId: result.syncId, syncType: result.syncType, merged: result.merged }, "compacted syncs");
+  logger.debug({ path: result.path, syncId: result.syncId, syncType: result.syncType, merged: result.merged }, "compacted syncs");
 }

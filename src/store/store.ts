@@ -400,6 +400,21 @@ export class SyncStore {
     }
   }
 
+  /**
+   * Closes a sync store and deletes its working database and directory: for callers that decompressed --file
+   * only to add a run of their own (refuseUnfinishedWork) and failed, so there is nothing to resume.
+   */
+  discardWork(): void {
+    const work = this.#work;
+    if (!this.#open || !work) return this.close();
+    this.#open = false;
+    this.#statements.clear();
+    this.#db.close();
+    removeDatabaseFiles(this.#dbPath);
+    for (const name of [`${WORK_DB}.partial`, `${WORK_DB}.save`, "c1z.tmp"]) rmSync(join(work.dir, name), { force: true });
+    work.lock.release(true);
+  }
+
   [Symbol.dispose](): void {
     this.close();
   }
