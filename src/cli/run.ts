@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import { ConnectorError } from "../connector/errors.ts";
 import { defineConfig, mergeConfigs, type ConfigDefinition, type ConfigOf } from "../config/define.ts";
 import { ConfigError } from "../config/errors.ts";
+import { assertParentDirectory } from "../config/paths.ts";
 import { loadConfigFile } from "../config/file.ts";
 import { configurationJson } from "../config/proto.ts";
 import { resolveConfig, type ConfigSources } from "../config/resolve.ts";
@@ -148,6 +149,7 @@ interface Session<C> {
 
 async function runSyncFlow(spec: AnySpec, session: Session<AnyConfig>, config: AnyConfig): Promise<SyncSummary> {
   const { base, status } = session;
+  assertParentDirectory("file", base.sdk.file);
   // Checked before anything is built or contacted: a bad resource id is a usage problem.
   const syncScope = oneShotSyncScope(base.sdk);
   const progress = new ProgressReporter({ status });

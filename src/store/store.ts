@@ -239,6 +239,8 @@ export class SyncStore {
   readonly #mode: StoreMode;
   readonly #tempDir: string | undefined;
   readonly #work: SyncWork | undefined;
+  /** For a working database this open created: its #progressMark() then. */
+  #createdWith: string | undefined;
   readonly #logger: Logger | undefined;
   readonly #statements = new Map<string, StatementSync>();
   #transactionDepth = 0;
@@ -286,8 +288,9 @@ export class SyncStore {
         `${file} has an unfinished sync in ${work.dir}: ${options.refuseUnfinishedWork}; run the same sync again to finish it first (or remove that directory to drop it)`,
       );
     }
-    if (existsSync(dbPath)) {
-      logger?.info({ workingDatabase: dbPath }, "c1z store: reopening the working database of an unfinished run");
+    const reopened = existsSync(dbPath);
+    if (reopened) {
+      logger?.info({ workingDatabase: dbPath }, "c1z store: reopening the working database an earlier run left");
     } else {
       // Side files without their database belong to nothing: SQLite must not replay them onto a new file.
       removeDatabaseFiles(dbPath);
@@ -319,7 +322,9 @@ export class SyncStore {
       db.close();
       throw new Error(`cannot prepare working database ${dbPath}: ${(err as Error).message} (remove it to start over)`, { cause: err });
     }
-    return new SyncStore(db, dbPath, "sync", undefined, logger, { file, ...work });
+    const store = new SyncStore(db, dbPath, "sync", undefined, logger, { file, ...work });
+    if (!reopened) store.#createdWith = store.#progressMark();
+    return store;
   }
 
   /** Opens a c1z for reading: it is decompressed into a private temp file that close() deletes. */
@@ -390,10 +395,14 @@ export class SyncStore {
   /** Closes without writing a c1z. A sync's working database stays on disk for resume; a read-only copy is deleted. */
   close(): void {
     if (!this.#open) return;
+    // A working database made by this open that no resource reached holds nothing to resume (--file still has
+    // all it held): leave nothing behind, so the next run neither finds a leftover nor talks of resuming.
+    const untouched = this.#createdWith !== undefined && this.#progressMark() === this.#createdWith;
     this.#open = false;
     this.#statements.clear();
     this.#db.close();
-    this.#work?.lock.release();
+    if (untouched) removeDatabaseFiles(this.#dbPath);
+    this.#work?.lock.release(untouched);
     if (this.#tempDir) {
       tempDirs.delete(this.#tempDir);
       rmSync(this.#tempDir, { recursive: true, force: true });
@@ -413,6 +422,12 @@ export class SyncStore {
     removeDatabaseFiles(this.#dbPath);
     for (const name of [`${WORK_DB}.partial`, `${WORK_DB}.save`, "c1z.tmp"]) rmSync(join(work.dir, name), { force: true });
     work.lock.release(true);
+  }
+
+  /** What a failed sync would lose if the working database went: resources written and runs finished. */
+  #progressMark(): string {
+    const finished = num(this.#stmt("select count(*) as n from v1_sync_runs where ended_at is not null").get()?.n);
+    return `${this.lastResourceRowId()}/${finished}`;
   }
 
   [Symbol.dispose](): void {

@@ -3,7 +3,7 @@
  * process itself matters) against the Datadog simulator: the message a new user sees and the exit code.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -185,5 +185,36 @@ describe("papercuts: provisioning messages", () => {
     const on = await cli([...grantArgs, "--sync-schedules"], { env });
     expect(on.code).toBe(1);
     expect(on.error).toBe('baton-datadog: error: FAILED_PRECONDITION: resource type "schedule" is read-only: it does not support grants');
+  });
+});
+
+describe("papercuts: --file and the working files", () => {
+  it("a --file in a missing directory is a configuration error naming the directory (exit 2)", async () => {
+    const { env, dir } = await syncedOrg();
+    const file = join(dir, "no-such-dir", "out.c1z");
+    const run = await cli(["-f", file], { env });
+    expect(run.code).toBe(2);
+    expect(run.error).toBe(
+      `baton-datadog: error: --file / BATON_FILE: the directory ${join(dir, "no-such-dir")} does not exist (got "${file}"); create it, or choose a file in an existing directory`,
+    );
+    expect(existsSync(join(dir, "no-such-dir"))).toBe(false);
+  });
+
+  it("a sync that fails before writing anything (a bad application key) leaves nothing behind; the next run does not talk of resuming", async () => {
+    const { env, dir, file } = await syncedOrg();
+    const badKey = { ...env, BATON_APP_KEY: "0123456789abcdef0123456789abcdef01234567" };
+    const before = readFileSync(file);
+    const fresh = join(dir, "fresh.c1z");
+    for (const target of [fresh, file]) {
+      for (let attempt = 1; attempt <= 2; attempt++) {
+        const run = await cli(["-f", target, "--log-level", "debug"], { env: badKey });
+        expect(run.code).toBe(1);
+        expect(run.error).toMatch(/^baton-datadog: error: UNAUTHENTICATED: The application key was rejected/);
+        expect(readdirSync(dir).filter((n) => n.endsWith(".work")), `${target} attempt ${attempt}`).toEqual([]);
+        expect(run.stderr).not.toMatch(/resum|reopening|unfinished/i);
+      }
+    }
+    expect(existsSync(fresh)).toBe(false);
+    expect(readFileSync(file).equals(before)).toBe(true);
   });
 });

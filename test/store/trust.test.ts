@@ -85,8 +85,8 @@ describe("the private working directory and its lock", () => {
     expect(err).toBeInstanceOf(SyncLockedError);
     expect((err as SyncLockedError).holder?.pid).toBe(process.pid);
     expect((err as Error).message).toMatch(new RegExp(`another sync holds ${file} \\(process ${process.pid}, started `));
-    first.close(); // closed without saving: the directory stays for resume, the lock goes
-    expect(existsSync(workingDatabasePath(file))).toBe(true);
+    first.close(); // closed without having written anything: nothing to resume, so nothing stays; the lock goes
+    expect(existsSync(workingDatabasePath(file))).toBe(false);
     const again = await forSync(file);
     expect(again.isOpen).toBe(true);
   });
