@@ -48,6 +48,24 @@ export function datadogConnector(opts: DatadogConnectorOptions): Connector {
   if (!opts.syncSchedules) optionalResourceTypes[SCHEDULE] = howTo("syncSchedules");
   if (!opts.syncSecrets) optionalResourceTypes[API_KEY] = optionalResourceTypes[APPLICATION_KEY] = howTo("syncSecrets");
 
+  /*
+   * The full diagnosis (API key, then one read per resource type) runs at a connector's first Validate. Once it
+   * has passed, later Validates (a long-running service or hosted connector) check the same fixed credentials
+   * with one read, the users listing the tenant identity comes from: a targeted sync right after a grant then
+   * costs one request before its own, not seven. Validate and the tenant ask at the same moment and share that
+   * read. If it fails, the full diagnosis runs again and names the problem.
+   */
+  let validatedOnce = false;
+  let recheck: Promise<string | undefined> | undefined;
+  const checkAgain = (signal: AbortSignal): Promise<string | undefined> => {
+    if (!recheck) {
+      recheck = client.orgUuid(signal).finally(() => {
+        recheck = undefined;
+      });
+    }
+    return recheck;
+  };
+
   return {
     info: {
       displayName: "Datadog",
@@ -58,6 +76,16 @@ export function datadogConnector(opts: DatadogConnectorOptions): Connector {
     optionalResourceTypes,
 
     async validate(ctx) {
+      if (validatedOnce) {
+        try {
+          await checkAgain(ctx.signal);
+          ctx.logger.debug("Datadog connection checked again (one read; the full diagnosis passed earlier)");
+          return;
+        } catch {
+          // Something changed since: the full diagnosis below says exactly what.
+          validatedOnce = false;
+        }
+      }
       let diagnosis;
       try {
         diagnosis = await diagnose(client, { syncSchedules: opts.syncSchedules, syncSecrets: opts.syncSecrets, signal: ctx.signal });
@@ -70,12 +98,14 @@ export function datadogConnector(opts: DatadogConnectorOptions): Connector {
       if (failure) throw failure;
       const skipped = diagnosis.checks.filter((c) => c.skipped).map((c) => c.message);
       ctx.logger.info({ delegatedAuth: opts.delegatedAuth ?? false, skipped }, "Datadog connection validated");
+      validatedOnce = true;
     },
 
     // The org's UUID and the API it is reached at: a sync of another org (or the same UUID behind another API)
     // never resumes this one's unfinished sync. Neither part is a secret.
     async tenant(ctx) {
-      const org = await client.orgUuid(ctx.signal);
+      // The shared read failing makes Validate diagnose again; the identity is then asked for on its own.
+      const org = validatedOnce ? await checkAgain(ctx.signal).catch(() => client.orgUuid(ctx.signal)) : await client.orgUuid(ctx.signal);
       return org ? { id: `datadog:${client.baseUrl}:org:${org}`, displayName: `Datadog org ${org} at ${client.baseUrl}` } : undefined;
     },
 

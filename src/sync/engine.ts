@@ -12,6 +12,11 @@ import { ResourceIdSchema, type Resource, type ResourceType } from "../gen/c1/co
 import type { Grant } from "../gen/c1/connector/v2/grant_pb.js";
 import { ChildResourceTypeSchema, SkipEntitlementsAndGrantsSchema, SkipEntitlementsSchema, SkipGrantsSchema } from "../gen/c1/connector/v2/annotation_resource_tree_pb.js";
 import { findAnnotation, hasAnnotation } from "../connector/annotations.ts";
+import {
+  ExternalResourceMatchAllSchema,
+  ExternalResourceMatchIDSchema,
+  ExternalResourceMatchSchema,
+} from "../gen/c1/connector/v2/annotation_baton_id_pb.js";
 import { EnqueuePageTokensSchema } from "../gen/c1/connector/v2/annotation_type_scoped_grants_pb.js";
 import { entitlementId } from "../connector/builders.ts";
 import { Code, ConnectorError } from "../connector/errors.ts";
@@ -112,6 +117,8 @@ function childTypes(r: Resource): string[] {
   return r.annotations.filter((a) => anyIs(a, ChildResourceTypeSchema)).map((a) => anyUnpack(a, ChildResourceTypeSchema)!.resourceTypeId);
 }
 
+const EXTERNAL_MATCHES = [ExternalResourceMatchSchema, ExternalResourceMatchAllSchema, ExternalResourceMatchIDSchema];
+
 const FLUSH_ROWS = 1000;
 const FLUSH_INTERVAL_MS = 250;
 
@@ -140,6 +147,7 @@ class SyncRun {
   private readonly started = Date.now();
   private syncId = "";
   private syncType: SyncType = "full";
+  private droppedByFilter = 0;
   private parentSyncId = "";
   private state: SyncState = initialState();
   private lastCheckpoint = 0;
@@ -366,6 +374,11 @@ class SyncRun {
       this.opts.signal,
     );
     this.flush();
+    if (this.droppedByFilter > 0) {
+      this.warn(
+        `${this.droppedByFilter} entitlements and grants were not stored: they refer to resource types outside the sync's type filter (${this.opts.resourceTypeIds!.join(", ")})`,
+      );
+    }
     this.enterStep(withGrants && !this.opts.skipExpandGrants ? "expand-grants" : "done", {
       actions: [],
       entitlements: { cursor: 0, inflight: [] },
@@ -431,11 +444,17 @@ class SyncRun {
         return;
       }
       if (kind === "entitlements") {
-        this.buffer.entitlements.push(...(page.list as Entitlement[]));
-        this.counts.entitlements += page.list.length;
+        const kept = this.filterFresh(page.list as Entitlement[], (e) => [e.resource?.id?.resourceType]);
+        this.buffer.entitlements.push(...kept);
+        this.counts.entitlements += kept.length;
       } else {
-        this.buffer.grants.push(...(page.list as Grant[]));
-        this.counts.grants += page.list.length;
+        const kept = this.filterFresh(page.list as Grant[], (g) =>
+          EXTERNAL_MATCHES.some((schema) => hasAnnotation(g.annotations, schema))
+            ? [g.entitlement?.resource?.id?.resourceType]
+            : [g.entitlement?.resource?.id?.resourceType, g.principal?.id?.resourceType],
+        );
+        this.buffer.grants.push(...kept);
+        this.counts.grants += kept.length;
       }
       this.flushIfDue();
       const what = `List${kind === "entitlements" ? "Entitlements" : "Grants"}(${resource.id?.resourceType}:${resource.id?.resource})`;
@@ -446,6 +465,18 @@ class SyncRun {
       await this.afterPage();
       if (!token) return;
     }
+  }
+
+  /**
+   * In a full run narrowed by a type filter, as in Baton: entitlements of resources, and grants of entitlements or
+   * to principals, whose type is not synced are dropped (a principal matched externally is exempt); one warning
+   * at the end counts them.
+   */
+  private filterFresh<T>(items: T[], typesOf: (item: T) => Array<string | undefined>): T[] {
+    if (this.syncType !== "full" || !this.opts.resourceTypeIds?.length) return items;
+    const kept = items.filter((item) => typesOf(item).every((t) => t !== undefined && this.resourceTypes.has(t)));
+    this.droppedByFilter += items.length - kept.length;
+    return kept;
   }
 
   private async staticEntitlements(): Promise<Map<string, Entitlement[]>> {

@@ -136,6 +136,8 @@ export function roleSyncer(deps: SyncerDeps): ResourceSyncer {
       return { ...page, items: page.items.map((u) => grant(ent, resourceId(USER, u.id))) };
     },
     async get(ctx, id) {
+      // The permission names are asked for alongside the role (one round trip, not two); a failure is seen below.
+      permissionNames.get(ctx).catch(() => undefined);
       const role = await call(client, () => getRole(client, id.resource, ctx.signal));
       if (!role) throw new ConnectorError(Code.NOT_FOUND, `Datadog role "${id.resource}" does not exist`);
       return toResource(ctx, role);
