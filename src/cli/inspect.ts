@@ -12,6 +12,7 @@ import { parseByteSize } from "../store/size.ts";
 import { defaultViewRun } from "../store/runs.ts";
 import { SyncStore, type SyncRunRow } from "../store/store.ts";
 import { diffCommand } from "./diff.ts";
+import { checkResourceTypeFilter, principalNames } from "./inspect-lookups.ts";
 import { protoJson } from "./json.ts";
 import type { CommandContext, CommandSpec, OutStream } from "./spec.ts";
 import { formatCount, TableWriter, type Column } from "./table.ts";
@@ -124,6 +125,7 @@ export const inspectionCommands: readonly CommandSpec<unknown, any>[] = [
 
   inspectCommand("resources", "List the resources in a c1z file", { ...syncIdFlag, ...resourceTypeFlag }, (ctx, store) => {
     const sync = selectSync(store, ctx.sdk.file, ctx.options.syncId);
+    checkResourceTypeFilter(store, sync.syncId, ctx.sdk.file, ctx.options.resourceType);
     const sink = rowSink(
       ctx,
       "resources",
@@ -141,6 +143,7 @@ export const inspectionCommands: readonly CommandSpec<unknown, any>[] = [
 
   inspectCommand("entitlements", "List the entitlements in a c1z file", { ...syncIdFlag, ...resourceTypeFlag }, (ctx, store) => {
     const sync = selectSync(store, ctx.sdk.file, ctx.options.syncId);
+    checkResourceTypeFilter(store, sync.syncId, ctx.sdk.file, ctx.options.resourceType);
     const sink = rowSink(
       ctx,
       "entitlements",
@@ -163,6 +166,9 @@ export const inspectionCommands: readonly CommandSpec<unknown, any>[] = [
     { ...syncIdFlag, ...resourceTypeFlag, entitlement: field.string({ description: "Only grants of this entitlement id" }) },
     (ctx, store) => {
       const sync = selectSync(store, ctx.sdk.file, ctx.options.syncId);
+      checkResourceTypeFilter(store, sync.syncId, ctx.sdk.file, ctx.options.resourceType);
+      // A grant carries its principal's id only (as Go's grant.NewGrant): the name comes from the resource.
+      const nameOf = principalNames(store, sync.syncId);
       const sink = rowSink(
         ctx,
         "grants",
@@ -171,7 +177,7 @@ export const inspectionCommands: readonly CommandSpec<unknown, any>[] = [
           r.grant.entitlement?.id,
           r.grant.principal?.id?.resourceType,
           r.grant.principal?.id?.resource,
-          r.grant.principal?.displayName,
+          r.grant.principal?.displayName || nameOf(r.grant.principal?.id?.resourceType, r.grant.principal?.id?.resource),
         ],
         (r) => protoJson(GrantSchema, r.grant),
       );

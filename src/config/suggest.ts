@@ -17,7 +17,8 @@ function distance(a: string, b: string): number {
 /** The closest candidate within a small edit distance, or undefined. */
 export function closest(input: string, candidates: Iterable<string>): string | undefined {
   let best: string | undefined;
-  let bestDistance = Math.max(2, Math.floor(input.length / 3)) + 1;
+  // Short words share letters by chance: "nope" is two edits from "role"; only one edit counts for them.
+  let bestDistance = Math.max(input.length <= 4 ? 1 : 2, Math.floor(input.length / 3)) + 1;
   for (const candidate of candidates) {
     const d = distance(input, candidate);
     if (d < bestDistance) {

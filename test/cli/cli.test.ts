@@ -138,8 +138,10 @@ describe("one-shot sync and inspection", () => {
 
     const groups = JSON.parse((await run(["resources", "-f", file(), "-o", "json", "--resource-type", "group"])).stdout) as { resources: unknown[] };
     expect(groups.resources).toHaveLength(1);
+    // A type the sync does not have is an error naming the types it has, not an empty listing.
     const none = await run(["resources", "-f", file(), "--resource-type", "nothing"]);
-    expect(none.stdout).toContain("(no resources)");
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/--resource-type: unknown resource type "nothing"; sync \S+ of \S+ has: /);
   });
 
   it("entitlements, grants, resource-types, syncs, stats", async () => {

@@ -218,3 +218,28 @@ describe("papercuts: --file and the working files", () => {
     expect(readFileSync(file).equals(before)).toBe(true);
   });
 });
+
+describe("papercuts: grants", () => {
+  it("the PRINCIPAL NAME column holds each principal's name; an unknown --resource-type is an error (exit 2)", async () => {
+    const { sim, file } = await syncedOrg();
+    const run = await cli(["grants", "-f", file]);
+    expect(run.code).toBe(0);
+    const rows = run.stdout.trim().split("\n").slice(1);
+    expect(rows.length).toBeGreaterThan(10);
+    for (const row of rows) {
+      const [, type, id] = row.split(/\s{2,}/);
+      if (type !== "user") continue;
+      const user = sim.org.user(id!);
+      expect(row.trimEnd().endsWith(user.name || user.handle), row).toBe(true);
+    }
+    const unknown = await cli(["grants", "-f", file, "--resource-type", "nope"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stdout).toBe("");
+    expect(unknown.error).toMatch(
+      /^baton-datadog: error: --resource-type: unknown resource type "nope"; sync \S+ of .*sync\.c1z has: user, role, team, schedule, api-key, application-key$/,
+    );
+    const typo = await cli(["grants", "-f", file, "--resource-type", "teams"]);
+    expect(typo.code).toBe(2);
+    expect(typo.error).toContain('unknown resource type "teams" (did you mean team?)');
+  });
+});
