@@ -2,11 +2,13 @@
 // additions, and the created / deleted / modified objects the `diff` command shows. Both work set-wise in SQL
 // over the unique (external_id, sync_id) indexes, so memory stays flat whatever the file size.
 import { equals } from "@bufbuild/protobuf";
+import { anyPack } from "@bufbuild/protobuf/wkt";
 import type { SQLOutputValue } from "node:sqlite";
+import { GrantExpandableSchema } from "../gen/c1/connector/v2/annotation_grant_pb.js";
 import { EntitlementSchema, type Entitlement } from "../gen/c1/connector/v2/entitlement_pb.js";
 import { GrantSchema, type Grant } from "../gen/c1/connector/v2/grant_pb.js";
 import { ResourceSchema, type Resource } from "../gen/c1/connector/v2/resource_pb.js";
-import { decodeEntitlement, decodeGrant, decodeResource } from "./codec.ts";
+import { decodeEntitlement, decodeExpansion, decodeGrant, decodeResource } from "./codec.ts";
 import { newKsuid } from "./ksuid.ts";
 import type { SyncStore } from "./store.ts";
 import { formatSqlTime } from "./time.ts";
@@ -107,7 +109,15 @@ export function* diffObjects<K extends DiffKind>(
       const next = spec.decode(bytes(row.n_data));
       const expansionChanged = kind === "grants" && !sameBytes(bytes(row.n_exp), bytes(row.o_exp));
       // Bytes differ but the messages may not (another writer's field order): only a real change counts.
-      if (expansionChanged || !spec.same(next, spec.decode(bytes(row.o_data)))) yield next;
+      if (expansionChanged) {
+        // The store keeps GrantExpandable beside the grant: put it back, or the reported change would be invisible.
+        const expandable = decodeExpansion(row.n_exp instanceof Uint8Array && row.n_exp.length > 0 ? row.n_exp : null);
+        const grant = next as Grant;
+        if (expandable) grant.annotations = [...grant.annotations, anyPack(GrantExpandableSchema, expandable)];
+        yield next;
+      } else if (!spec.same(next, spec.decode(bytes(row.o_data)))) {
+        yield next;
+      }
     }
     return;
   }

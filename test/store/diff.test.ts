@@ -14,7 +14,9 @@ import { SyncStore, type SyncRunRow } from "../../src/store/store.ts";
 import { expandGrants } from "../../src/sync/expand.ts";
 import { runSync } from "../../src/sync/engine.ts";
 import { startHarness, type Harness } from "../datadog/harness.ts";
-import { hasCommand, tempDir } from "./fixtures.ts";
+import { grant, hasCommand, membership, team, tempDir, user } from "./fixtures.ts";
+import { GrantExpandableSchema } from "../../src/gen/c1/connector/v2/annotation_grant_pb.js";
+import { anyIs, anyUnpack } from "@bufbuild/protobuf/wkt";
 
 const tools = ["zstd", "sqlite3"].every(hasCommand);
 
@@ -106,6 +108,39 @@ describe("retention: partial runs are counted apart from full runs", () => {
       expect(store.syncRuns().map((r) => r.syncId)).toEqual(ids);
     } finally {
       delete process.env.BATON_SKIP_CLEANUP;
+      store.close();
+    }
+  });
+});
+
+describe("diffObjects on hand-made runs", () => {
+  let dir = "";
+  let cleanup = () => {};
+  beforeEach(() => ({ dir, cleanup } = tempDir("diff-objects-")));
+  afterEach(() => cleanup());
+
+  it("a grant whose expansion changed is modified, reported with its new GrantExpandable; an equal one is not", async () => {
+    const store = await SyncStore.openForSync(join(dir, "d.c1z"));
+    try {
+      const eng = team("eng");
+      const web = team("web");
+      const a = store.startSync();
+      store.putResources(a, [eng, web, user("ada")]);
+      store.putEntitlements(a, [membership(eng), membership(web)]);
+      store.putGrants(a, [grant(membership(eng), web, ["team:web:member"]), grant(membership(web), user("ada"))]);
+      store.endSync(a, {});
+      const b = store.startSync();
+      store.putResources(b, [eng, web, user("ada")]);
+      store.putEntitlements(b, [membership(eng), membership(web)]);
+      store.putGrants(b, [grant(membership(eng), web, ["team:web:member", "team:eng:member"]), grant(membership(web), user("ada"))]);
+      store.endSync(b, {});
+      const modified = [...diffObjects(store, "grants", "modified", a, b)];
+      expect(modified.map((g) => g.id)).toEqual([grant(membership(eng), web).id]);
+      const expandable = modified[0]!.annotations.find((x) => anyIs(x, GrantExpandableSchema))!;
+      expect(anyUnpack(expandable, GrantExpandableSchema)?.entitlementIds).toEqual(["team:web:member", "team:eng:member"]);
+      expect([...diffObjects(store, "resources", "modified", a, b)]).toEqual([]);
+      expect([...diffObjects(store, "grants", "created", a, b)]).toEqual([]);
+    } finally {
       store.close();
     }
   });
