@@ -246,6 +246,9 @@ describe("diff and compaction of simulator syncs", () => {
         const sql = sqliteOf(result.path, h.dir);
         expect(sql("pragma integrity_check")).toBe("ok");
         expect(sql("select count(*) from v1_sync_runs")).toBe("1");
+        // Baton's full schema, index for index, as in a file a sync wrote.
+        const schema = "select type || ' ' || name from sqlite_master where name not like 'sqlite_%' order by 1";
+        expect(sql(schema)).toBe(sqliteOf(older, h.dir)(schema));
       }
     }
     expect(oldName).not.toBe("Renamed Between Syncs");
