@@ -3,7 +3,8 @@
  * real syncs of the Datadog simulator; the one-shot CLI path changes access between syncs.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync } from "node:fs";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { runOneShot } from "../../src/provision/oneshot.ts";
@@ -262,6 +263,11 @@ describe("diff and compaction of simulator syncs", () => {
     await expect(compactSyncFiles({ files: [file], syncIds: [first], outputDir: out })).rejects.toThrow(/must provide two or more files to compact/);
     await expect(compactSyncFiles({ files: [file, file], syncIds: [first], outputDir: out })).rejects.toThrow(/must include exactly one syncID per file/);
     await expect(compactSyncFiles({ files: [file, file], syncIds: [first, second], outputDir: join(out, "missing") })).rejects.toThrow(/does not exist/);
+    const text = join(h.dir, "not-a-c1z.c1z");
+    writeFileSync(text, "hello\n");
+    const scratchBefore = readdirSync(tmpdir()).filter((n) => n.startsWith("c1z-new-")).length;
+    await expect(compactSyncFiles({ files: [text, file], syncIds: [first, second], outputDir: out })).rejects.toThrow(/not a c1z file: bad header/);
+    expect(readdirSync(tmpdir()).filter((n) => n.startsWith("c1z-new-")).length).toBe(scratchBefore);
     expect(readdirSync(out)).toEqual([]);
   });
 });
