@@ -11,6 +11,7 @@ import { ConnectorError } from "../connector/errors.ts";
 import { defineConfig, mergeConfigs, type ConfigDefinition, type ConfigOf } from "../config/define.ts";
 import { ConfigError } from "../config/errors.ts";
 import { assertParentDirectory } from "../config/paths.ts";
+import { unknownBatonVariables, unknownVariablesWarning } from "../config/env-check.ts";
 import { loadConfigFile } from "../config/file.ts";
 import { configurationJson } from "../config/proto.ts";
 import { resolveConfig, type ConfigSources } from "../config/resolve.ts";
@@ -262,6 +263,8 @@ export async function runConnectorCli<D extends ConfigDefinition<any>>(
     sdk.file = resolve(cli.cwd, sdk.file);
     const logFormat = sdk.logFormat ?? (cli.stderr.isTTY ? "console" : "json");
     logger = createLogger({ level: sdk.logLevel, format: logFormat, destination: status, colorize: cli.stderr.isTTY === true });
+    const strayVariables = unknownVariablesWarning(unknownBatonVariables(cli.env, table.all.fields));
+    if (strayVariables) logger.warn(strayVariables);
     const connectorKeys = Object.keys(spec.config.fields);
     const session: Session<AnyConfig> = {
       base: { name: spec.name, version: spec.version, logger, sdk, io: cli, signal: controller.signal },

@@ -243,3 +243,19 @@ describe("papercuts: grants", () => {
     expect(typo.error).toContain('unknown resource type "teams" (did you mean team?)');
   });
 });
+
+describe("papercuts: stray BATON_* variables", () => {
+  it("a misspelt variable is named once with the setting it was probably meant for; the command still runs (exit 0)", async () => {
+    const { env, file } = await syncedOrg();
+    const run = await cli(["stats", "-f", file], { env: { ...env, BATON_SYNC_SCHEDULE: "true", BATON_OTEL_ENDPOINT: "http://collector", BATON_LAMBDA_CLIENT_ID: "x" } });
+    expect(run.code).toBe(0);
+    const warnings = run.stderr.split("\n").filter((l) => l.includes("BATON_"));
+    expect(warnings).toHaveLength(1);
+    expect(JSON.parse(warnings[0]!)).toMatchObject({
+      level: "warn",
+      msg: "BATON_SYNC_SCHEDULE (did you mean BATON_SYNC_SCHEDULES?) is not a setting of this connector; ignored",
+    });
+    const clean = await cli(["stats", "-f", file], { env });
+    expect(clean.stderr).not.toContain("not a setting");
+  });
+});
