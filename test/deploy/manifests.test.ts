@@ -341,11 +341,33 @@ describe("the optional sync CronJob", () => {
     expect(envNames(container)).not.toContain("BATON_CLIENT_SECRET");
   });
 
-  it("is locked down like the Deployment and uses the same ServiceAccount", () => {
+  it("is locked down like the Deployment and uses the ServiceAccount its own kustomization brings, with no API token", () => {
     expect(podSecurityProblems(pod.spec)).toEqual([]);
-    expect(pod.spec.serviceAccountName).toBe(find(rendered("k8s"), "ServiceAccount").metadata.name);
+    const account = find(objects, "ServiceAccount");
+    expect(pod.spec.serviceAccountName).toBe(account.metadata.name);
+    expect(account.automountServiceAccountToken).toBe(false);
     expect(pod.spec.automountServiceAccountToken).toBe(false);
     expect(memoryBytes(container.resources?.limits?.memory ?? "0")).toBeGreaterThanOrEqual(1.5 * BENCH_PEAK_RSS_BYTES);
+  });
+
+  // Issue 17: installing the CronJob used to need `kubectl apply -k k8s/` first, which also started the
+  // service-mode Deployment, crash-looping without client credentials.
+  it("installs on its own: no Deployment, everything its pods reference is in it, and no object shared with k8s/", () => {
+    expect(objects.map((o) => o.kind).sort()).toEqual(["CronJob", "NetworkPolicy", "PersistentVolumeClaim", "ServiceAccount"]);
+    expect(pod.spec.volumes?.every((v) => !v.persistentVolumeClaim || find(objects, "PersistentVolumeClaim", v.persistentVolumeClaim.claimName))).toBe(true);
+    const service = new Set(rendered("k8s").map(objectKey));
+    for (const o of objects) expect(service.has(objectKey(o)), objectKey(o)).toBe(false);
+  });
+
+  it("has its own egress-only NetworkPolicy (DNS and 443), selecting its pods and not the Deployment's", () => {
+    const policy = find(objects, "NetworkPolicy");
+    expect(policy.spec.policyTypes.sort()).toEqual(["Egress", "Ingress"]);
+    expect(policy.spec.ingress ?? []).toEqual([]);
+    const ports = policy.spec.egress.flatMap((rule: any) => rule.ports.map((x: any) => `${x.protocol}/${x.port}`)).sort();
+    expect(ports).toEqual(["TCP/443", "TCP/53", "UDP/53"]);
+    const selects = (labels: Record<string, string>) => Object.entries(policy.spec.podSelector.matchLabels).every(([k, v]) => labels[k] === v);
+    expect(selects(pod.metadata.labels)).toBe(true);
+    expect(selects(podTemplateOf(find(rendered("k8s"), "Deployment")).metadata.labels)).toBe(false);
   });
 });
 
@@ -358,5 +380,12 @@ describe("k8s/README.md", () => {
     expect(readme).toMatch(/OpenShift/);
     expect(readme).toMatch(/IRSA/);
     expect(readme).toContain("eks.amazonaws.com/role-arn");
+  });
+
+  it("installs the optional CronJob with its own kustomization alone, never with k8s/ (the service Deployment)", () => {
+    const readme = readFileSync(join(K8S, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Optional: scheduled one-shot sync"), readme.indexOf("## Upgrade and removal"));
+    const commands = [...section.matchAll(/^kubectl apply -k (\S+)/gm)].map((m) => m[1]);
+    expect(commands).toEqual(["k8s/optional"]);
   });
 });
