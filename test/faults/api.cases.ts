@@ -226,8 +226,8 @@ async function runCliCase(c: CliCase, rank: number, expect: ExpectStatic): Promi
 }
 
 /**
- * The response that never finishes: the CLI's timeout is 60 s per attempt (and not a flag), so this runs the
- * connector in-process with a 300 ms timeout, compared with a clean sync of that same construction.
+ * The response that never finishes: run in-process with a 300 ms timeout (what `--http-timeout 300ms` sets) and
+ * test backoffs of 10-50 ms (the CLI's backoff is not a flag), compared with a clean sync of that same construction.
  */
 async function hangingCase(persistent: boolean, rank: number, expect: ExpectStatic): Promise<void> {
   const sim = await startSim();

@@ -250,7 +250,7 @@ export function hostileInputCases(): void {
       record({
         section: "Hostile input",
         case: "c1z: decompression bomb without a declared size (64 MiB of zeros in 2 KiB)",
-        how: "SyncStore.openReadOnly with maxDecodedBytes 1 MiB (the CLI has no flag for the cap)",
+        how: "SyncStore.openReadOnly with maxDecodedBytes 1 MiB (the CLI's --max-c1z-decoded-size: see Trust)",
         outcome: "refused once 1 MiB was decoded; the partial copy removed",
         message: err!.message,
       });
