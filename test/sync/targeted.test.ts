@@ -31,9 +31,9 @@ const newFile = () => join(dir, `t-${++n}.c1z`);
 
 const userType = resourceType({ id: "user", displayName: "User", traits: [ResourceType_Trait.USER], annotations: [annotate.skipEntitlementsAndGrants()] });
 const teamType = resourceType({ id: "team", displayName: "Team", traits: [ResourceType_Trait.GROUP] });
-const projectType = resourceType({ id: "project", displayName: "Project", annotations: [annotate.skipEntitlementsAndGrants()] });
+const projectType = resourceType({ id: "project", displayName: "Project", traits: [], annotations: [annotate.skipEntitlementsAndGrants()] });
 const appType = resourceType({ id: "app", displayName: "App", traits: [ResourceType_Trait.APP] });
-const legacyType = resourceType({ id: "legacy", displayName: "Legacy (no get)" });
+const legacyType = resourceType({ id: "legacy", displayName: "Legacy (no get)", traits: [] });
 
 /** team t1: members u1 and u2, child projects, and a grant of app a1's access to the team (a1 is fetched by id). */
 function world() {

@@ -8,13 +8,18 @@
  * what the request count, latency, connection pool and advertised fixed-window limits allow, whatever the
  * engine does (n requests under a limit of L per window cannot finish before window ⌈n/L⌉ opens).
  * Defaults model a Datadog-like API: 100 ms per request, 800 requests per 10 s per limit name, 16 connections.
- * Environment: BENCH_LATENCY_MS, BENCH_RATE_LIMIT (N/SECONDS), BENCH_CONCURRENCY, BENCH_SKIP_5X=1 (base org only).
+ * Then the just-in-time case (targeted.ts): a grant makes a team 50 members strong and a targeted sync of that
+ * team confirms it: targetedRequests, targetedRoundTrips, targetedWallMs (a connector that has validated before,
+ * as in service mode) and the same *Cold (a connector built for the one sync, as the one-shot CLI).
+ * Environment: BENCH_LATENCY_MS, BENCH_RATE_LIMIT (N/SECONDS), BENCH_CONCURRENCY, BENCH_SKIP_5X=1 (base org only),
+ * BENCH_ONLY_TARGETED=1 (the targeted part only), BENCH_DEBUG=1 (the targeted syncs' requests by operation, on stderr).
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseRateLimit, startSimulator, type OrgCounts } from "../simulator/index.ts";
+import { measureTargeted } from "./targeted.ts";
 
 const latencyMs = Number(process.env.BENCH_LATENCY_MS ?? 100);
 const rateLimit = parseRateLimit(process.env.BENCH_RATE_LIMIT ?? "800/10");
@@ -70,6 +75,24 @@ async function measure(counts: OrgCounts, dir: string) {
   }
 }
 
+function targetedFields(t: Awaited<ReturnType<typeof measureTargeted>>): Record<string, unknown> {
+  return {
+    targetedRequests: t.warm.requests,
+    targetedRoundTrips: t.warm.roundTrips,
+    targetedWallMs: Math.round(t.warm.wallMs),
+    targetedRequestsCold: t.cold.requests,
+    targetedRoundTripsCold: t.cold.roundTrips,
+    targetedWallMsCold: Math.round(t.cold.wallMs),
+    targetedTeamMembers: t.warm.members,
+  };
+}
+
+if (process.env.BENCH_ONLY_TARGETED === "1") {
+  const t = await measureTargeted({ latencyMs, rateLimit });
+  process.stdout.write(JSON.stringify({ ...targetedFields(t), latencyMs, rateLimit: `${rateLimit.limit}/${rateLimit.periodSeconds}` }) + "\n");
+  process.exit(0);
+}
+
 const dir = mkdtempSync(join(tmpdir(), "baton-datadog-bench-"));
 try {
   const one = await measure(base, dir);
@@ -98,6 +121,7 @@ try {
     line.rssGrowth5x = round(five.result.peakRssMb / one.result.peakRssMb);
     line.grants5x = five.result.stats.grants;
   }
+  Object.assign(line, targetedFields(await measureTargeted({ latencyMs, rateLimit })));
   process.stdout.write(JSON.stringify(line) + "\n");
 } finally {
   rmSync(dir, { recursive: true, force: true });
