@@ -86,6 +86,7 @@ describe("the Datadog client's operations are Datadog's documented operations", 
     const teams = await all(client.allTeams());
     expect(teams).toHaveLength(COUNTS.teams);
     const policyIds = new Set<string>();
+    await client.getTeam(teams[0].id);
     for (const team of teams) {
       await allOf((p) => client.listTeamMembershipsPage(team.id, p));
       for (const id of (await client.getTeamOnCallRoutingRules(team.id)).policyIds) policyIds.add(id);
@@ -95,7 +96,9 @@ describe("the Datadog client's operations are Datadog's documented operations", 
     for (const id of scheduleIds) await client.getOnCallSchedule(id);
     expect(scheduleIds.size).toBeGreaterThan(0);
 
-    await allOf((p) => client.listAPIKeysPage(p));
+    const apiKeys = await allOf((p) => client.listAPIKeysPage(p));
+    // GetAPIKey answers with the key's value; the client drops it.
+    expect(Object.keys((await client.getAPIKey(apiKeys[0].id)).attributes ?? {})).not.toContain("key");
     const appKeys = await allOf((p) => client.listApplicationKeysPage(p));
     await client.getApplicationKey(appKeys[0].id);
     for (const account of users.filter((u) => u.attributes.service_account)) {
@@ -158,7 +161,7 @@ describe("the Datadog client's operations are Datadog's documented operations", 
     // Every operation the client knows has now been exercised here or in the read walk.
     const exercised = new Set([...writes, "Validate", "ListUsers", "GetUser", "ListRoles", "ListRoleUsers", "ListRolePermissions", "ListPermissions",
       "ListTeams", "GetTeamMemberships", "GetOnCallTeamRoutingRules", "GetOnCallEscalationPolicy", "GetOnCallSchedule", "ListAPIKeys",
-      "ListApplicationKeys", "GetApplicationKey", "ListServiceAccountApplicationKeys"]);
+      "ListApplicationKeys", "GetApplicationKey", "ListServiceAccountApplicationKeys", "GetTeam", "GetAPIKey"]);
     expect(Object.keys(OPERATIONS).filter((id) => !exercised.has(id))).toEqual([]);
   });
 });
