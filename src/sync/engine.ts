@@ -33,6 +33,7 @@ import { abandonedPartialRuns, partialParentId, resumableRun, syncTypeFor } from
 import { syncTargetedResources } from "./targeted.ts";
 import { dedupeTargets, type TargetedResource } from "./targets.ts";
 import type { SyncType } from "../store/store.ts";
+import { markSupportsDiff } from "../store/sync-flags.ts";
 
 export interface SyncOptions {
   connector: ConnectorRpc;
@@ -379,6 +380,8 @@ class SyncRun {
         `${this.droppedByFilter} entitlements and grants were not stored: they refer to resource types outside the sync's type filter (${this.opts.resourceTypeIds!.join(", ")})`,
       );
     }
+    // Baton's grant-expansion step (run or skipped) marks the run as one a diff can be made against.
+    if (withEntitlements) markSupportsDiff(this.store, this.syncId);
     this.enterStep(withGrants && !this.opts.skipExpandGrants ? "expand-grants" : "done", {
       actions: [],
       entitlements: { cursor: 0, inflight: [] },

@@ -263,6 +263,25 @@ describe("which run a sync starts, resumes or hangs off", () => {
   });
 });
 
+describe("supports_diff", () => {
+  it("is set on full runs that synced entitlements (also with skip-grants or skip-expand-grants), not on partial or resources_only runs", async () => {
+    const cases: Array<[Partial<SyncOptions>, boolean]> = [
+      [{}, true],
+      [{ skipGrants: true }, true],
+      [{ skipExpandGrants: true }, true],
+      [{ skipEntitlementsAndGrants: true }, false],
+      [{ targetedResources: [{ resourceType: "team", resource: "t1" }] }, false],
+      // Every target filtered out: the partial run takes the untargeted path, expansion step included.
+      [{ targetedResources: [{ resourceType: "team", resource: "t1" }], resourceTypeIds: ["app"] }, true],
+    ];
+    for (const [options, expected] of cases) {
+      const file = newFile();
+      const result = await sync(file, options);
+      await readStore(file, (s) => expect(s.getSyncRun(result.syncId)!.supportsDiff, JSON.stringify(options)).toBe(expected));
+    }
+  });
+});
+
 describe("--sync-resources and the mode rules", () => {
   it("parses bid:r:<type>/<id> and the parented form, with escapes; round-trips", () => {
     expect(parseResourceBid("bid:r:team/abc-123")).toEqual({ resourceType: "team", resource: "abc-123" });
