@@ -19,6 +19,10 @@ import { runSync, type SyncOptions } from "../../src/sync/engine.ts";
 import { oneShotSyncScope, serviceSyncScope } from "../../src/sync/scope.ts";
 import { formatResourceBid, parseResourceBid } from "../../src/sync/targets.ts";
 import { silentLogger } from "../helpers/logger.ts";
+import { c1zRows } from "../helpers/c1z-rows.ts";
+import * as grpc from "@grpc/grpc-js";
+import { serveConnector } from "../../src/grpc/connector-server.ts";
+import { connectorClient } from "../../src/grpc/connector-client.ts";
 
 const logger = silentLogger();
 let dir: string;
@@ -154,6 +158,25 @@ describe("targeted sync (engine)", () => {
       expect([...s.iterateEntitlements(result.syncId)].map((e) => e.entitlement.id)).toEqual(["team:t1:member"]);
       expect(s.resourceTypes(result.syncId).map((t) => t.id).sort()).toEqual(["app", "legacy", "project", "team", "user"]);
     });
+  });
+
+  it("gives identical rows in-process and over gRPC (GetResource and the follow-ups cross the wire)", async () => {
+    const served = await serveConnector(service(), { address: "127.0.0.1:0", credentials: grpc.ServerCredentials.createInsecure(), logger });
+    const client = connectorClient(`127.0.0.1:${served.port}`, grpc.credentials.createInsecure());
+    try {
+      const targets = { targetedResources: [{ resourceType: "team", resource: "t1" }, { resourceType: "team", resource: "gone" }] };
+      const a = newFile();
+      const b = newFile();
+      await sync(a, targets);
+      const overGrpc = await sync(b, targets, client);
+      expect(overGrpc.warnings.some((w) => w.includes("bid:r:team/gone"))).toBe(true);
+      const rowsA = await c1zRows(a);
+      expect(rowsA.rows.length).toBeGreaterThan(5);
+      expect((await c1zRows(b)).rows).toEqual(rowsA.rows);
+    } finally {
+      client.close();
+      await served.close();
+    }
   });
 
   it("a target that is NOT_FOUND or whose type cannot Get is a warning; the sync finishes", async () => {
