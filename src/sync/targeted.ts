@@ -11,11 +11,12 @@
 import { create } from "@bufbuild/protobuf";
 import { anyIs, anyUnpack, type Any } from "@bufbuild/protobuf/wkt";
 import { ChildResourceTypeSchema } from "../gen/c1/connector/v2/annotation_resource_tree_pb.js";
-import { EnqueuePageTokensSchema } from "../gen/c1/connector/v2/annotation_type_scoped_grants_pb.js";
+import { EnqueuePageTokensSchema, TypeScopedGrantsSchema } from "../gen/c1/connector/v2/annotation_type_scoped_grants_pb.js";
+import { TypeScopedEntitlementsSchema } from "../gen/c1/connector/v2/annotation_type_scoped_entitlements_pb.js";
 import type { Entitlement } from "../gen/c1/connector/v2/entitlement_pb.js";
 import type { Grant } from "../gen/c1/connector/v2/grant_pb.js";
 import { ResourceIdSchema, type Resource, type ResourceType } from "../gen/c1/connector/v2/resource_pb.js";
-import { findAnnotation } from "../connector/annotations.ts";
+import { findAnnotation, hasAnnotation } from "../connector/annotations.ts";
 import { Code, ConnectorError } from "../connector/errors.ts";
 import type { ConnectorRpc } from "../connector/rpc.ts";
 import type { SyncStore } from "../store/store.ts";
@@ -112,8 +113,15 @@ export async function syncTargetedResources(ctx: TargetedContext, targets: reado
       }
     }
     if (ctx.skipEntitlementsAndGrants) return;
-    if (!ctx.skips(resource, "entitlements")) work.push({ kind: "entitlements", resource, pageToken: "" });
-    if (!ctx.skipGrants && !ctx.skips(resource, "grants")) work.push({ kind: "grants", resource, pageToken: "" });
+    // A type whose entitlements or grants are listed type-wide gets no per-resource call (and, targeted, no
+    // type-wide one either), as in Baton.
+    const typeAnnotations = ctx.resourceTypes.get(resource.id.resourceType)?.annotations ?? [];
+    if (!ctx.skips(resource, "entitlements") && !hasAnnotation(typeAnnotations, TypeScopedEntitlementsSchema)) {
+      work.push({ kind: "entitlements", resource, pageToken: "" });
+    }
+    if (!ctx.skipGrants && !ctx.skips(resource, "grants") && !hasAnnotation(typeAnnotations, TypeScopedGrantsSchema)) {
+      work.push({ kind: "grants", resource, pageToken: "" });
+    }
   };
 
   const listPage = async (item: Extract<Work, { kind: "entitlements" | "grants" }>): Promise<void> => {

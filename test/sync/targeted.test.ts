@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { annotate } from "../../src/connector/annotations.ts";
+import { annotate, pack } from "../../src/connector/annotations.ts";
+import { TypeScopedGrantsSchema } from "../../src/gen/c1/connector/v2/annotation_type_scoped_grants_pb.js";
 import { appResource, entitlement, grant, groupResource, resourceId, resourceType, userResource } from "../../src/connector/builders.ts";
 import { Code, ConnectorError } from "../../src/connector/errors.ts";
 import type { ConnectorRpc } from "../../src/connector/rpc.ts";
@@ -37,6 +38,7 @@ const userType = resourceType({ id: "user", displayName: "User", traits: [Resour
 const teamType = resourceType({ id: "team", displayName: "Team", traits: [ResourceType_Trait.GROUP] });
 const projectType = resourceType({ id: "project", displayName: "Project", traits: [], annotations: [annotate.skipEntitlementsAndGrants()] });
 const appType = resourceType({ id: "app", displayName: "App", traits: [ResourceType_Trait.APP] });
+const scopedType = resourceType({ id: "scoped", displayName: "Type-scoped grants", traits: [], annotations: [pack(TypeScopedGrantsSchema, {})] });
 const legacyType = resourceType({ id: "legacy", displayName: "Legacy (no get)", traits: [] });
 
 /** team t1: members u1 and u2, child projects, and a grant of app a1's access to the team (a1 is fetched by id). */
@@ -87,6 +89,13 @@ function testConnector(w = world()): Connector {
       get: async (_c, id) => byId(w.apps, id.resource, "app"),
     },
     { resourceType: legacyType, list: none, entitlements: none, grants: none },
+    {
+      resourceType: scopedType,
+      list: none,
+      entitlements: async (_c, r) => ({ items: [entitlement(r, "use")] }),
+      grants: none,
+      get: async (_c, id) => appResource({ type: "scoped", id: id.resource, displayName: id.resource }),
+    },
   ];
   return { info: { displayName: "targeted test" }, syncers, validate: async () => undefined };
 }
@@ -156,7 +165,7 @@ describe("targeted sync (engine)", () => {
       expect([...s.iterateGrants(result.syncId)].map((g) => g.grant.id).sort()).toEqual(["app:a1:access:team:t1", "team:t1:member:user:u1", "team:t1:member:user:u2"]);
       // The entitlement resource's own entitlements are not listed: only what the target's grants name.
       expect([...s.iterateEntitlements(result.syncId)].map((e) => e.entitlement.id)).toEqual(["team:t1:member"]);
-      expect(s.resourceTypes(result.syncId).map((t) => t.id).sort()).toEqual(["app", "legacy", "project", "team", "user"]);
+      expect(s.resourceTypes(result.syncId).map((t) => t.id).sort()).toEqual(["app", "legacy", "project", "scoped", "team", "user"]);
     });
   });
 
@@ -177,6 +186,12 @@ describe("targeted sync (engine)", () => {
       client.close();
       await served.close();
     }
+  });
+
+  it("a type with TypeScopedGrants gets no ListGrants call for its targeted resource", async () => {
+    const { rpc, calls } = recorded(service());
+    await sync(newFile(), { targetedResources: [{ resourceType: "scoped", resource: "s1" }] }, rpc);
+    expect(calls.filter((c) => c.includes("scoped"))).toEqual(["getResource(scoped:s1)", "listEntitlements(scoped:s1)"]);
   });
 
   it("a target that is NOT_FOUND or whose type cannot Get is a warning; the sync finishes", async () => {
