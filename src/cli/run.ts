@@ -153,6 +153,7 @@ async function runSyncFlow(spec: AnySpec, session: Session<AnyConfig>, config: A
   assertParentDirectory("file", base.sdk.file);
   // Checked before anything is built or contacted: a bad resource id is a usage problem.
   const syncScope = oneShotSyncScope(base.sdk);
+  if (base.sdk.skipFullSync) base.logger.warn("--skip-full-sync only applies in service mode; this one-shot sync runs as usual");
   const progress = new ProgressReporter({ status });
   progress.start();
   let result;

@@ -148,7 +148,8 @@ export async function syncTargetedResources(ctx: TargetedContext, targets: reado
       ctx.counts.grants += grants.length;
       for (const g of grants) {
         const id = g.entitlement?.resource?.id;
-        if (!id?.resource || known.has(keyOf(id.resourceType, id.resource))) continue;
+        // Types this sync does not store (outside the type filter) are not fetched either.
+        if (!id?.resource || known.has(keyOf(id.resourceType, id.resource)) || !ctx.resourceTypes.has(id.resourceType)) continue;
         known.add(keyOf(id.resourceType, id.resource));
         const parent = g.entitlement?.resource?.parentResourceId;
         work.push({

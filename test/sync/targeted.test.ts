@@ -188,6 +188,13 @@ describe("targeted sync (engine)", () => {
     }
   });
 
+  it("an entitlement's resource of a type outside the type filter is not fetched", async () => {
+    const { rpc, calls } = recorded(service());
+    await sync(newFile(), { targetedResources: [{ resourceType: "team", resource: "t1" }], resourceTypeIds: ["team", "user", "project"] }, rpc);
+    expect(calls).toContain("listGrants(team:t1)");
+    expect(calls.filter((c) => c.startsWith("getResource"))).toEqual(["getResource(team:t1)"]);
+  });
+
   it("a type with TypeScopedGrants gets no ListGrants call for its targeted resource", async () => {
     const { rpc, calls } = recorded(service());
     await sync(newFile(), { targetedResources: [{ resourceType: "scoped", resource: "s1" }] }, rpc);
