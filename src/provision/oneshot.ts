@@ -160,8 +160,11 @@ export async function runOneShot(op: OneShotOperation, opts: OneShotOptions): Pr
       return { summary, result: { outcome: r.case, resourceId: id ? { resourceType: id.resourceType, resource: id.resource } : undefined } };
     }
     case "delete-resource": {
-      await opts.rpc.deleteResourceV2({ resourceId: create(ResourceIdSchema, { resourceType: op.resourceType, resource: op.resourceId }) }, rpcOpts);
-      return { summary: `deleted ${op.resourceType}:${op.resourceId}`, result: { deleted: true } };
+      const res = await opts.rpc.deleteResourceV2({ resourceId: create(ResourceIdSchema, { resourceType: op.resourceType, resource: op.resourceId }) }, rpcOpts);
+      // A connector answers GrantAlreadyRevoked when the resource was already gone (a repeated delete).
+      const gone = hasAnnotation(res.annotations, GrantAlreadyRevokedSchema);
+      const ref = `${op.resourceType}:${op.resourceId}`;
+      return { summary: gone ? `${ref} was already gone; nothing to do` : `deleted ${ref}`, result: { deleted: true, alreadyGone: gone } };
     }
     case "rotate-credentials": {
       let recipient = op.recipientPublicJwk;

@@ -15,7 +15,7 @@ import type { HttpMetrics } from "../../../src/http/metrics.ts";
 import type { CredentialProvider } from "./credentials.ts";
 import { checkId, id, ID_KINDS, isValidId, path, type IdKind } from "./ids.ts";
 import { OPERATIONS, type OperationId } from "./operations.ts";
-import { checkPageNumber, MAX_PAGE_SIZE, nextPageNumber, type Page } from "./paging.ts";
+import { checkPageNumber, MAX_PAGE_SIZE, nextPageNumber, teamsNextPage, type Page } from "./paging.ts";
 import { RepeatedPageGuard } from "./page-guard.ts";
 import { parseResponse } from "./parse.ts";
 import { countUntyped, readEntries, readIncluded, SkipTally, type EntryRule } from "./tolerant.ts";
@@ -167,6 +167,9 @@ interface CallOptions {
   signal?: AbortSignal;
   acceptStatus?: (status: number) => boolean;
 }
+
+/** A configured schedule target's id: the schedule's id, "_" and the position (ScheduleTargetPosition). */
+const SCHEDULE_TARGET_ID = /^(.+)_(?:previous|current|next)$/;
 
 function unique(values: Iterable<string>): string[] {
   return [...new Set(values)];
@@ -364,9 +367,7 @@ export class DatadogClient {
     const res = await this.#get("ListTeams", TeamsResponseSchema, { path: "/api/v2/team", query: this.#pageQuery(page), signal });
     const items = this.#entries("ListTeams", `/api/v2/team (page ${page})`, TeamSchema, res.data, TEAM_ENTRY);
     this.#checkPage("ListTeams", "/api/v2/team", page, items);
-    const total = res.meta?.pagination?.total ?? undefined;
-    let nextPage = nextPageNumber(page, this.pageSize, res.data.length, total);
-    if (total === undefined && res.links && !res.links.next) nextPage = undefined;
+    const { nextPage, total } = teamsNextPage(page, this.pageSize, res.data.length, { pagination: res.meta?.pagination, links: res.links });
     return { items, total, received: res.data.length, nextPage };
   }
 
@@ -385,9 +386,7 @@ export class DatadogClient {
     const listing = `/api/v2/team/${teamId}/memberships`;
     const items = this.#entries("GetTeamMemberships", `${listing} (page ${page})`, TeamMembershipSchema, res.data, TEAM_MEMBERSHIP_ENTRY);
     this.#checkPage("GetTeamMemberships", listing, page, items);
-    const total = res.meta?.pagination?.total ?? undefined;
-    let nextPage = nextPageNumber(page, this.pageSize, res.data.length, total);
-    if (total === undefined && res.links && !res.links.next) nextPage = undefined;
+    const { nextPage, total } = teamsNextPage(page, this.pageSize, res.data.length, { pagination: res.meta?.pagination, links: res.links });
     // The members' user records come along in `included`; validating them costs more than the whole rest of a
     // sync's team listing, and a sync needs only the ids, so they are checked when first asked for.
     let users: Map<string, User> | undefined;
@@ -483,7 +482,9 @@ export class DatadogClient {
     for (const t of targets) {
       if (t.type === "schedules") scheduleIds.push(t.id);
       else if (t.type === "schedule_target") {
-        const scheduleId = scheduleTargets.get(t.id)?.relationships?.schedule?.data?.id;
+        // Real answers name a configured target `<schedule id>_<position>` and may leave the target object out
+        // of `included` (bringing the schedule instead): the id then names the schedule.
+        const scheduleId = scheduleTargets.get(t.id)?.relationships?.schedule?.data?.id ?? SCHEDULE_TARGET_ID.exec(t.id)?.[1];
         if (scheduleId) scheduleIds.push(scheduleId);
       }
     }

@@ -15,8 +15,8 @@ export { describeTransportFailure, diagnose, diagnosisError, formatDiagnosis } f
 export type { DiagnoseOptions, Diagnosis, DiagnosticCheck, DiagnosticProblem } from "./diagnose.ts";
 export { OPERATIONS } from "./operations.ts";
 export type { OperationId, OperationInfo } from "./operations.ts";
-export { MAX_PAGE_SIZE, nextPageNumber } from "./paging.ts";
-export type { Page } from "./paging.ts";
+export { MAX_PAGE_SIZE, nextPageNumber, teamsNextPage } from "./paging.ts";
+export type { Page, TeamPaging } from "./paging.ts";
 export { formatPath, includedOfType, parseResponse, ResponseShapeError } from "./parse.ts";
 export { checkId, id, ID_KINDS, isValidId, path } from "./ids.ts";
 export type { IdKind, IdSegment } from "./ids.ts";

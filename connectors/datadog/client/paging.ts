@@ -29,3 +29,24 @@ export function checkPageNumber(page: number): number {
   if (!Number.isSafeInteger(page) || page < 0) throw new RangeError(`page number must be an integer >= 0, got ${page}`);
   return page;
 }
+
+/** What a team listing (ListTeams, GetTeamMemberships) says about its pages: `meta.pagination` and `links`. */
+export interface TeamPaging {
+  pagination?: { total?: number | null; last_number?: number | null } | null;
+  links?: { next?: string | null } | null;
+}
+
+/**
+ * The next page of a team listing. Real answers page by number (`meta.pagination.total`, `last_number`) and keep
+ * `links.next` even on the last page, so `links.next` alone never ends a listing while a total or last page
+ * number is known; it decides only in answers that carry neither (as the spec's offset-based shape may).
+ */
+export function teamsNextPage(page: number, size: number, received: number, paging: TeamPaging): { nextPage: number | undefined; total: number | undefined } {
+  const total = paging.pagination?.total ?? undefined;
+  const last = paging.pagination?.last_number ?? undefined;
+  let nextPage = nextPageNumber(page, size, received, total);
+  // The page the answer calls the last one ends the listing; a page beyond it (the listing grew) lets the pages decide.
+  if (last !== undefined && page === last) nextPage = undefined;
+  if (total === undefined && last === undefined && paging.links && !paging.links.next) nextPage = undefined;
+  return { nextPage, total };
+}

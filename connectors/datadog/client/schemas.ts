@@ -53,6 +53,8 @@ export const UserSchema = z.looseObject({
     created_at: str,
     modified_at: str,
     icon: str,
+    // Not in the spec; real answers carry it. Its entries' shape is not documented, so each is read where used.
+    allowed_login_methods: z.array(z.unknown()).nullish(),
   }),
   relationships: z.looseObject({ roles: toMany, org: toOne }).nullish(),
 });
@@ -144,9 +146,24 @@ export const TeamSchema = z.looseObject({
 });
 export type Team = z.infer<typeof TeamSchema>;
 
+// The spec documents offset fields; real answers page by number (`type: "number_size"`, `number`, `last_number`,
+// `next_number`, ...). Both are read; neither is required.
 const TeamsPaginationSchema = z
   .looseObject({
-    pagination: z.looseObject({ total: int, limit: int, offset: int, next_offset: int, last_offset: int }).nullish(),
+    pagination: z
+      .looseObject({
+        total: int,
+        limit: int,
+        offset: int,
+        next_offset: int,
+        last_offset: int,
+        type: str,
+        number: int,
+        size: int,
+        next_number: int,
+        last_number: int,
+      })
+      .nullish(),
   })
   .nullish();
 
@@ -266,6 +283,9 @@ export const ApiKeySchema = z.looseObject({
       created_at: str,
       modified_at: str,
       date_last_used: str,
+      // Not in the spec; newer real answers carry both. `timestamp`'s type is not documented (read in values).
+      last_used_date: z.looseObject({ timestamp: z.unknown() }).nullish(),
+      used_in_last_24_hours: bool,
       last4: str,
       category: str,
       remote_config_read_enabled: bool,
@@ -293,7 +313,8 @@ export const ApplicationKeySchema = z.looseObject({
   id: z.string(),
   type: z.literal("application_keys"),
   attributes: z.looseObject(appKeyAttributes).nullish(),
-  relationships: z.looseObject({ owned_by: toOne }).nullish(),
+  // Real answers carry only `owned_by`; `created_by` is read should an answer ever name a creator.
+  relationships: z.looseObject({ owned_by: toOne, created_by: toOne }).nullish(),
 });
 export type ApplicationKey = z.infer<typeof ApplicationKeySchema>;
 

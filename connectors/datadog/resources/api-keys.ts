@@ -4,6 +4,7 @@
  * so the SecretTrait names the creator (`created_by_id`) and leaves `identity_id` empty.
  * Deleting the resource revokes the key; deleting a key that is already gone succeeds (idempotent).
  */
+import { annotate } from "../../../src/connector/annotations.ts";
 import { resourceId, secretResource } from "../../../src/connector/builders.ts";
 import type { ResourceDeleter, ResourceSyncer } from "../../../src/connector/types.ts";
 import type { Resource } from "../../../src/gen/c1/connector/v2/resource_pb.js";
@@ -12,11 +13,14 @@ import { call, datadogError, isHttpStatus } from "./errors.ts";
 import { numberedPage } from "./paging.ts";
 import { API_KEY, apiKeyType, USER } from "./resource-types.ts";
 import type { SyncerDeps } from "./users.ts";
-import { dateOf, nonEmpty, profileOf } from "./values.ts";
+import { dateOf, instantOf, latest, nonEmpty, profileOf } from "./values.ts";
 
 export function apiKeyToResource(key: ApiKey, links: SyncerDeps["links"]): Resource {
   const a = key.attributes ?? {};
   const creator = key.relationships?.created_by?.data?.id;
+  // Older answers carry only `date_last_used`; newer ones also `last_used_date.timestamp`, which may be the
+  // only one set. The later of the two is the last use.
+  const lastUsed = latest(dateOf(a.date_last_used), instantOf(a.last_used_date?.timestamp));
   return secretResource({
     type: API_KEY,
     id: key.id,
@@ -28,17 +32,21 @@ export function apiKeyToResource(key: ApiKey, links: SyncerDeps["links"]): Resou
       remote_config_read_enabled: a.remote_config_read_enabled,
       created_by: creator,
       modified_at: a.modified_at,
+      used_in_last_24_hours: a.used_in_last_24_hours,
     }),
     createdAt: dateOf(a.created_at),
     annotations: links.apiKey(key.id),
     secret: {
-      lastUsedAt: dateOf(a.date_last_used),
+      lastUsedAt: lastUsed,
       createdById: creator ? resourceId(USER, creator) : undefined,
     },
   });
 }
 
-/** Revokes a key; a key that is already gone is success, so a repeated delete ends in the same state. */
+/**
+ * Revokes a key; a key that is already gone is success, so a repeated delete ends in the same state. That case
+ * answers GrantAlreadyRevoked, as the other idempotent operations do, so the caller can say "already gone".
+ */
 export function keyDeleter(deps: SyncerDeps, what: string, del: (id: string, signal: AbortSignal) => Promise<void>): ResourceDeleter {
   return {
     async delete(ctx, id) {
@@ -48,6 +56,7 @@ export function keyDeleter(deps: SyncerDeps, what: string, del: (id: string, sig
       } catch (err) {
         if (!isHttpStatus(err, 404)) throw datadogError(err, deps.client);
         ctx.logger.info({ keyId: id.resource }, `Datadog ${what} was already revoked (or never existed); nothing to do`);
+        return { annotations: [annotate.grantAlreadyRevoked()] };
       }
       return {};
     },

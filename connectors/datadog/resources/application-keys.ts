@@ -1,7 +1,8 @@
 /**
  * `application-key`: Datadog application keys as secrets: name, scopes, creation, last use and owner (a user
- * or a service account; the owner is also recorded as creator, the only creator Datadog reports). Never the
- * key's value: the client drops it from every answer except a creation's.
+ * or a service account: the SecretTrait's identity). Real answers name no creator (only `owned_by`), so the
+ * creator stays empty unless an answer carries `created_by`: the owner is not presented as the creator. Never
+ * the key's value: the client drops it from every answer except a creation's.
  *
  * Deleting revokes the key (idempotent). Rotation replaces a service account's key: a new key for the same
  * owner with the same scopes and a derived name, then the old key is revoked, only once the new one exists;
@@ -28,6 +29,7 @@ export function applicationKeyToResource(key: ApplicationKey, links: SyncerDeps[
   const a = key.attributes ?? {};
   const owner = key.relationships?.owned_by?.data?.id;
   const ownerId = owner ? resourceId(USER, owner) : undefined;
+  const creator = key.relationships?.created_by?.data?.id;
   return secretResource({
     type: APPLICATION_KEY,
     id: key.id,
@@ -42,7 +44,7 @@ export function applicationKeyToResource(key: ApplicationKey, links: SyncerDeps[
     }),
     createdAt: dateOf(a.created_at),
     annotations: links.applicationKey(key.id),
-    secret: { lastUsedAt: dateOf(a.last_used_at), createdById: ownerId, identityId: ownerId },
+    secret: { lastUsedAt: dateOf(a.last_used_at), createdById: creator ? resourceId(USER, creator) : undefined, identityId: ownerId },
   });
 }
 

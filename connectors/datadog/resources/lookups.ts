@@ -16,6 +16,7 @@ import {
   readEntries,
   RoleSchema,
   SkipTally,
+  teamsNextPage,
   TEAM_MEMBERSHIP_ENTRY,
   TeamMembershipSchema,
   TeamMembershipsResponseSchema,
@@ -106,9 +107,7 @@ async function scanMemberships(
     const memberships = readEntries("GetTeamMemberships", TeamMembershipSchema, body.data, TEAM_MEMBERSHIP_ENTRY, new SkipTally());
     const hit = memberships.find((m) => m.relationships.user.data.id === userId);
     if (hit) return hit;
-    const total = body.meta?.pagination?.total ?? undefined;
-    page = nextPageNumber(page, client.pageSize, body.data.length, total);
-    if (total === undefined && body.links && !body.links.next) page = undefined;
+    page = teamsNextPage(page, client.pageSize, body.data.length, { pagination: body.meta?.pagination, links: body.links }).nextPage;
   }
   return undefined;
 }

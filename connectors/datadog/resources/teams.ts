@@ -7,12 +7,13 @@
  * existing member; revoking `admin` demotes (the membership stays); revoking `member` removes the membership,
  * so an admin loses both.
  */
-import { annotate } from "../../../src/connector/annotations.ts";
+import { annotate, pack } from "../../../src/connector/annotations.ts";
+import { GrantMetadataSchema } from "../../../src/gen/c1/connector/v2/annotation_grant_pb.js";
 import { entitlement, grant, groupResource, resourceId } from "../../../src/connector/builders.ts";
 import { Code, ConnectorError } from "../../../src/connector/errors.ts";
 import type { CallContext, Provisioner, ResourceSyncer } from "../../../src/connector/types.ts";
 import type { Resource } from "../../../src/gen/c1/connector/v2/resource_pb.js";
-import type { Team } from "../client/index.ts";
+import type { Team, TeamMembership } from "../client/index.ts";
 import { call, callOrAbsent, datadogError, isHttpStatus } from "./errors.ts";
 import { findTeamMembership, teamExists } from "./lookups.ts";
 import { numberedPage } from "./paging.ts";
@@ -40,6 +41,15 @@ export function teamEntitlements(team: Resource) {
       purpose: "permission",
     }),
   };
+}
+
+/**
+ * Who or what made a membership (`provisioned_by`: null for a person, "service_account", "saml_mapping"; and
+ * `provisioned_by_id`, the person or service account), as GrantMetadata on its grants; none when neither is set.
+ */
+export function membershipAnnotations(m: TeamMembership) {
+  const metadata = profileOf({ provisioned_by: nonEmpty(m.attributes?.provisioned_by), provisioned_by_id: nonEmpty(m.attributes?.provisioned_by_id) });
+  return Object.keys(metadata).length ? [pack(GrantMetadataSchema, { metadata })] : [];
 }
 
 export function teamToResource(team: Team, links: SyncerDeps["links"]): Resource {
@@ -148,7 +158,8 @@ export function teamSyncer(deps: SyncerDeps): ResourceSyncer {
       const { member, admin } = teamEntitlements(resource);
       const items = page.items.flatMap((m) => {
         const principal = resourceId(USER, m.relationships.user.data.id);
-        return m.attributes?.role === "admin" ? [grant(member, principal), grant(admin, principal)] : [grant(member, principal)];
+        const opts = { annotations: membershipAnnotations(m) };
+        return m.attributes?.role === "admin" ? [grant(member, principal, opts), grant(admin, principal, opts)] : [grant(member, principal, opts)];
       });
       return { ...page, items };
     },

@@ -8,6 +8,7 @@
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { create } from "@bufbuild/protobuf";
+import { annotate } from "../../../src/connector/annotations.ts";
 import { userResource } from "../../../src/connector/builders.ts";
 import { Code, ConnectorError } from "../../../src/connector/errors.ts";
 import type { AccountManager, CallContext, CreateAccountResult, ResourceDeleter, ResourceSyncer } from "../../../src/connector/types.ts";
@@ -46,6 +47,28 @@ function structuredName(name: string | undefined, serviceAccount: boolean) {
   return create(UserTrait_StructuredNameSchema, { givenName: parts[0], familyName: parts.slice(1).join(" ") });
 }
 
+/**
+ * The login methods a user may use (`allowed_login_methods`, not in the spec): entries are read as names when
+ * they are strings, or objects naming one by `type`, `name` or `id`; sorted, once each. Undefined when the answer
+ * does not carry the field (unknown, not "none").
+ */
+export function loginMethodsOf(value: readonly unknown[] | null | undefined): string[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const names = new Set<string>();
+  for (const entry of value) {
+    const raw = typeof entry === "string" ? entry : entry && typeof entry === "object" ? pickName(entry as Record<string, unknown>) : undefined;
+    const name = nonEmpty(raw);
+    if (name) names.add(name.slice(0, 100));
+    if (names.size >= 32) break;
+  }
+  return [...names].sort();
+}
+
+function pickName(entry: Record<string, unknown>): string | undefined {
+  for (const key of ["type", "name", "id"]) if (typeof entry[key] === "string") return entry[key];
+  return undefined;
+}
+
 export function userToResource(user: User, links: AppLinks): Resource {
   const a = user.attributes;
   const serviceAccount = a.service_account === true;
@@ -63,7 +86,9 @@ export function userToResource(user: User, links: AppLinks): Resource {
     verified: a.verified ?? undefined,
     disabled: a.disabled ?? undefined,
     service_account: serviceAccount,
+    // Absent on older accounts: left out (unknown), never false.
     mfa_enabled: a.mfa_enabled ?? undefined,
+    allowed_login_methods: loginMethodsOf(a.allowed_login_methods),
     pending_invitation: state === "pending" ? true : undefined,
     role_ids: roleIds.length ? roleIds : undefined,
   };
@@ -217,10 +242,13 @@ function deleter(deps: SyncerDeps): ResourceDeleter {
         await client.disableUser(userId, ctx.signal);
       } catch (err) {
         if (!isHttpStatus(err, 404)) throw datadogError(err, client);
-        // Some Datadog answers 404 for a user that is already disabled: that is success for a soft delete.
+        // Datadog answers 404 for a user that is already disabled: that is success for a soft delete.
         const user = await callOrAbsent(client, () => client.getUser(userId, ctx.signal));
         if (!user) throw new ConnectorError(Code.NOT_FOUND, userNotFound(userId), { cause: err });
         if (stateOf(user) !== "disabled") throw datadogError(err, client);
+        // Nothing changed: said the way a revoke of a revoked grant says it.
+        ctx.logger.info({ userId }, "Datadog user was already disabled; nothing to do");
+        return { annotations: [annotate.grantAlreadyRevoked()] };
       }
       ctx.logger.info({ userId }, "disabled Datadog user");
       return {};

@@ -6,6 +6,7 @@
  */
 import { IndexedList } from "./indexed-list.ts";
 import {
+  LOGIN_METHODS,
   Org,
   type PolicyTarget,
   type SchedulePosition,
@@ -180,6 +181,8 @@ function generateUsers(org: Org, seed: number, counts: OrgCounts): SimUser[] {
   // Collisions of the spread formula (only when nearly everyone is a service account) are filled from the end.
   for (let i = counts.users - 1; serviceSlots.size < counts.serviceAccounts; i--) serviceSlots.add(i);
 
+  // Own stream, so that adding the field left every other drawn value as it was.
+  const logins = stream(seed, "login-methods");
   const users: SimUser[] = [];
   let humans = 0;
   for (let i = 0; i < counts.users; i++) {
@@ -201,6 +204,7 @@ function generateUsers(org: Org, seed: number, counts: OrgCounts): SimUser[] {
         verified: true,
         serviceAccount: true,
         mfaEnabled: false,
+        allowedLoginMethods: LOGIN_METHODS.none,
         createdAt: createdMs,
         modifiedAt: createdMs,
         lastLoginTime: null,
@@ -227,6 +231,7 @@ function generateUsers(org: Org, seed: number, counts: OrgCounts): SimUser[] {
         verified: status !== "Pending",
         serviceAccount: false,
         mfaEnabled: active && rng.chance(0.4),
+        allowedLoginMethods: pickLoginMethods(logins),
         createdAt: createdMs,
         modifiedAt: createdMs,
         lastLoginTime: lastLogin,
@@ -237,6 +242,11 @@ function generateUsers(org: Org, seed: number, counts: OrgCounts): SimUser[] {
     users.push(user);
   }
   return users;
+}
+
+function pickLoginMethods(rng: Prng): readonly string[] {
+  const x = rng.float();
+  return x < 0.7 ? LOGIN_METHODS.default : x < 0.9 ? LOGIN_METHODS.sso : LOGIN_METHODS.any;
 }
 
 function pickStatus(rng: Prng): UserStatus {
@@ -331,13 +341,25 @@ function generateTeams(org: Org, seed: number, counts: OrgCounts): SimTeam[] {
 function assignTeams(seed: number, users: SimUser[], teams: SimTeam[]): void {
   if (teams.length === 0) return;
   const rng = stream(seed, "team-members");
+  // Who made each membership comes from its own stream, so the memberships themselves are as before.
+  const provisioning = stream(seed, "team-provisioning");
+  const automations = users.filter((u) => u.serviceAccount);
   for (const user of users) {
     const wanted = Math.min(teams.length, user.serviceAccount ? rng.int(2) : rng.int(7));
     let placed = 0;
     while (placed < wanted) {
       const team = teams[rng.int(teams.length)];
       if (team.members.has(user.id)) continue;
-      team.members.set(user.id, { user, role: rng.chance(0.1) ? "admin" : null, provisionedBy: null });
+      const role = rng.chance(0.1) ? "admin" : null;
+      const x = provisioning.float();
+      const bot = automations.length > 0 && x < 0.1 ? automations[provisioning.int(automations.length)] : undefined;
+      team.members.set(user.id, {
+        user,
+        role,
+        provisionedBy: bot ? "service_account" : x >= 0.9 ? "saml_mapping" : null,
+        // A person's membership names who added it (the org's first user, its administrator); SAML names nobody.
+        provisionedById: bot ? bot.id : x >= 0.9 ? null : users[0].id,
+      });
       placed++;
     }
   }
@@ -360,12 +382,16 @@ function generateOnCall(org: Org, seed: number, counts: OrgCounts, users: SimUse
     return extra === owner ? [owner] : [owner, extra];
   });
 
+  // Schedule ids are UUIDs, as real ones; they come from their own stream. A short public id is still drawn (and
+  // dropped) so that every other on-call value stays what it was.
+  const scheduleIds = stream(seed, "schedule-ids");
   const usedIds = new Set<string>();
   const schedulesByPolicy: SimSchedule[][] = Array.from({ length: policyCount }, () => []);
   for (let s = 0; s < counts.schedules; s++) {
-    let id = rng.publicId();
-    while (usedIds.has(id)) id = rng.publicId();
-    usedIds.add(id);
+    let legacy = rng.publicId();
+    while (usedIds.has(legacy)) legacy = rng.publicId();
+    usedIds.add(legacy);
+    const id = scheduleIds.uuid();
     const layers: SimLayer[] = [];
     const layerCount = rng.range(1, 3);
     for (let l = 0; l < layerCount; l++) {
@@ -410,6 +436,9 @@ function generateOnCall(org: Org, seed: number, counts: OrgCounts, users: SimUse
     });
     if (pool.length > 0 && rng.chance(0.5)) targets[0].push({ kind: "user", user: pool[rng.int(pool.length)] });
     if (rng.chance(0.4)) targets[stepCount - 1].push({ kind: "team", team: owners[p] });
+    // The first policy targets every kind (a schedule, a "previous" configured schedule, a user, a team), as a
+    // real org's do, so that even a small org shows each; drawn from a stream of its own.
+    if (p === 0) ensureEveryTargetKind(targets, schedulesByPolicy[p], pool, owners[p], stream(seed, "on-call-targets"));
     const steps: SimPolicyStep[] = targets.map((t) => ({
       id: rng.uuid(),
       escalateAfterSeconds: rng.pick([300, 900, 1800, 3600]),
@@ -451,21 +480,40 @@ function generateOnCall(org: Org, seed: number, counts: OrgCounts, users: SimUse
   });
 }
 
+function ensureEveryTargetKind(targets: PolicyTarget[][], schedules: SimSchedule[], pool: SimUser[], team: SimTeam, rng: Prng): void {
+  const all = targets.flat();
+  const first = targets[0];
+  const last = targets[targets.length - 1];
+  const schedule = schedules[0];
+  if (schedule && !all.some((t) => t.kind === "configured-schedule" && t.position === "previous")) {
+    first.push({ kind: "configured-schedule", schedule, position: "previous" });
+  }
+  if (pool.length > 0 && !all.some((t) => t.kind === "user")) first.push({ kind: "user", user: pool[rng.int(pool.length)] });
+  if (!all.some((t) => t.kind === "team")) last.push({ kind: "team", team });
+}
+
 function generateApiKeys(org: Org, seed: number, counts: OrgCounts, users: SimUser[]): void {
   const rng = stream(seed, "api-keys");
+  const usage = stream(seed, "api-key-usage");
   const creators = users.filter((u) => u.status === "Active");
   if (creators.length === 0 && counts.apiKeys > 0) throw new RangeError("API keys need at least one user");
   for (let i = 0; i < counts.apiKeys; i++) {
     const key = rng.hex(32);
     const createdMs = dateIn(rng);
     const createdBy = creators[rng.int(creators.length)];
+    // Drawn in the order they always were (id, name, last use), so that every key is as before.
+    const id = rng.uuid();
+    const name = `${rng.pick(WORDS)}-${rng.pick(["prod", "staging", "dev"])}-${i}`;
+    const dateLastUsed = rng.chance(0.8) ? dateIn(rng, createdMs, EPOCH_MS + SPAN_MS - createdMs + 1000) : null;
     const apiKey: SimApiKey = {
-      id: rng.uuid(),
-      name: `${rng.pick(WORDS)}-${rng.pick(["prod", "staging", "dev"])}-${i}`,
+      id,
+      name,
       key,
       createdAt: createdMs,
       modifiedAt: createdMs,
-      dateLastUsed: rng.chance(0.8) ? dateIn(rng, createdMs, EPOCH_MS + SPAN_MS - createdMs + 1000) : null,
+      dateLastUsed,
+      legacyLastUsed: usage.chance(0.6),
+      usedInLast24Hours: usage.chance(0.2) && dateLastUsed !== null,
       createdBy,
       category: "default",
       remoteConfigReadEnabled: rng.chance(0.3),

@@ -21,6 +21,8 @@ export interface SimUser {
   verified: boolean;
   readonly serviceAccount: boolean;
   mfaEnabled: boolean;
+  /** `allowed_login_methods`: shared arrays (a few variants), never mutated. */
+  readonly allowedLoginMethods: readonly string[];
   readonly createdAt: number;
   modifiedAt: number;
   lastLoginTime: number | null;
@@ -53,7 +55,10 @@ export type TeamRole = "admin" | null;
 export interface SimMembership {
   readonly user: SimUser;
   role: TeamRole;
+  /** null (added by a person), "service_account" or "saml_mapping". */
   readonly provisionedBy: string | null;
+  /** The person or service account that added the membership; null for SAML mappings. */
+  readonly provisionedById: string | null;
 }
 
 export interface SimTeam {
@@ -132,6 +137,13 @@ export interface SimApiKey {
   readonly createdAt: number;
   readonly modifiedAt: number;
   readonly dateLastUsed: number | null;
+  /**
+   * Whether answers still fill the older `date_last_used` for this key. When false it is null and only the newer
+   * `last_used_date.timestamp` tells the last use, as in some real answers.
+   */
+  readonly legacyLastUsed: boolean;
+  /** `used_in_last_24_hours`, fixed when the org is made (answers never depend on the clock). */
+  readonly usedInLast24Hours: boolean;
   readonly createdBy: SimUser;
   readonly category: string;
   readonly remoteConfigReadEnabled: boolean;
@@ -154,6 +166,14 @@ export interface SimInvitation {
   readonly expiresAt: number;
   readonly inviteType: string;
 }
+
+/** `allowed_login_methods` variants (shared arrays: a 100,000-user org holds a handful). */
+export const LOGIN_METHODS = {
+  default: Object.freeze(["password", "google"]),
+  sso: Object.freeze(["saml"]),
+  any: Object.freeze(["password", "google", "saml"]),
+  none: Object.freeze([] as string[]),
+} as const;
 
 /** How long a Datadog invitation stays valid. */
 export const INVITATION_TTL_MS = 48 * 60 * 60 * 1000;
@@ -266,7 +286,7 @@ export class Org {
     const team = this.team(teamId);
     const user = this.user(userId);
     if (team.members.has(user.id)) throw new ApiError(409, `User ${user.id} is already a member of team ${team.id}`);
-    const membership: SimMembership = { user, role, provisionedBy: null };
+    const membership: SimMembership = { user, role, provisionedBy: null, provisionedById: null };
     team.members.set(user.id, membership);
     team.modifiedAt = Date.now();
     return membership;
@@ -307,6 +327,7 @@ export class Org {
       verified: false,
       serviceAccount: false,
       mfaEnabled: false,
+      allowedLoginMethods: LOGIN_METHODS.default,
       createdAt: now,
       modifiedAt: now,
       lastLoginTime: null,
@@ -331,10 +352,10 @@ export class Org {
     return invitation;
   }
 
-  /** Datadog's DELETE /users/{id}: a soft delete; roles and memberships stay. Idempotent. */
+  /** Datadog's DELETE /users/{id}: a soft delete; roles and memberships stay. A disabled user answers 404, as Datadog. */
   disableUser(userId: string): void {
     const user = this.user(userId);
-    if (user.disabled) return;
+    if (user.disabled) throw new ApiError(404, `${user.id} not found`);
     user.disabled = true;
     user.status = "Disabled";
     user.modifiedAt = Date.now();

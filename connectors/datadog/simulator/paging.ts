@@ -29,8 +29,13 @@ export function slicePage<T>(items: readonly T[], page: PageRequest): T[] {
   return items.slice(start, start + page.size);
 }
 
-/** `links` and `meta.pagination` of the team endpoints (schemas TeamsResponseLinks, TeamsResponseMetaPagination). */
-export function offsetLinks(url: URL, page: PageRequest, total: number): { links: Record<string, unknown>; meta: Record<string, unknown> } {
+/**
+ * `links` and `meta.pagination` of the team endpoints as real Datadog sends them: number-based pagination
+ * (`type: "number_size"`; the spec documents offset fields instead) and a `links.next` on every page, the last
+ * one included (it points one page past the end, where the answer is empty). Page numbers in `meta` stay within
+ * 0..last_number, so on the last page `next_number` equals `number`.
+ */
+export function teamPaging(url: URL, page: PageRequest, total: number): { links: Record<string, unknown>; meta: Record<string, unknown> } {
   const lastPage = Math.max(0, Math.ceil(total / page.size) - 1);
   const at = (n: number): string => {
     const u = new URL(url);
@@ -42,20 +47,18 @@ export function offsetLinks(url: URL, page: PageRequest, total: number): { links
     self: url.toString(),
     first: at(0),
     last: at(lastPage),
+    next: at(page.number + 1),
     prev: page.number > 0 ? at(page.number - 1) : null,
   };
   const pagination: Record<string, unknown> = {
-    type: "offset_limit",
-    offset: page.number * page.size,
-    limit: page.size,
+    number: page.number,
+    next_number: Math.min(page.number + 1, lastPage),
+    last_number: lastPage,
+    prev_number: Math.max(0, Math.min(page.number - 1, lastPage)),
+    size: page.size,
+    type: "number_size",
     total,
-    first_offset: 0,
-    last_offset: lastPage * page.size,
+    offset: page.number * page.size,
   };
-  if (page.number < lastPage) {
-    links.next = at(page.number + 1);
-    pagination.next_offset = (page.number + 1) * page.size;
-  }
-  if (page.number > 0) pagination.prev_offset = (page.number - 1) * page.size;
   return { links, meta: { pagination } };
 }

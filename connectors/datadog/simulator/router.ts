@@ -40,6 +40,8 @@ export interface RouteOptions {
   auth?: AuthMode;
   /** The route pages with page[number]/page[size] (the repeat-page and duplicate faults apply to it). */
   paged?: boolean;
+  /** The handler's errors are JSON:API error objects (status, title, detail), as team and on-call answer; else strings. */
+  errorObjects?: boolean;
 }
 
 export interface RouteDef extends RouteOptions {

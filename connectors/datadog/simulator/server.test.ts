@@ -65,11 +65,13 @@ describe("simulator read API", () => {
 
   it("lists teams with links and pages memberships with their users included", async () => {
     const first = await call(sim, "/api/v2/team?page[size]=10");
-    expect(first.body.meta.pagination).toMatchObject({ total: 23, limit: 10, offset: 0, next_offset: 10 });
+    // Real Datadog pages teams by number, and keeps links.next on the last page.
+    expect(first.body.meta.pagination).toEqual({ number: 0, next_number: 1, last_number: 2, prev_number: 0, size: 10, type: "number_size", total: 23, offset: 0 });
     expect(first.body.links.next).toContain("page%5Bnumber%5D=1");
     const last = await call(sim, "/api/v2/team?page[size]=10&page[number]=2");
     expect(last.body.data).toHaveLength(3);
-    expect(last.body.links.next).toBeUndefined();
+    expect(last.body.meta.pagination).toMatchObject({ number: 2, next_number: 2, last_number: 2, prev_number: 1, total: 23 });
+    expect(last.body.links.next).toContain("page%5Bnumber%5D=3");
 
     const teams = await allPages(sim, "/api/v2/team");
     let members = 0;

@@ -155,12 +155,22 @@ async function handle(deps: PipelineDeps, req: IncomingMessage, res: ServerRespo
   send(deps, res, result.status, result.body, { ...rateHeaders, ...result.headers });
 }
 
+/**
+ * Datadog's error answer for a handler's ApiError: JSON:API error objects on the routes that send them (team and
+ * on-call: `{"errors":[{"status":"409","title":"Conflict","detail":"…"}]}`), plain strings elsewhere.
+ */
+function errorBody(def: RouteDef, error: ApiError): unknown {
+  if (def.errorObjects !== true) return { errors: error.errors };
+  const title = statusText(error.status);
+  return { errors: error.errors.map((detail) => ({ status: String(error.status), title, detail })) };
+}
+
 /** Runs a handler; an ApiError becomes Datadog's error answer. */
 async function run(def: RouteDef, ctx: RouteContext): Promise<RouteResult> {
   try {
     return await def.handler(ctx);
   } catch (error) {
-    if (error instanceof ApiError) return { status: error.status, body: { errors: error.errors } };
+    if (error instanceof ApiError) return { status: error.status, body: errorBody(def, error) };
     throw error;
   }
 }

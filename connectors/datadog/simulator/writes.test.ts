@@ -56,7 +56,8 @@ describe("simulator write endpoints", () => {
 
     const duplicate = await call(sim, path, { method: "POST", body: membershipBody(user.id, "admin") });
     expect(duplicate.status).toBe(409);
-    expect(duplicate.body.errors[0]).toMatch(/already a member/);
+    // Team endpoints answer JSON:API error objects, as real Datadog does.
+    expect(duplicate.body.errors[0]).toMatchObject({ status: "409", title: "Conflict", detail: expect.stringMatching(/already a member/) });
 
     const promoted = await call(sim, `${path}/${user.id}`, { method: "PATCH", body: { data: { type: "team_memberships", attributes: { role: "admin" } } } });
     expect(promoted.body.data.attributes.role).toBe("admin");
@@ -70,7 +71,7 @@ describe("simulator write endpoints", () => {
 
     const badRole = await call(sim, `${path}/${user.id}`, { method: "PATCH", body: { data: { type: "team_memberships", attributes: { role: "owner" } } } });
     expect(badRole.status).toBe(400);
-    expect(badRole.body.errors[0]).toMatch(/data\.attributes\.role/);
+    expect(badRole.body.errors[0].detail).toMatch(/data\.attributes\.role/);
 
     expect((await call(sim, `${path}/${user.id}`, { method: "DELETE" })).status).toBe(204);
     expect((await call(sim, `${path}/${user.id}`, { method: "DELETE" })).status).toBe(404);
@@ -128,7 +129,9 @@ describe("simulator write endpoints", () => {
     expect(badInvite.status).toBe(404);
 
     expect((await call(sim, `/api/v2/users/${user.id}`, { method: "DELETE" })).status).toBe(204);
-    expect((await call(sim, `/api/v2/users/${user.id}`, { method: "DELETE" })).status).toBe(204);
+    // Disabling a disabled user answers 404 with the id, as real Datadog does.
+    const twice = await call(sim, `/api/v2/users/${user.id}`, { method: "DELETE" });
+    expect({ status: twice.status, body: twice.body }).toEqual({ status: 404, body: { errors: [`${user.id} not found`] } });
     const disabled = await call(sim, `/api/v2/users/${user.id}`);
     expect(disabled.body.data.attributes).toMatchObject({ disabled: true, status: "Disabled" });
     expect((await call(sim, "/api/v2/users/nope", { method: "DELETE" })).status).toBe(404);

@@ -46,17 +46,16 @@ function targetRef(target: PolicyTarget): Json {
   }
 }
 
+/**
+ * What `include=steps.targets` brings for a target. For a configured target (`schedule_target`, id
+ * `<schedule>_<position>`) real answers bring the schedule itself, not the target object the spec also allows:
+ * `included` mixes teams, schedules and users only.
+ */
 function targetResource(target: PolicyTarget): Json {
   switch (target.kind) {
     case "schedule":
-      return { type: "schedules", id: target.schedule.id, attributes: { name: target.schedule.name, time_zone: target.schedule.timeZone } };
     case "configured-schedule":
-      return {
-        type: "schedule_target",
-        id: `${target.schedule.id}_${target.position}`,
-        attributes: { position: target.position },
-        relationships: { schedule: { data: { id: target.schedule.id, type: "schedules" } } },
-      };
+      return { type: "schedules", id: target.schedule.id, attributes: { name: target.schedule.name, time_zone: target.schedule.timeZone } };
     case "user":
       return onCallUser(target.user);
     case "team":
@@ -185,6 +184,7 @@ export function onCallRoutes(): RouteDef[] {
       method: "GET",
       template: "/api/v2/on-call/teams/{team_id}/routing-rules",
       rateLimit: "on_call",
+      errorObjects: true,
       permissions: READ,
       handler: ({ org, params, query }) => ({ status: 200, body: routingRulesDocument(org.team(params.team_id), includes(query)) }),
     },
@@ -192,6 +192,7 @@ export function onCallRoutes(): RouteDef[] {
       method: "GET",
       template: "/api/v2/on-call/escalation-policies/{policy_id}",
       rateLimit: "on_call",
+      errorObjects: true,
       permissions: READ,
       handler: ({ org, params, query }) => ({ status: 200, body: policyDocument(org.policy(params.policy_id), includes(query)) }),
     },
@@ -199,6 +200,7 @@ export function onCallRoutes(): RouteDef[] {
       method: "GET",
       template: "/api/v2/on-call/schedules/{schedule_id}",
       rateLimit: "on_call",
+      errorObjects: true,
       permissions: READ,
       handler: ({ org, params, query }) => ({ status: 200, body: scheduleDocument(org.schedule(params.schedule_id), includes(query)) }),
     },

@@ -1,4 +1,7 @@
-/** Roles and permissions: ListRoles, GetRole, ListRoleUsers, AddUserToRole, RemoveUserFromRole, ListPermissions. */
+/**
+ * Roles and permissions: ListRoles, GetRole, ListRolePermissions, ListRoleUsers, AddUserToRole, RemoveUserFromRole,
+ * ListPermissions.
+ */
 import { parseBody, RelationshipToUser } from "../bodies.ts";
 import type { Org, SimRole } from "../model.ts";
 import { readPage, slicePage, type PageRequest } from "../paging.ts";
@@ -66,6 +69,13 @@ export function roleRoutes(): RouteDef[] {
       rateLimit: "roles",
       permissions: READ,
       handler: ({ org, params }) => ({ status: 200, body: { data: roleResource(org.role(params.role_id)) } }),
+    },
+    {
+      method: "GET",
+      template: "/api/v2/roles/{role_id}/permissions",
+      rateLimit: "roles",
+      permissions: READ,
+      handler: ({ org, params }) => ({ status: 200, body: { data: org.role(params.role_id).permissions.map(permissionResource) } }),
     },
     {
       method: "GET",

@@ -5,15 +5,15 @@
  */
 import { parseBody, UserTeamRequest, UserTeamUpdateRequest } from "../bodies.ts";
 import type { SimMembership, SimTeam } from "../model.ts";
-import { offsetLinks, readPage, slicePage } from "../paging.ts";
-import { membershipResource, teamResource, userResource } from "../resources.ts";
+import { readPage, slicePage, teamPaging } from "../paging.ts";
+import { memberUserResource, membershipResource, teamResource } from "../resources.ts";
 import type { RouteDef } from "../router.ts";
 
 // The spec's x-permission lists teams_read for every team operation, writes included.
 const TEAMS = ["teams_read"];
 
 function membershipDocument(team: SimTeam, membership: SimMembership): Record<string, unknown> {
-  return { data: membershipResource(team, membership), included: [userResource(membership.user, null)] };
+  return { data: membershipResource(team, membership), included: [memberUserResource(membership.user)] };
 }
 
 export function teamRoutes(): RouteDef[] {
@@ -22,6 +22,7 @@ export function teamRoutes(): RouteDef[] {
       method: "GET",
       template: "/api/v2/team",
       rateLimit: "team",
+      errorObjects: true,
       permissions: TEAMS,
       paged: true,
       handler: ({ org, query, url }) => {
@@ -31,7 +32,7 @@ export function teamRoutes(): RouteDef[] {
         const filtered = needle
           ? all.filter((t) => t.name.toLowerCase().includes(needle) || t.handle.toLowerCase().includes(needle))
           : all;
-        const { links, meta } = offsetLinks(url, page, filtered.length);
+        const { links, meta } = teamPaging(url, page, filtered.length);
         return { status: 200, body: { data: slicePage(filtered, page).map(teamResource), links, meta } };
       },
     },
@@ -39,6 +40,7 @@ export function teamRoutes(): RouteDef[] {
       method: "GET",
       template: "/api/v2/team/{team_id}",
       rateLimit: "team",
+      errorObjects: true,
       permissions: TEAMS,
       handler: ({ org, params }) => ({ status: 200, body: { data: teamResource(org.team(params.team_id)) } }),
     },
@@ -46,6 +48,7 @@ export function teamRoutes(): RouteDef[] {
       method: "GET",
       template: "/api/v2/team/{team_id}/memberships",
       rateLimit: "team",
+      errorObjects: true,
       permissions: TEAMS,
       paged: true,
       handler: ({ org, params, query, url }) => {
@@ -57,12 +60,12 @@ export function teamRoutes(): RouteDef[] {
           ? all.filter((m) => m.user.email.toLowerCase().includes(needle) || (m.user.name?.toLowerCase().includes(needle) ?? false))
           : all;
         const memberships = slicePage(filtered, page);
-        const { links, meta } = offsetLinks(url, page, filtered.length);
+        const { links, meta } = teamPaging(url, page, filtered.length);
         return {
           status: 200,
           body: {
             data: memberships.map((m) => membershipResource(team, m)),
-            included: memberships.map((m) => userResource(m.user, null)),
+            included: memberships.map((m) => memberUserResource(m.user)),
             links,
             meta,
           },
@@ -73,6 +76,7 @@ export function teamRoutes(): RouteDef[] {
       method: "POST",
       template: "/api/v2/team/{team_id}/memberships",
       rateLimit: "team",
+      errorObjects: true,
       permissions: TEAMS,
       handler: ({ org, params, rawBody }) => {
         const team = org.team(params.team_id);
@@ -85,6 +89,7 @@ export function teamRoutes(): RouteDef[] {
       method: "PATCH",
       template: "/api/v2/team/{team_id}/memberships/{user_id}",
       rateLimit: "team",
+      errorObjects: true,
       permissions: TEAMS,
       handler: ({ org, params, rawBody }) => {
         const team = org.team(params.team_id);
@@ -100,6 +105,7 @@ export function teamRoutes(): RouteDef[] {
       method: "DELETE",
       template: "/api/v2/team/{team_id}/memberships/{user_id}",
       rateLimit: "team",
+      errorObjects: true,
       permissions: TEAMS,
       handler: ({ org, params }) => {
         org.removeTeamMember(params.team_id, params.user_id);
