@@ -1,17 +1,22 @@
 /** Users and invitations: ListUsers, GetUser, CreateUser, DisableUser, SendInvitations. */
 import { parseBody, UserCreateRequest, UserInvitationsRequest } from "../bodies.ts";
-import { iso, type SimRole, type SimUser } from "../model.ts";
+import { iso, type SimPermission, type SimRole, type SimUser } from "../model.ts";
 import { readPage, slicePage } from "../paging.ts";
-import { roleResource, userRef, userResource, type Json } from "../resources.ts";
+import { permissionResource, roleResource, userRef, userResource, type Json } from "../resources.ts";
 import type { RouteDef } from "../router.ts";
 
 const READ = ["user_access_read"];
 
-/** Roles referenced by a page of users, once each: Datadog sends them in `included`. */
+/**
+ * Roles referenced by a page of users, once each, with their permission ids, and those permissions themselves:
+ * what real Datadog sends in `included` (about 150 entries for two users of the standard roles).
+ */
 export function includedRoles(users: readonly SimUser[]): Json[] {
   const roles = new Map<string, SimRole>();
   for (const user of users) for (const role of user.roles) roles.set(role.id, role);
-  return [...roles.values()].map((role) => roleResource(role, false));
+  const permissions = new Map<string, SimPermission>();
+  for (const role of roles.values()) for (const p of role.permissions) permissions.set(p.id, p);
+  return [...[...roles.values()].map((role) => roleResource(role, true)), ...[...permissions.values()].map(permissionResource)];
 }
 
 function matchesFilter(user: SimUser, needle: string): boolean {
