@@ -134,7 +134,11 @@ const check = defineCommand<DatadogConfig>()({
     const built = await buildDatadog(config, ctx.logger, { retryWarnings: false });
     try {
       // With delegated auth there is no API key in use; diagnose skips the key check by itself.
-      const result = await diagnose(built.client, { syncSchedules: config.syncSchedules, syncSecrets: config.syncSecrets });
+      const result = await diagnose(built.client, {
+        syncSchedules: config.syncSchedules,
+        syncSecrets: config.syncSecrets,
+        provisioning: ctx.sdk.provisioning,
+      });
       ctx.io.stdout.write(formatDiagnosis(result) + "\n");
       return result.ok && ok ? 0 : 1;
     } finally {

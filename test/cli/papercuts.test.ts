@@ -259,3 +259,70 @@ describe("papercuts: stray BATON_* variables", () => {
     expect(clean.stderr).not.toContain("not a setting");
   });
 });
+
+describe("papercuts: check -p", () => {
+  const READS = ["user_access_read", "teams_read", "api_keys_read", "org_app_keys_read", "on_call_read"];
+
+  it("names each write permission the application key's scopes leave out, per operation (exit 1)", async () => {
+    const sim = await startSimulator({ seed: 17, counts: { users: 20, teams: 3, roles: 4, schedules: 2, apiKeys: 2, appKeys: 2, serviceAccounts: 2 } });
+    cleanups.push(() => sim.close());
+    const key = sim.createApplicationKey({ scopes: [...READS, "user_app_keys", "user_access_invite"] });
+    const env = { BATON_API_KEY: sim.apiKey, BATON_APP_KEY: key.key, BATON_BASE_URL: sim.baseUrl };
+
+    const reads = await cli(["check", "--sync-secrets"], { env });
+    expect(reads.code, reads.stdout).toBe(0);
+    expect(reads.stdout).not.toMatch(/write|Missing/i);
+
+    const run = await cli(["check", "-p", "--sync-secrets"], { env });
+    expect(run.code).toBe(1);
+    const lines = run.stdout.trim().split("\n");
+    const scopesLack = "the key's scopes leave it out";
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        " OK   Can read users.",
+        `FAIL  Missing permission user_access_manage (${scopesLack}): needed to grant and revoke role membership (POST /api/v2/roles/{role_id}/users, DELETE /api/v2/roles/{role_id}/users). Grant it to a role of the application key's owner, or add it to the key's scopes.`,
+        `FAIL  Missing permission user_access_manage (${scopesLack}): needed to grant and revoke team membership and team admin (POST /api/v2/team/{team_id}/memberships, PATCH /api/v2/team/{team_id}/memberships/{user_id}, DELETE /api/v2/team/{team_id}/memberships/{user_id}); an admin of a team may also change that team's members. Grant it to a role of the application key's owner, or add it to the key's scopes.`,
+        " OK   Can create accounts (a user and its invitation) (user_access_invite).",
+        `FAIL  Missing permission user_access_manage or service_account_write (${scopesLack}): needed to delete (disable) users (DELETE /api/v2/users/{user_id}). Grant it to a role of the application key's owner, or add it to the key's scopes.`,
+        `FAIL  Missing permission api_keys_delete (${scopesLack}): needed to delete API keys (DELETE /api/v2/api_keys/{api_key_id}). Grant it to a role of the application key's owner, or add it to the key's scopes.`,
+        `FAIL  Missing permission org_app_keys_write (${scopesLack}): needed to delete application keys (DELETE /api/v2/application_keys/{app_key_id}). Grant it to a role of the application key's owner, or add it to the key's scopes.`,
+      ]),
+    );
+    expect(lines.filter((l) => l.startsWith("FAIL")).some((l) => l.includes("service_account_write (") && l.includes("rotate"))).toBe(true);
+
+    // Without --sync-secrets the key operations are not needed, so not checked.
+    const noKeys = await cli(["check", "-p"], { env });
+    expect(noKeys.stdout).not.toContain("api_keys_delete");
+  });
+
+  it("names what the owner's roles lack; all held is all OK (exit 0)", async () => {
+    const sim = await startSimulator({ seed: 17, counts: { users: 20, teams: 3, roles: 4, schedules: 2, apiKeys: 2, appKeys: 2, serviceAccounts: 2 } });
+    cleanups.push(() => sim.close());
+    const admin = await cli(["check", "-p", "--sync-secrets"], { env: { BATON_API_KEY: sim.apiKey, BATON_APP_KEY: sim.appKey, BATON_BASE_URL: sim.baseUrl } });
+    expect(admin.code, admin.stdout).toBe(0);
+    expect(admin.stdout).toContain(" OK   Can grant and revoke role membership (user_access_manage).");
+    expect(admin.stdout).toContain(" OK   Can rotate service accounts' application keys (service_account_write).");
+
+    const readOnly = sim.org.roles.values().find((r) => r.name === "Datadog Read Only Role")!;
+    const reader = sim.org.users.values().find((u) => !u.serviceAccount && u.roles.length === 1 && u.roles[0] === readOnly)!;
+    const key = sim.createApplicationKey({ ownerId: reader.id });
+    const run = await cli(["check", "-p"], { env: { BATON_API_KEY: sim.apiKey, BATON_APP_KEY: key.key, BATON_BASE_URL: sim.baseUrl } });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain(
+      "FAIL  Missing permission user_access_manage (no role of the key's owner grants it): needed to grant and revoke role membership",
+    );
+    expect(run.stdout).toContain("FAIL  Missing permission user_access_invite (no role of the key's owner grants it): needed to create accounts");
+  });
+
+  it("a key that may not list its own keys says the write permissions were not tested, and which are needed", async () => {
+    const sim = await startSimulator({ seed: 17, counts: { users: 20, teams: 3, roles: 4, schedules: 2, apiKeys: 2, appKeys: 2, serviceAccounts: 2 } });
+    cleanups.push(() => sim.close());
+    const key = sim.createApplicationKey({ scopes: READS });
+    const run = await cli(["check", "-p"], { env: { BATON_API_KEY: sim.apiKey, BATON_APP_KEY: key.key, BATON_BASE_URL: sim.baseUrl } });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(
+      "SKIP  Write permissions not tested: GET /api/v2/current_user/application_keys answered 403 (it needs user_app_keys). " +
+        "Provisioning needs user_access_manage, teams_read, user_access_invite, user_access_manage or service_account_write.",
+    );
+  });
+});

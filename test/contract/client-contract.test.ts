@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DatadogClient, OPERATIONS, StaticKeyProvider, type OperationId, type Page } from "../../connectors/datadog/client/index.ts";
+import { heldPermissions } from "../../connectors/datadog/client/write-permissions.ts";
 import { startSimulator, type Simulator } from "../../connectors/datadog/simulator/index.ts";
 import { checkExchanges } from "./check-exchanges.ts";
 import { classifyRequest, loadSpec, matchOperation, type Spec } from "./openapi.ts";
@@ -104,6 +105,8 @@ describe("the Datadog client's operations are Datadog's documented operations", 
     for (const account of users.filter((u) => u.attributes.service_account)) {
       await allOf((p) => client.listServiceAccountApplicationKeysPage(account.id, p));
     }
+    // `check -p`: the caller's own keys and its owner's permissions.
+    expect(await heldPermissions(client)).toMatchObject({ known: true, scopesKnown: true });
 
     const report = checkExchanges(spec, proxy.exchanges);
     proxy.clear();
@@ -161,7 +164,8 @@ describe("the Datadog client's operations are Datadog's documented operations", 
     // Every operation the client knows has now been exercised here or in the read walk.
     const exercised = new Set([...writes, "Validate", "ListUsers", "GetUser", "ListRoles", "ListRoleUsers", "ListRolePermissions", "ListPermissions",
       "ListTeams", "GetTeamMemberships", "GetOnCallTeamRoutingRules", "GetOnCallEscalationPolicy", "GetOnCallSchedule", "ListAPIKeys",
-      "ListApplicationKeys", "GetApplicationKey", "ListServiceAccountApplicationKeys", "GetTeam", "GetAPIKey"]);
+      "ListApplicationKeys", "GetApplicationKey", "ListServiceAccountApplicationKeys", "GetTeam", "GetAPIKey",
+      "ListCurrentUserApplicationKeys", "ListUserPermissions"]);
     expect(Object.keys(OPERATIONS).filter((id) => !exercised.has(id))).toEqual([]);
   });
 });

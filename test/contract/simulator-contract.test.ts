@@ -83,6 +83,10 @@ describe("the simulator honours Datadog's OpenAPI v2 contract", () => {
       await call(`/api/v2/roles/${role.id}/users?page[size]=100&page[number]=0`);
     }
     await call("/api/v2/permissions");
+    // What `check -p` reads: the caller's own keys, and what a user's roles grant.
+    const ownKeys = await call("/api/v2/current_user/application_keys?page[size]=100&page[number]=0");
+    expect(ownKeys.body.data.some((k: any) => k.attributes.last4 === sim.appKey.slice(-4))).toBe(true);
+    await call(`/api/v2/users/${users.body.data[0].id}/permissions`);
 
     const teams = await call("/api/v2/team?page[size]=100&page[number]=0");
     expect(teams.body.data).toHaveLength(SMALL.teams);
@@ -125,6 +129,8 @@ describe("the simulator honours Datadog's OpenAPI v2 contract", () => {
         "ListAPIKeys",
         "ListApplicationKeys",
         "ListPermissions",
+        "ListCurrentUserApplicationKeys",
+        "ListUserPermissions",
         "ListRoleUsers",
         "ListRoles",
         "ListServiceAccountApplicationKeys",

@@ -13,6 +13,7 @@ import { API_KEY_HEADER } from "./credentials.ts";
 import type { DatadogClient } from "./datadog-client.ts";
 import { OPERATIONS, type OperationId } from "./operations.ts";
 import { validSitesText } from "./sites.ts";
+import { checkWrites, heldPermissions, writeNeeds } from "./write-permissions.ts";
 
 export type DiagnosticProblem =
   | "DNS"
@@ -50,6 +51,8 @@ export interface Diagnosis {
 export interface DiagnoseOptions {
   syncSchedules?: boolean;
   syncSecrets?: boolean;
+  /** Also check the write permissions provisioning needs (`check -p`). */
+  provisioning?: boolean;
   signal?: AbortSignal;
 }
 
@@ -284,7 +287,28 @@ export async function diagnose(client: DatadogClient, options: DiagnoseOptions =
       });
     }
   }
+  if (options.provisioning) checks.push(...(await writeChecks(client, options)));
   return { ok: checks.every((c) => c.ok), checks };
+}
+
+async function writeChecks(client: DatadogClient, options: DiagnoseOptions): Promise<DiagnosticCheck[]> {
+  const held = await heldPermissions(client, options.signal);
+  const checks: DiagnosticCheck[] = checkWrites(writeNeeds(options), held).map((c) => ({
+    name: c.name,
+    ok: c.ok,
+    ...(c.skipped ? { skipped: true } : {}),
+    message: c.message,
+    ...(c.missing ? { problem: "MISSING_PERMISSION" as const, permission: c.missing.map((g) => g.join(" or ")).join(", ") } : {}),
+  }));
+  if (held.known && !held.scopesKnown) {
+    checks.push({
+      name: "write:scopes",
+      ok: true,
+      skipped: true,
+      message: "The credentials in use are not among their owner's listed application keys: scopes they may have are not checked.",
+    });
+  }
+  return checks;
 }
 
 /** One line per check, for the `check` subcommand. */

@@ -66,6 +66,19 @@ export function userRoutes(): RouteDef[] {
       },
     },
     {
+      // The permissions the user's roles grant (ListUserPermissions), each once.
+      method: "GET",
+      template: "/api/v2/users/{user_id}/permissions",
+      rateLimit: "users",
+      permissions: READ,
+      handler: ({ org, params }) => {
+        const user = org.user(params.user_id);
+        const permissions = new Map<string, SimPermission>();
+        for (const role of user.roles) for (const permission of role.permissions) permissions.set(permission.id, permission);
+        return { status: 200, body: { data: [...permissions.values()].map(permissionResource) } };
+      },
+    },
+    {
       method: "POST",
       template: "/api/v2/users",
       rateLimit: "users",
