@@ -297,5 +297,8 @@ export async function runConnectorCliMain<D extends ConfigDefinition<any>>(spec:
     throw err;
   });
   const code = await runConnectorCli(spec, argv);
+  // process.exit drops writes still queued for a pipe (a large `-o json | jq` was cut short with exit 0): wait
+  // until both streams have handed over everything written before them.
+  await Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((resolve) => s.write("", () => resolve()))));
   process.exit(code);
 }

@@ -111,8 +111,8 @@ describe("papercuts: simulate", () => {
 });
 
 /** One simulated org, synced once with schedules and keys; each case copies the file it changes. */
-async function syncedOrg() {
-  const sim = await startSimulator({ seed: 17, counts: { users: 30, teams: 4, roles: 4, schedules: 3, apiKeys: 3, appKeys: 3, serviceAccounts: 2 } });
+async function syncedOrg(users = 30) {
+  const sim = await startSimulator({ seed: 17, counts: { users, teams: 4, roles: 4, schedules: 3, apiKeys: 3, appKeys: 3, serviceAccounts: 2 } });
   cleanups.push(() => sim.close());
   const env = { BATON_API_KEY: sim.apiKey, BATON_APP_KEY: sim.appKey, BATON_BASE_URL: sim.baseUrl };
   const dir = tempDir();
@@ -324,5 +324,30 @@ describe("papercuts: check -p", () => {
       "SKIP  Write permissions not tested: GET /api/v2/current_user/application_keys answered 403 (it needs user_app_keys). " +
         "Provisioning needs user_access_manage, teams_read, user_access_invite, user_access_manage or service_account_write.",
     );
+  });
+});
+
+describe("papercuts: output into a pipe", () => {
+  it("a large -o json listing reaches a slow reader whole before the process exits (exit 0)", async () => {
+    const { file } = await syncedOrg(200);
+    const whole = (await cli(["resources", "-f", file, "-o", "json"])).stdout;
+    // More than a pipe holds (64 KiB on Linux), so the last writes have to wait for the reader.
+    expect(Buffer.byteLength(whole)).toBeGreaterThan(65536);
+    // A reader that takes its time (as `| jq` on a busy machine): the pipe fills and the writes queue up.
+    const run = await new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
+      const proc = spawn(process.execPath, [BIN, "resources", "-f", file, "-o", "json"], {
+        env: { PATH: process.env.PATH, HOME: process.env.HOME },
+        stdio: ["ignore", "pipe", "ignore"],
+      });
+      let stdout = "";
+      proc.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+      proc.stdout.pause();
+      setTimeout(() => proc.stdout.resume(), 1500);
+      proc.on("error", reject);
+      proc.on("close", (code) => resolve({ code, stdout }));
+    });
+    expect(run.code).toBe(0);
+    expect(Buffer.byteLength(run.stdout)).toBe(Buffer.byteLength(whole));
+    expect(run.stdout).toBe(whole);
   });
 });
