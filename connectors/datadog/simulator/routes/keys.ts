@@ -2,6 +2,7 @@
  * API and application keys: list, get, delete; service-account application keys: list, create (the key value
  * is in that one answer only, as with Datadog), delete. Created keys authenticate at once; deleted ones stop.
  */
+import { createHash } from "node:crypto";
 import type { Credentials } from "../auth.ts";
 import { ApplicationKeyCreateRequest, parseBody } from "../bodies.ts";
 import { notFound } from "../errors.ts";
@@ -70,6 +71,13 @@ function appKeyPage(keys: readonly SimAppKey[], query: URLSearchParams, withOwne
   };
   if (withOwners) doc.included = includedUsers(slice.map((k) => k.owner));
   return doc;
+}
+
+/** The simulator's own application key as a listed key of its owner (a stable id derived from the secret). */
+function ownKeyOf(owner: SimUser, secret: string, scopes: readonly string[] | null): SimAppKey {
+  const hex = createHash("sha256").update(secret).digest("hex");
+  const id = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  return { id, name: "simulator key", owner, createdAt: Date.UTC(2022, 0, 1), last4: secret.slice(-4), lastUsedAt: null, scopes };
 }
 
 export function keyRoutes(credentials: Credentials): RouteDef[] {
@@ -150,6 +158,25 @@ export function keyRoutes(credentials: Credentials): RouteDef[] {
         const key = org.deleteAppKey(params.app_key_id);
         credentials.revokeAppKeyId(key.id);
         return { status: 204 };
+      },
+    },
+    {
+      // The caller's own keys. The simulator's own application key is not one of the org's listed keys (so a
+      // sync's counts stay the generator's); it is shown here too, as Datadog shows the key in use among its
+      // owner's keys, with the scopes it has.
+      method: "GET",
+      template: "/api/v2/current_user/application_keys",
+      rateLimit: "application_keys",
+      permissions: ["user_app_keys"],
+      paged: true,
+      handler: ({ org, query, principal, headers }) => {
+        const userId = principal?.userId ?? null;
+        const keys = userId === null ? [] : [...org.appKeysOwnedBy(userId)];
+        const secret = headers["dd-application-key"];
+        if (userId !== null && principal?.kind === "keys" && principal.appKeyId === null && typeof secret === "string") {
+          keys.unshift(ownKeyOf(org.user(userId), secret, principal.scopes));
+        }
+        return { status: 200, body: appKeyPage(keys, query, false) };
       },
     },
     {
