@@ -81,6 +81,7 @@ describe("the simulator honours Datadog's OpenAPI v2 contract", () => {
     for (const role of roles.body.data) {
       await call(`/api/v2/roles/${role.id}`);
       await call(`/api/v2/roles/${role.id}/users?page[size]=100&page[number]=0`);
+      await call(`/api/v2/roles/${role.id}/permissions`);
     }
     await call("/api/v2/permissions");
     // What `check -p` reads: the caller's own keys, and what a user's roles grant.
@@ -131,6 +132,7 @@ describe("the simulator honours Datadog's OpenAPI v2 contract", () => {
         "ListPermissions",
         "ListCurrentUserApplicationKeys",
         "ListUserPermissions",
+        "ListRolePermissions",
         "ListRoleUsers",
         "ListRoles",
         "ListServiceAccountApplicationKeys",
