@@ -49,6 +49,15 @@ export class FlagTable {
   }
 }
 
+/** A usage error found while a subcommand's flags were being read names that command (for a pointer to its help). */
+export interface CommandUsageError extends UsageError {
+  command?: string;
+}
+
+function commandError(err: UsageError, command: string | undefined): CommandUsageError {
+  return command === undefined ? err : Object.assign(err, { command });
+}
+
 export interface ParsedArgv {
   /** The subcommand (the first positional, when it names one), or undefined for the default command. */
   command: string | undefined;
@@ -135,7 +144,7 @@ export function parseArgv(
       const owners = isLong ? ownersOf(name).filter((c) => c !== command) : [];
       const where = owners.length > 0 ? ` (it is a flag of: ${owners.join(", ")})` : didYouMean(display, candidates);
       // Only the flag's name is echoed: whatever follows "=" may be a secret.
-      throw new UsageError(`unknown flag ${display}${hint}${where}`);
+      throw commandError(new UsageError(`unknown flag ${display}${hint}${where}`), command);
     }
 
     if (spec.kind === "bool") {
@@ -148,7 +157,7 @@ export function parseArgv(
     }
     const next = argv[i + 1];
     if (next === undefined || (next.startsWith("--") && next.length > 2)) {
-      throw new UsageError(`flag ${display} needs a value`);
+      throw commandError(new UsageError(`flag ${display} needs a value`), command);
     }
     set(spec, next);
     i++;

@@ -19,7 +19,7 @@ import { sdkConfig, type SdkConfig } from "../config/sdk-fields.ts";
 import { didYouMean } from "../config/suggest.ts";
 import { createLogger, type LogFormat } from "../log/logger.ts";
 import { redactText } from "../log/secrets.ts";
-import { FlagTable, parseArgv, type ParsedArgv } from "./argv.ts";
+import { FlagTable, parseArgv, type CommandUsageError, type ParsedArgv } from "./argv.ts";
 import { ExitCode, UsageError } from "./errors.ts";
 import { commandHelp, mainHelp } from "./help.ts";
 import { inspectionCommands } from "./inspect.ts";
@@ -239,6 +239,8 @@ export async function runConnectorCli<D extends ConfigDefinition<any>>(
   const status = new TerminalStatus(cli.stderr);
   const controller = new AbortController();
   let logger: Logger | undefined;
+  /** The subcommand, once known: a usage error points at its own help. */
+  let commandName: string | undefined;
   const unwatch = options.handleSignals === false ? () => {} : watchSignals(controller, () => logger);
 
   try {
@@ -246,6 +248,7 @@ export async function runConnectorCli<D extends ConfigDefinition<any>>(
     const ownersOf = (flag: string) =>
       [...table.commandFlags].filter(([name, t]) => t.long.has(flag) && !table.commands.get(name)!.hidden).map(([name]) => name);
     const parsed = parseArgv(argv, table.globalFlags, (name) => table.commandFlags.get(name), ownersOf);
+    commandName = parsed.command;
     const text = helpOrVersion(anySpec, table, parsed);
     if (text !== undefined) {
       cli.stdout.write(text);
@@ -280,7 +283,8 @@ export async function runConnectorCli<D extends ConfigDefinition<any>>(
   } catch (err) {
     const failure = describeFailure(err);
     if (logger && !(err instanceof UsageError) && !(err instanceof ConfigError)) logger.debug({ err }, "failure details");
-    const hint = err instanceof UsageError ? ` (see '${spec.name} --help')` : "";
+    const command = (err as CommandUsageError).command ?? commandName;
+    const hint = err instanceof UsageError ? ` (see '${spec.name}${command && command !== "help" ? ` ${command}` : ""} --help')` : "";
     status.write(`${spec.name}: error: ${failure.message}${hint}\n`);
     return failure.code;
   } finally {
