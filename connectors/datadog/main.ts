@@ -111,7 +111,7 @@ const simulate = defineCommand<DatadogConfig>()({
 
 const check = defineCommand<DatadogConfig>()({
   name: "check",
-  description: "Test the connection to Datadog and report precisely what is wrong (DNS, TLS, proxy, keys, permissions)",
+  description: "Test the connection to Datadog and report precisely what is wrong (DNS, TLS, proxy, keys, permissions; with -p also the write permissions)",
   async run(ctx) {
     const config = ctx.loadConfig();
     let ok = true;
