@@ -137,7 +137,7 @@ export function trustDatadogCases(): void {
       const spec = await loadSpec();
       // Seeds whose syncs go deep: all four reach team memberships, a role's members and escalation policies; 98 and
       // 155 and 166 also on-call schedules found through them.
-      const seeds = [7, 98, 155, 166];
+      const seeds = [5, 7, 55, 73, 98, 155, 166];
       const reached: Record<string, number> = {};
       const outcomes: string[] = [];
       let totalSkipped = 0;

@@ -10,6 +10,7 @@
 import { Code, ConnectorError } from "../../../src/connector/errors.ts";
 import { HttpError, HttpErrorCode } from "../../../src/http/errors.ts";
 import { API_KEY_HEADER } from "./credentials.ts";
+import { id, isValidId, path } from "./ids.ts";
 import type { DatadogClient } from "./datadog-client.ts";
 import { OPERATIONS, type OperationId } from "./operations.ts";
 import { validSitesText } from "./sites.ts";
@@ -202,14 +203,17 @@ export async function diagnose(client: DatadogClient, options: DiagnoseOptions =
   // Schedules: there is no list operation; reading one team's routing rules needs the same permission.
   if (options.syncSchedules) {
     const teams = results.find((r) => r.probe.resourceType === "team");
-    const firstTeamId = ((teams?.value as { body?: { data?: { id?: unknown }[] } } | undefined)?.body?.data?.[0]?.id ?? undefined) as string | undefined;
+    // The team answer is unchecked here: only an id of a team's shape may go into the probe's path (a team id
+    // of ".." would otherwise send GET /api/v2/on-call/teams/../routing-rules).
+    const teamData = (teams?.value as { body?: { data?: { id?: unknown }[] } } | undefined)?.body?.data;
+    const firstTeamId = Array.isArray(teamData) ? teamData.map((t) => t?.id).find((v) => isValidId("team", v)) : undefined;
     const probe: Probe = {
       resourceType: "schedule",
       what: "on-call schedules",
       operation: "GetOnCallTeamRoutingRules",
-      run: () => read("GetOnCallTeamRoutingRules", `/api/v2/on-call/teams/${encodeURIComponent(firstTeamId ?? "")}/routing-rules`, {}),
+      run: () => read("GetOnCallTeamRoutingRules", path`/api/v2/on-call/teams/${id.team(firstTeamId ?? "")}/routing-rules`, {}),
     };
-    if (typeof firstTeamId === "string" && firstTeamId !== "") {
+    if (firstTeamId !== undefined) {
       try {
         results.push({ probe, value: await probe.run(), error: undefined });
       } catch (error) {
