@@ -3,8 +3,8 @@
  * auth), the API client and the connector with its syncers. Used by every way of running it.
  */
 import type { Logger } from "pino";
-import { HttpMetrics } from "../../src/http/metrics.ts";
-import type { Connector } from "../../src/connector/types.ts";
+import { HttpMetrics } from "../../src/index.ts";
+import type { Connector } from "../../src/index.ts";
 import { DatadogClient } from "./client/datadog-client.ts";
 import { StaticKeyProvider } from "./client/credentials.ts";
 import { resolveApiEndpoint, resolveSite, siteAppUrl } from "./client/sites.ts";

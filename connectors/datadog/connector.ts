@@ -6,15 +6,15 @@
  *   const rpc = createConnectorService(connector, { logger, provisioning });
  */
 import type { Logger } from "pino";
-import { ConnectorError } from "../../src/connector/errors.ts";
-import type { Connector, ResourceSyncer } from "../../src/connector/types.ts";
+import { ConnectorError } from "../../src/index.ts";
+import type { Connector, ResourceSyncer } from "../../src/index.ts";
 import { diagnose, diagnosisError, type DatadogClient } from "./client/index.ts";
 import { apiKeySyncer } from "./resources/api-keys.ts";
 import { applicationKeySyncer } from "./resources/application-keys.ts";
 import { datadogError } from "./resources/errors.ts";
 import { appLinks } from "./resources/links.ts";
 import { API_KEY, APPLICATION_KEY, SCHEDULE } from "./resources/resource-types.ts";
-import { envName, flagName } from "../../src/config/names.ts";
+import { envName, flagName } from "../../src/index.ts";
 import { roleSyncer } from "./resources/roles.ts";
 import { scheduleSyncer } from "./resources/schedules.ts";
 import { teamSyncer } from "./resources/teams.ts";

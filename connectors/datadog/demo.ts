@@ -8,9 +8,9 @@ import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
-import { UserTraitSchema } from "../../src/gen/c1/connector/v2/annotation_trait_pb.js";
-import { sdkConfig } from "../../src/config/sdk-fields.ts";
-import { SyncStore } from "../../src/store/store.ts";
+import { UserTraitSchema } from "../../src/messages.ts";
+import { sdkConfig } from "../../src/index.ts";
+import { SyncStore } from "../../src/index.ts";
 
 export const DEMO_FILE = "demo.c1z";
 

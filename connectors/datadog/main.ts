@@ -13,17 +13,17 @@ import {
   type ConnectorCliSpec,
   type RunContext,
   type WithConnectorRpc,
-} from "../../src/cli/index.ts";
-import { field } from "../../src/config/index.ts";
-import { createConnectorService } from "../../src/connector/service.ts";
-import { connectorCapabilities } from "../../src/connector/capabilities.ts";
-import { parseByteSize } from "../../src/store/size.ts";
-import { runSync } from "../../src/sync/engine.ts";
-import { runOneShot, type OneShotOperation } from "../../src/provision/oneshot.ts";
-import type { ProvisioningOperation } from "../../src/cli/spec.ts";
+} from "../../src/index.ts";
+import { field } from "../../src/index.ts";
+import { createConnectorService } from "../../src/index.ts";
+import { connectorCapabilities } from "../../src/index.ts";
+import { parseByteSize } from "../../src/index.ts";
+import { runSync } from "../../src/index.ts";
+import { runOneShot, type OneShotOperation } from "../../src/index.ts";
+import type { ProvisioningOperation } from "../../src/index.ts";
 import { buildDatadog, datadogConnectorForCapabilities, DATADOG_SYNC_WORKERS, httpTimeoutMs, type BuiltDatadog } from "./build.ts";
 import { DEMO_FILE, demoFileProblem, demoTarget } from "./demo.ts";
-import type { ConnectorRpc } from "../../src/connector/rpc.ts";
+import type { ConnectorRpc } from "../../src/index.ts";
 import { datadogConfig, type DatadogConfig } from "./config.ts";
 import { diagnose, formatDiagnosis } from "./client/diagnose.ts";
 import { resolveApiEndpoint } from "./client/sites.ts";

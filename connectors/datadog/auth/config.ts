@@ -7,8 +7,8 @@
  * fallback (the connector's own constraints must allow them to be absent in that case).
  */
 import { z } from "zod";
-import { field } from "../../../src/config/fields.ts";
-import type { ConstraintDecl } from "../../../src/config/define.ts";
+import { field } from "../../../src/index.ts";
+import type { ConstraintDecl } from "../../../src/index.ts";
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;

@@ -12,8 +12,8 @@
  */
 import type { Logger } from "pino";
 import type { Dispatcher } from "undici";
-import { Code, ConnectorError } from "../../../src/connector/errors.ts";
-import { registerSecret } from "../../../src/log/secrets.ts";
+import { Code, ConnectorError } from "../../../src/index.ts";
+import { registerSecret } from "../../../src/index.ts";
 import { AwsCredentialSource, AwsCredentialsError } from "./aws-credentials.ts";
 import type { CredentialProvider } from "../client/credentials.ts";
 import { exchangeProofForToken, EXCHANGE_MAX_BYTES, EXCHANGE_TIMEOUT_MS } from "./exchange.ts";

@@ -4,7 +4,7 @@
  */
 import { request, type Dispatcher } from "undici";
 import { z } from "zod";
-import { Code, ConnectorError } from "../../../src/connector/errors.ts";
+import { Code, ConnectorError } from "../../../src/index.ts";
 import type { DelegatedProof } from "./proof.ts";
 
 export const DELEGATED_TOKEN_PATH = "/api/v2/delegated-token";

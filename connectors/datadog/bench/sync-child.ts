@@ -4,8 +4,8 @@
  * Prints one JSON line: requests, retries, 429s seen by the client, wall time, peak RSS, stored counts.
  */
 import pino from "pino";
-import { createConnectorService } from "../../../src/connector/service.ts";
-import { runSync } from "../../../src/sync/engine.ts";
+import { createConnectorService } from "../../../src/index.ts";
+import { runSync } from "../../../src/index.ts";
 import { buildDatadog } from "../build.ts";
 import { datadogConfig } from "../config.ts";
 

@@ -2,7 +2,7 @@
 import { inspect } from "node:util";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { HttpError, HttpErrorCode } from "../../../src/http/errors.ts";
+import { HttpError, HttpErrorCode } from "../../../src/index.ts";
 import { json, startHttpServer } from "../../../test/http/servers.ts";
 import { StaticKeyProvider } from "./credentials.ts";
 import { DatadogClient } from "./datadog-client.ts";

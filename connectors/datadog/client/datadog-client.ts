@@ -9,9 +9,9 @@
  */
 import type { Logger } from "pino";
 import { z } from "zod";
-import { HttpClient, type HttpClientOptions, type HttpResponse, type QueryValue } from "../../../src/http/client.ts";
-import { HttpError, HttpErrorCode } from "../../../src/http/errors.ts";
-import type { HttpMetrics } from "../../../src/http/metrics.ts";
+import { HttpClient, type HttpClientOptions, type HttpResponse, type QueryValue } from "../../../src/index.ts";
+import { HttpError, HttpErrorCode } from "../../../src/index.ts";
+import type { HttpMetrics } from "../../../src/index.ts";
 import type { CredentialProvider } from "./credentials.ts";
 import { checkId, id, ID_KINDS, isValidId, path, type IdKind } from "./ids.ts";
 import { OPERATIONS, type OperationId } from "./operations.ts";

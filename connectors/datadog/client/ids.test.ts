@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { HttpError, HttpErrorCode, httpErrorToCode } from "../../../src/http/errors.ts";
-import { Code } from "../../../src/connector/errors.ts";
+import { HttpError, HttpErrorCode, httpErrorToCode } from "../../../src/index.ts";
+import { Code } from "../../../src/index.ts";
 import { checkId, id, isValidId, path } from "./ids.ts";
 
 const UUID = "143a773e-fa5c-4752-8176-e8a22cd0f109";

@@ -1,7 +1,7 @@
 /** DatadogClient against the Datadog simulator: reads, pacing, faults, writes and the diagnosis. */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { Code } from "../../../src/connector/errors.ts";
-import { HttpError, HttpErrorCode, toConnectorError } from "../../../src/http/errors.ts";
+import { Code } from "../../../src/index.ts";
+import { HttpError, HttpErrorCode, toConnectorError } from "../../../src/index.ts";
 import { closedPort, hasOpenssl, makeTestPki, startHttpServer, startHttpsServer } from "../../../test/http/servers.ts";
 import { expectedCounts, startSimulator, type Simulator } from "../simulator/index.ts";
 import { StaticKeyProvider } from "./credentials.ts";

@@ -4,10 +4,10 @@
  * so the SecretTrait names the creator (`created_by_id`) and leaves `identity_id` empty.
  * Deleting the resource revokes the key; deleting a key that is already gone succeeds (idempotent).
  */
-import { annotate } from "../../../src/connector/annotations.ts";
-import { resourceId, secretResource } from "../../../src/connector/builders.ts";
-import type { ResourceDeleter, ResourceSyncer } from "../../../src/connector/types.ts";
-import type { Resource } from "../../../src/gen/c1/connector/v2/resource_pb.js";
+import { annotate } from "../../../src/index.ts";
+import { resourceId, secretResource } from "../../../src/index.ts";
+import type { ResourceDeleter, ResourceSyncer } from "../../../src/index.ts";
+import type { Resource } from "../../../src/messages.ts";
 import type { ApiKey } from "../client/index.ts";
 import { call, datadogError, isHttpStatus } from "./errors.ts";
 import { numberedPage } from "./paging.ts";

@@ -12,11 +12,11 @@
  * identities only for service accounts, so that is FAILED_PRECONDITION.
  */
 import { create } from "@bufbuild/protobuf";
-import { resourceId, secretResource } from "../../../src/connector/builders.ts";
-import { Code, ConnectorError } from "../../../src/connector/errors.ts";
-import type { CredentialManager, ResourceSyncer } from "../../../src/connector/types.ts";
-import { CapabilityDetailCredentialOption } from "../../../src/gen/c1/connector/v2/connector_pb.js";
-import { PlaintextDataSchema, type Resource } from "../../../src/gen/c1/connector/v2/resource_pb.js";
+import { resourceId, secretResource } from "../../../src/index.ts";
+import { Code, ConnectorError } from "../../../src/index.ts";
+import type { CredentialManager, ResourceSyncer } from "../../../src/index.ts";
+import { CapabilityDetailCredentialOption } from "../../../src/messages.ts";
+import { PlaintextDataSchema, type Resource } from "../../../src/messages.ts";
 import type { ApplicationKey } from "../client/index.ts";
 import { keyDeleter } from "./api-keys.ts";
 import { call, datadogError, isHttpStatus } from "./errors.ts";

@@ -4,9 +4,9 @@
  * it), 409 → ALREADY_EXISTS, 429 and 5xx → UNAVAILABLE (retried by the engine) carrying a RateLimitDescription
  * when the HTTP layer learned the limit. Messages come from HttpError, which never holds a credential.
  */
-import { annotate } from "../../../src/connector/annotations.ts";
-import { Code, ConnectorError } from "../../../src/connector/errors.ts";
-import { HttpError, HttpErrorCode, toConnectorError } from "../../../src/http/errors.ts";
+import { annotate } from "../../../src/index.ts";
+import { Code, ConnectorError } from "../../../src/index.ts";
+import { HttpError, HttpErrorCode, toConnectorError } from "../../../src/index.ts";
 import type { DatadogClient } from "../client/index.ts";
 
 export interface ErrorContext {

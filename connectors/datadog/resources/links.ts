@@ -4,7 +4,7 @@
  * connector without a site URL simply leaves them out.
  */
 import type { Any } from "@bufbuild/protobuf/wkt";
-import { annotate } from "../../../src/connector/annotations.ts";
+import { annotate } from "../../../src/index.ts";
 
 export interface AppLinks {
   user(id: string): Any[];

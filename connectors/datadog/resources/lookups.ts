@@ -5,7 +5,7 @@
  * pacing, retries, credentials) and parse with the client's schemas. They belong in DatadogClient; they live
  * here only because this module's author does not own the client.
  */
-import { HttpError, HttpErrorCode } from "../../../src/http/errors.ts";
+import { HttpError, HttpErrorCode } from "../../../src/index.ts";
 import { z } from "zod";
 import {
   DatadogClient,

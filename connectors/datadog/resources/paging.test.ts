@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { findAnnotation } from "../../../src/connector/annotations.ts";
-import { EnqueuePageTokensSchema } from "../../../src/gen/c1/connector/v2/annotation_type_scoped_grants_pb.js";
+import { findAnnotation } from "../../../src/index.ts";
+import { EnqueuePageTokensSchema } from "../../../src/messages.ts";
 import { MAX_ANNOUNCED_PAGES, numberedPage } from "./paging.ts";
 import { nextPageNumber } from "../client/paging.ts";
 

@@ -13,9 +13,9 @@
  * total no Datadog org reaches fails with a message saying so, rather than passing for complete.
  */
 import type { Any } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectorError } from "../../../src/connector/errors.ts";
-import { pack } from "../../../src/connector/annotations.ts";
-import { EnqueuePageTokensSchema } from "../../../src/gen/c1/connector/v2/annotation_type_scoped_grants_pb.js";
+import { Code, ConnectorError } from "../../../src/index.ts";
+import { pack } from "../../../src/index.ts";
+import { EnqueuePageTokensSchema } from "../../../src/messages.ts";
 import type { Page } from "../client/paging.ts";
 
 const TOKEN = /^(\d{1,9})(\+?)$/;

@@ -2,10 +2,10 @@
  * Checks shared by the provisioners: which Datadog object a grant request names, with INVALID_ARGUMENT or
  * NOT_FOUND errors that say which id is wrong and how.
  */
-import type { Entitlement } from "../../../src/gen/c1/connector/v2/entitlement_pb.js";
-import type { Grant } from "../../../src/gen/c1/connector/v2/grant_pb.js";
-import type { Resource } from "../../../src/gen/c1/connector/v2/resource_pb.js";
-import { Code, ConnectorError } from "../../../src/connector/errors.ts";
+import type { Entitlement } from "../../../src/messages.ts";
+import type { Grant } from "../../../src/messages.ts";
+import type { Resource } from "../../../src/messages.ts";
+import { Code, ConnectorError } from "../../../src/index.ts";
 import { USER } from "./resource-types.ts";
 
 /** The Datadog user id of a principal, which must be a `user` resource. */

@@ -2,9 +2,9 @@
  * The Datadog connector's resource types. Ids are part of the contract (they appear in every entitlement and
  * grant id stored by the platform), so they never change.
  */
-import { annotate } from "../../../src/connector/annotations.ts";
-import { resourceType } from "../../../src/connector/builders.ts";
-import { ResourceType_Trait } from "../../../src/gen/c1/connector/v2/resource_pb.js";
+import { annotate } from "../../../src/index.ts";
+import { resourceType } from "../../../src/index.ts";
+import { ResourceType_Trait } from "../../../src/messages.ts";
 
 export const USER = "user";
 export const ROLE = "role";

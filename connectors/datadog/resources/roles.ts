@@ -3,11 +3,11 @@
  * the profile: the list answer already carries each role's permission ids, so names come from one
  * ListPermissions per sync (cached by sync id) instead of one request per role.
  */
-import { annotate } from "../../../src/connector/annotations.ts";
-import { entitlement, grant, resourceId, roleResource } from "../../../src/connector/builders.ts";
-import { Code, ConnectorError } from "../../../src/connector/errors.ts";
-import type { CallContext, Provisioner, ResourceSyncer } from "../../../src/connector/types.ts";
-import type { Resource } from "../../../src/gen/c1/connector/v2/resource_pb.js";
+import { annotate } from "../../../src/index.ts";
+import { entitlement, grant, resourceId, roleResource } from "../../../src/index.ts";
+import { Code, ConnectorError } from "../../../src/index.ts";
+import type { CallContext, Provisioner, ResourceSyncer } from "../../../src/index.ts";
+import type { Resource } from "../../../src/messages.ts";
 import type { DatadogClient, Role } from "../client/index.ts";
 import { call } from "./errors.ts";
 import { getRole } from "./lookups.ts";

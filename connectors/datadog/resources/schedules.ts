@@ -19,14 +19,14 @@
  */
 import pLimit from "p-limit";
 import type { JsonObject } from "@bufbuild/protobuf";
-import { entitlement, grant, groupResource, resourceId } from "../../../src/connector/builders.ts";
-import type { CallContext, ResourceSyncer } from "../../../src/connector/types.ts";
-import type { Resource } from "../../../src/gen/c1/connector/v2/resource_pb.js";
+import { entitlement, grant, groupResource, resourceId } from "../../../src/index.ts";
+import type { CallContext, ResourceSyncer } from "../../../src/index.ts";
+import type { Resource } from "../../../src/messages.ts";
 import type { OnCallSchedule } from "../client/index.ts";
 import { call, callOrAbsent } from "./errors.ts";
 import { numberedPage } from "./paging.ts";
-import { findAnnotation, pack } from "../../../src/connector/annotations.ts";
-import { EnqueuePageTokensSchema } from "../../../src/gen/c1/connector/v2/annotation_type_scoped_grants_pb.js";
+import { findAnnotation, pack } from "../../../src/index.ts";
+import { EnqueuePageTokensSchema } from "../../../src/messages.ts";
 import { SCHEDULE, scheduleType, USER, userType } from "./resource-types.ts";
 import type { SyncerDeps } from "./users.ts";
 import { profileOf } from "./values.ts";

@@ -7,12 +7,12 @@
  * existing member; revoking `admin` demotes (the membership stays); revoking `member` removes the membership,
  * so an admin loses both.
  */
-import { annotate, pack } from "../../../src/connector/annotations.ts";
-import { GrantMetadataSchema } from "../../../src/gen/c1/connector/v2/annotation_grant_pb.js";
-import { entitlement, grant, groupResource, resourceId } from "../../../src/connector/builders.ts";
-import { Code, ConnectorError } from "../../../src/connector/errors.ts";
-import type { CallContext, Provisioner, ResourceSyncer } from "../../../src/connector/types.ts";
-import type { Resource } from "../../../src/gen/c1/connector/v2/resource_pb.js";
+import { annotate, pack } from "../../../src/index.ts";
+import { GrantMetadataSchema } from "../../../src/messages.ts";
+import { entitlement, grant, groupResource, resourceId } from "../../../src/index.ts";
+import { Code, ConnectorError } from "../../../src/index.ts";
+import type { CallContext, Provisioner, ResourceSyncer } from "../../../src/index.ts";
+import type { Resource } from "../../../src/messages.ts";
 import type { Team, TeamMembership } from "../client/index.ts";
 import { call, callOrAbsent, datadogError, isHttpStatus } from "./errors.ts";
 import { findTeamMembership, teamExists } from "./lookups.ts";

@@ -3,8 +3,8 @@ import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { resolveConfig } from "../../../src/config/resolve.ts";
-import { defineConfig } from "../../../src/config/define.ts";
+import { resolveConfig } from "../../../src/index.ts";
+import { defineConfig } from "../../../src/index.ts";
 import { SIMULATE_FLAGS, simulatorOptions } from "./cli.ts";
 
 const BIN = fileURLToPath(new URL("../../../bin/baton-datadog.js", import.meta.url));

@@ -6,9 +6,9 @@
  * `simulate --help` and `help simulate`, and reports bad values in the one error format of the CLI.
  */
 import { z } from "zod";
-import { UsageError } from "../../../src/cli/errors.ts";
-import type { OutStream } from "../../../src/cli/spec.ts";
-import { field, type ValuesOf } from "../../../src/config/fields.ts";
+import { UsageError } from "../../../src/index.ts";
+import type { OutStream } from "../../../src/index.ts";
+import { field, type ValuesOf } from "../../../src/index.ts";
 import { DEFAULT_COUNTS } from "./generate.ts";
 import { startSimulator, type SimulatorOptions } from "./index.ts";
 import { parseRateLimit } from "./rate-limit.ts";

@@ -1,0 +1,93 @@
+/**
+ * The SDK's public API: the only module a connector imports (plus `./messages.ts` for Baton's messages).
+ * Everything a connector author needs is named here on purpose; what is not here is internal and may change
+ * without notice. Re-exports only: nothing here runs at import beyond what the re-exported modules run.
+ */
+
+// ── The author API: a Connector is a list of ResourceSyncers (+ optional provisioning per type) ──
+export type {
+  Connector,
+  ConnectorInfo,
+  ResourceSyncer,
+  CallContext,
+  Page,
+  Annotated,
+  Provisioner,
+  AccountManager,
+  CreateAccountResult,
+  CredentialManager,
+  ResourceDeleter,
+  TenantIdentity,
+} from "./connector/types.ts";
+
+// ── Builders: resources, entitlements and grants with Baton's id conventions ──
+export {
+  resourceId,
+  resourceType,
+  userResource,
+  groupResource,
+  roleResource,
+  appResource,
+  secretResource,
+  resourceRef,
+  entitlement,
+  entitlementId,
+  entitlementRef,
+  grant,
+  grantId,
+} from "./connector/builders.ts";
+export type { ResourceStatus, UserTraitInit, Purpose } from "./connector/builders.ts";
+
+// ── Annotations: pack and read google.protobuf.Any annotations ──
+export { annotate, pack, findAnnotation, hasAnnotation, withoutAnnotation } from "./connector/annotations.ts";
+
+// ── Errors: what a connector throws; the code becomes the gRPC status ──
+export { Code, ConnectorError, codeName, isRetryableCode } from "./connector/errors.ts";
+/** Bounds the SDK enforces on ids and pages (a connector can check its own inputs against them). */
+export { MAX_ID_BYTES, MAX_PAGE_SIZE } from "./connector/limits.ts";
+
+// ── Config: declare a connector's flags once; they get --flags, BATON_* env vars, YAML keys and help ──
+export { field, defineConfig, mergeConfigs, resolveConfig, ConfigError, sdkConfig, flagName, envName } from "./config/index.ts";
+export type { FieldDecl, FieldMap, ValuesOf, ConfigDefinition, ConfigOf, ConstraintDecl, SdkConfig } from "./config/index.ts";
+
+// ── Running a connector: the in-process RPC service, capabilities, the sync engine, one-shot provisioning ──
+export { createConnectorService, SDK_WIRE_VERSION } from "./connector/service.ts";
+export type { ConnectorServiceOptions } from "./connector/service.ts";
+export type { ConnectorRpc } from "./connector/rpc.ts";
+export { connectorCapabilities, connectorMetadata } from "./connector/capabilities.ts";
+export { runSync } from "./sync/engine.ts";
+export type { SyncOptions, SyncResult } from "./sync/engine.ts";
+export { runOneShot } from "./provision/oneshot.ts";
+export type { OneShotOperation, OneShotResult } from "./provision/oneshot.ts";
+/** Parses --max-c1z-decoded-size style sizes ("10GiB"); undefined for an empty value. */
+export { parseByteSize } from "./store/size.ts";
+/** Reads (and writes) c1z files: tests and tools read a finished sync back through it. */
+export { SyncStore } from "./store/store.ts";
+
+// ── The CLI runner: what a connector's `main` needs (flags, config, logging, inspection, exit codes) ──
+export { runConnectorCli, runConnectorCliMain, defineCommand, UsageError, ExitCode, runServiceMode, serveCommand } from "./cli/index.ts";
+export type {
+  RunOptions,
+  ConnectorCliSpec,
+  RunContext,
+  RunHandlers,
+  BaseContext,
+  CommandContext,
+  CommandSpec,
+  CliIo,
+  OutStream,
+  ProvisioningOperation,
+  WithConnectorRpc,
+} from "./cli/index.ts";
+
+// ── gRPC: serve a connector, or talk to one served elsewhere ──
+export { serveConnector } from "./grpc/connector-server.ts";
+export { connectorClient } from "./grpc/connector-client.ts";
+
+// ── HTTP: the client a connector's API client is built on (retries, rate limits, proxies, bounded bodies) ──
+export { HttpClient, HttpError, HttpErrorCode, httpErrorToCode, toConnectorError, HttpMetrics, encodePath } from "./http/index.ts";
+export type { HttpClientOptions, HttpRequest, HttpResponse, QueryValue, HttpMethod, HttpAuth } from "./http/index.ts";
+
+// ── Logging: the logger type handlers receive, and how to keep a value out of every log line ──
+export type { Logger, LogLevel } from "./log/index.ts";
+export { registerSecret } from "./log/index.ts";
