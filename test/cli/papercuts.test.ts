@@ -6,11 +6,9 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
-import { runConnectorCli } from "../../src/cli/index.ts";
-import { datadogCli } from "../../connectors/datadog/main.ts";
 import { startSimulator } from "../../connectors/datadog/simulator/index.ts";
+import { type CliRun, runDatadogCliInProcess } from "../helpers/cli-in-process.ts";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -23,33 +21,11 @@ function tempDir(): string {
   return dir;
 }
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  /** The one-line reason ("baton-datadog: error: ..."), if any. */
-  error: string | undefined;
-}
+type Run = CliRun;
 
 /** The Datadog CLI in-process with a clean environment plus `env`. */
-async function cli(argv: string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const sink = (append: (s: string) => void) =>
-    new Writable({
-      write(chunk, _enc, cb) {
-        append(String(chunk));
-        cb();
-      },
-    });
-  const code = await runConnectorCli(
-    datadogCli,
-    argv,
-    { stdout: sink((s) => (stdout += s)) as never, stderr: sink((s) => (stderr += s)) as never, env: options.env ?? {}, cwd: options.cwd ?? tempDir() },
-    { handleSignals: false },
-  );
-  const error = stderr.split("\n").filter((l) => l.startsWith("baton-datadog: error:")).at(-1);
-  return { code, stdout, stderr, error };
+function cli(argv: string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<Run> {
+  return runDatadogCliInProcess(argv, { env: options.env, cwd: options.cwd ?? tempDir() });
 }
 
 const BIN = join(import.meta.dirname, "../../bin/baton-datadog.js");

@@ -6,12 +6,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runConnectorCli } from "../../src/cli/index.ts";
 import { SyncStore } from "../../src/store/store.ts";
-import { datadogCli } from "../../connectors/datadog/main.ts";
 import { startSimulator, type Simulator } from "../../connectors/datadog/simulator/index.ts";
+import { runDatadogCliInProcess } from "../helpers/cli-in-process.ts";
 
 let sim: Simulator;
 let dir: string;
@@ -26,24 +24,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function cli(argv: string[], extraEnv: Record<string, string> = {}) {
-  let stdout = "";
-  let stderr = "";
-  const sink = (append: (s: string) => void) =>
-    new Writable({
-      write(chunk, _enc, cb) {
-        append(String(chunk));
-        cb();
-      },
-    });
-  const code = await runConnectorCli(
-    datadogCli,
-    argv,
-    { stdout: sink((s) => (stdout += s)) as never, stderr: sink((s) => (stderr += s)) as never, env: { ...env, ...extraEnv }, cwd: dir },
-    { handleSignals: false },
-  );
-  const error = stderr.split("\n").filter((l) => l.startsWith("baton-datadog: error:")).at(-1);
-  return { code, stdout, stderr, error };
+function cli(argv: string[], extraEnv: Record<string, string> = {}) {
+  return runDatadogCliInProcess(argv, { env: { ...env, ...extraEnv }, cwd: dir });
 }
 
 async function runs(file: string) {

@@ -7,12 +7,10 @@
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { zstdCompressSync } from "node:zlib";
 import * as grpc from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { runConnectorCli } from "../../src/cli/run.ts";
 import { Code, ConnectorError } from "../../src/connector/errors.ts";
 import { MAX_ID_BYTES, MAX_PAGE_TOKEN_BYTES } from "../../src/connector/limits.ts";
 import { EntitlementSchema } from "../../src/gen/c1/connector/v2/entitlement_pb.js";
@@ -23,7 +21,7 @@ import { parseClientSecret } from "../../src/service/credentials.ts";
 import { SyncStore } from "../../src/store/store.ts";
 import { createCredentialProvider } from "../../connectors/datadog/auth/index.ts";
 import { assertProofDestination } from "../../connectors/datadog/auth/proof-destination.ts";
-import { datadogCli } from "../../connectors/datadog/main.ts";
+import { runDatadogCliInProcess } from "../helpers/cli-in-process.ts";
 import { collector } from "./collect.ts";
 import { record } from "./matrix.ts";
 import { builtDatadog, cleanSync, onCleanup, runCli, startSim, tempDir } from "./support.ts";
@@ -75,28 +73,9 @@ function hugeWindowFrame(): Buffer {
   return Buffer.concat([ZSTD_MAGIC, Buffer.from([0x00, (31 - 10) << 3]), blockHeader(0, data.length, true), data]);
 }
 
-/** Runs the CLI in-process; returns its exit code and what it wrote. */
+/** Runs the CLI in-process; returns its exit code and what it wrote (which the collector sees). */
 async function cliInProcess(argv: string[], source: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const sink = (append: (s: string) => void) =>
-    new Writable({
-      write(chunk, _enc, cb) {
-        append(String(chunk));
-        cb();
-      },
-    });
-  const code = await runConnectorCli(
-    datadogCli,
-    argv,
-    {
-      stdout: sink((s) => (stdout += s)) as never,
-      stderr: sink((s) => (stderr += s)) as never,
-      env: {},
-      cwd: tempDir("cli-cwd"),
-    },
-    { handleSignals: false },
-  );
+  const { code, stdout, stderr } = await runDatadogCliInProcess(argv, { cwd: tempDir("cli-cwd") });
   collector.add(`${source} stdout`, stdout);
   collector.add(`${source} stderr`, stderr);
   return { code, stdout, stderr };
