@@ -14,6 +14,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { checkResponse, matchOperation, type Spec } from "./openapi.ts";
+import { hash32 } from "../../connectors/datadog/simulator/prng.ts";
+import { seededRandom } from "../helpers/seeded-random.ts";
 
 type Json = Record<string, unknown>;
 
@@ -51,31 +53,10 @@ export interface RandomAnswers {
 
 // ---- a seeded source -----------------------------------------------------------------------------------------
 
-/** mulberry32: small, fast, good enough to draw test data from. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function hash32(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
 class Draw {
   readonly #next: () => number;
   constructor(seed: number) {
-    this.#next = prng(seed);
+    this.#next = seededRandom(seed);
   }
   float(): number {
     return this.#next();

@@ -197,16 +197,7 @@ export function inProcessDatadog(
   return { rpc, client, close: () => client.close() };
 }
 
-/** A seeded random source (mulberry32), so "random" kill points are the same from run to run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded random source, so "random" kill points are the same from run to run. */
+export { seededRandom } from "../helpers/seeded-random.ts";
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
