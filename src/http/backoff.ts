@@ -5,6 +5,8 @@ export interface BackoffPolicy {
   baseMs: number;
   /** No single wait is longer than this (ms). */
   maxMs: number;
+  /** "equal" (default): half fixed, half random; "full": anywhere from 0 (a Go engine's retry of connector calls). */
+  jitter?: "equal" | "full";
 }
 
 export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 250, maxMs: 15_000 };
@@ -15,6 +17,7 @@ export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 250, maxMs: 15_000 };
  */
 export function backoffDelay(attempt: number, policy: BackoffPolicy, random: () => number = Math.random): number {
   const exp = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.min(attempt, 30));
+  if (policy.jitter === "full") return random() * exp;
   return Math.round(exp / 2 + random() * (exp / 2));
 }
 

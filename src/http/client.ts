@@ -14,18 +14,26 @@
  *   egress does not fix itself; a host that has answered before keeps the full retry budget);
  * - one retry with fresh credentials when the server answers 401 and the credential source says it refreshed.
  * Errors are HttpError with a stable code; messages never contain credential header values.
+ *
+ * Each policy is its own piece (pipeline.ts), composed once per client around this file's transport:
+ * retry.ts → decode.ts → auth.ts → pacing.ts → metrics → transport (undici request, timeout, capped body read).
  */
 import { getCACertificates, rootCertificates } from "node:tls";
 import { EnvHttpProxyAgent, type Dispatcher } from "undici";
 import type { Logger } from "pino";
-import { backoffDelay, DEFAULT_BACKOFF, parseRetryAfter, sleep, type BackoffPolicy } from "./backoff.ts";
+import { eitherSignal } from "./abort.ts";
+import { authInterceptor } from "./auth.ts";
+import { DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.ts";
 import { DEFAULT_MAX_BODY_BYTES, readCappedBody } from "./body.ts";
 import { classifyNetworkError } from "./classify.ts";
-import { HttpError, HttpErrorCode, redactSecrets } from "./errors.ts";
-import { HttpMetrics } from "./metrics.ts";
+import { decodeJson } from "./decode.ts";
+import { abortedError, HttpError, HttpErrorCode, redactSecrets } from "./errors.ts";
+import { HttpMetrics, metricsInterceptor } from "./metrics.ts";
+import { pacingInterceptor } from "./pacing.ts";
+import { compose, type Call, type Exchange, type Outcome } from "./pipeline.ts";
 import { describeProxy, proxyFor, proxySettingsFromEnv, type ProxySettings } from "./proxy.ts";
-import { nextTurn } from "./turns.ts";
-import { parseRateLimitHeaders, RateLimiter, type RateLimiterOptions, type RateLimitSlot } from "./rate-limit.ts";
+import { parseRateLimitHeaders, RateLimiter, type RateLimiterOptions } from "./rate-limit.ts";
+import { retrying } from "./retry.ts";
 
 /** Where a request's credentials come from. Structurally the same as a connector's credential provider. */
 export interface HttpAuth {
@@ -104,23 +112,9 @@ export interface HttpClientOptions {
   random?: () => number;
 }
 
-const RETRY_STATUSES = new Set([500, 502, 503, 504]);
 const IDEMPOTENT = new Set<HttpMethod>(["GET", "HEAD", "PUT", "DELETE"]);
 export const DEFAULT_TIMEOUT_MS = 60_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
-/** Quick retries for a host that has never answered: enough for a listener that is just starting, no more. */
-const UNREACHABLE_RETRIES = 2;
-const UNREACHABLE_BACKOFF: BackoffPolicy = { baseMs: 100, maxMs: 400 };
-const RETRY_WARNING_INTERVAL_MS = 60_000;
-
-/** Causes that mean "nobody is there" (as opposed to a connection that broke after reaching someone). */
-const UNREACHABLE_CAUSES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EAI_NONAME", "EAI_FAIL", "EAI_NODATA"]);
-
-function isUnreachable(error: HttpError): boolean {
-  if (error.code === HttpErrorCode.DNS) return true;
-  if (error.code !== HttpErrorCode.CONNECTION && error.code !== HttpErrorCode.PROXY) return false;
-  return error.causeCode !== undefined && UNREACHABLE_CAUSES.has(error.causeCode);
-}
 
 /** Encodes one path segment (ids from APIs are untrusted input: "../" must not change the path). */
 export function encodePath(strings: TemplateStringsArray, ...values: (string | number)[]): string {
@@ -181,20 +175,6 @@ export function extractServerErrors(body: Buffer, secrets: string[]): string[] {
   });
 }
 
-const STATUS_TEXT: Record<number, string> = {
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  409: "Conflict",
-  422: "Unprocessable Entity",
-  429: "Too Many Requests",
-  500: "Internal Server Error",
-  502: "Bad Gateway",
-  503: "Service Unavailable",
-  504: "Gateway Timeout",
-};
-
 class AttemptTimeout extends Error {
   constructor() {
     super("attempt timed out");
@@ -202,32 +182,22 @@ class AttemptTimeout extends Error {
   }
 }
 
-type AttemptOutcome =
-  | { kind: "response"; status: number; headers: Record<string, string>; body: Buffer }
-  | { kind: "error"; error: HttpError; transient: boolean; neverSent: boolean };
-
 export class HttpClient {
   readonly metrics: HttpMetrics;
   readonly rateLimiter: RateLimiter | undefined;
   readonly baseUrl: URL;
   readonly #prefix: string;
-  readonly #auth: HttpAuth | undefined;
   readonly #dispatcher: Dispatcher;
   readonly #ownsDispatcher: boolean;
   readonly #timeoutMs: number;
   readonly #maxBodyBytes: number;
-  readonly #maxRetries: number;
-  readonly #maxRateLimitRetries: number;
-  readonly #backoff: BackoffPolicy;
   readonly #logger: Logger | undefined;
   readonly #userAgent: string;
   readonly #proxy: string | undefined;
-  readonly #random: () => number;
-  readonly #retryWarnings: boolean;
   /** Some request of this client got an answer (any status): from then on, connection failures are transient. */
   #answered = false;
-  #lastRetryWarning = Number.NEGATIVE_INFINITY;
-  #retriesSinceWarning = 0;
+  /** The policies composed once around the transport (see pipeline.ts); per request only the Exchange is new. */
+  readonly #send: (ex: Exchange) => Promise<HttpResponse>;
 
   constructor(options: HttpClientOptions) {
     let base: URL;
@@ -244,17 +214,11 @@ export class HttpClient {
     }
     this.baseUrl = base;
     this.#prefix = base.pathname.replace(/\/+$/, "");
-    this.#auth = options.auth;
     this.metrics = options.metrics ?? new HttpMetrics();
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-    this.#maxRetries = options.maxRetries ?? 5;
-    this.#maxRateLimitRetries = options.maxRateLimitRetries ?? 10;
-    this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.#logger = options.logger;
     this.#userAgent = options.userAgent ?? `baton-ts-http (node ${process.version})`;
-    this.#random = options.random ?? Math.random;
-    this.#retryWarnings = options.retryWarnings ?? true;
     this.rateLimiter =
       options.rateLimit === false ? undefined : new RateLimiter(typeof options.rateLimit === "object" ? options.rateLimit : {});
 
@@ -283,6 +247,32 @@ export class HttpClient {
       } as EnvHttpProxyAgent.Options);
       this.#ownsDispatcher = true;
     }
+
+    const transport: Call = (ex) => this.#attempt(ex);
+    const attempt = compose(
+      [
+        decodeJson,
+        authInterceptor(options.auth, this.metrics),
+        this.rateLimiter ? pacingInterceptor(this.rateLimiter, this.metrics) : undefined,
+        metricsInterceptor(this.metrics),
+      ],
+      transport,
+    );
+    this.#send = retrying(
+      {
+        maxRetries: options.maxRetries ?? 5,
+        maxRateLimitRetries: options.maxRateLimitRetries ?? 10,
+        backoff: options.backoff ?? DEFAULT_BACKOFF,
+        random: options.random ?? Math.random,
+        metrics: this.metrics,
+        logger: this.#logger,
+        retryWarnings: options.retryWarnings ?? true,
+        host: base.host,
+        paced: this.rateLimiter !== undefined,
+        answered: () => this.#answered,
+      },
+      attempt,
+    );
   }
 
   /** The proxy (scheme://host:port) requests to the base URL go through, if any. */
@@ -295,157 +285,29 @@ export class HttpClient {
   }
 
   /** Sends a request with pacing, retries and credential refresh; resolves with the accepted response. */
-  async request(req: HttpRequest): Promise<HttpResponse> {
+  request(req: HttpRequest): Promise<HttpResponse> {
     const method = req.method;
-    const routeKey = req.routeKey ?? req.operation;
-    const pathAndQuery = `${this.#prefix}${req.path}${buildQuery(req.query)}`;
-    const displayUrl = `${this.baseUrl.origin}${this.#prefix}${req.path}`;
-    const accept = req.acceptStatus ?? ((s: number) => s >= 200 && s < 300);
-    const repeatable = IDEMPOTENT.has(method) || req.retryable === true;
-    const body = req.body === undefined ? undefined : JSON.stringify(req.body);
-
-    let attempts = 0;
-    let failures = 0;
-    let limited = 0;
-    let refreshedAuth = false;
-    for (;;) {
-      const authHeaders = req.anonymous || !this.#auth ? {} : await this.#auth.headers(req.signal);
-      const secrets = this.#secretValues(authHeaders);
-
-      const waitStart = performance.now();
-      let slot: RateLimitSlot | undefined;
-      try {
-        slot = await this.rateLimiter?.acquire(routeKey, req.signal);
-      } catch (err) {
-        throw this.#aborted(req, method, displayUrl, err);
-      }
-      this.metrics.rateLimitWaitMs += performance.now() - waitStart;
-
-      attempts++;
-      const outcome = await this.#attempt(req, method, pathAndQuery, displayUrl, body, authHeaders, slot, secrets);
-
-      if (outcome.kind === "response") {
-        const { status, headers } = outcome;
-        if (accept(status)) {
-          await nextTurn();
-          let parsed: unknown;
-          try {
-            parsed = parseJsonBody(outcome.body);
-          } catch {
-            const error = new HttpError({
-              code: HttpErrorCode.INVALID_RESPONSE,
-              operation: req.operation,
-              method,
-              url: displayUrl,
-              status,
-              attempts,
-              message: `${method} ${displayUrl} answered ${status} with a body that is not valid JSON (${outcome.body.length} bytes; truncated or malformed)`,
-            });
-            if (repeatable && failures < this.#maxRetries) {
-              failures++;
-              await this.#retryWait(req, backoffDelay(failures - 1, this.#backoff, this.#random), error);
-              continue;
-            }
-            this.metrics.failures++;
-            throw error;
-          }
-          return { status, headers, body: parsed, attempts };
-        }
-
-        const serverErrors = extractServerErrors(outcome.body, secrets);
-        const statusError = (code: HttpErrorCode, extra = "") =>
-          new HttpError({
-            code,
-            operation: req.operation,
-            method,
-            url: displayUrl,
-            status,
-            serverErrors,
-            attempts,
-            message:
-              `${method} ${displayUrl} answered ${status} ${STATUS_TEXT[status] ?? ""}`.trimEnd() +
-              (serverErrors.length ? `: ${serverErrors.join("; ")}` : "") +
-              extra,
-          });
-
-        if (status === 401 && !refreshedAuth && this.#auth?.onUnauthorized && !req.anonymous) {
-          refreshedAuth = true;
-          if (await this.#auth.onUnauthorized(authHeaders, req.signal)) {
-            this.metrics.retries++;
-            continue;
-          }
-        }
-
-        if (status === 429) {
-          limited++;
-          if (limited > this.#maxRateLimitRetries) {
-            this.metrics.failures++;
-            throw statusError(HttpErrorCode.RATE_LIMITED, ` (still rate limited after ${limited} attempts)`);
-          }
-          const retryAfter = parseRetryAfter(headers["retry-after"]);
-          const paced = parseRateLimitHeaders((n) => headers[n]) !== undefined && this.rateLimiter !== undefined;
-          // With rate-limit headers the limiter itself holds the next attempt until the reset.
-          const delay = Math.max(retryAfter ?? 0, paced ? 0 : backoffDelay(limited - 1, this.#backoff, this.#random));
-          await this.#retryWait(req, delay, statusError(HttpErrorCode.RATE_LIMITED));
-          continue;
-        }
-
-        if (RETRY_STATUSES.has(status) && repeatable && failures < this.#maxRetries) {
-          failures++;
-          const retryAfter = parseRetryAfter(headers["retry-after"]) ?? 0;
-          const delay = Math.max(Math.min(retryAfter, this.#backoff.maxMs * 4), backoffDelay(failures - 1, this.#backoff, this.#random));
-          await this.#retryWait(req, delay, statusError(HttpErrorCode.HTTP_STATUS));
-          continue;
-        }
-
-        this.metrics.failures++;
-        throw statusError(HttpErrorCode.HTTP_STATUS);
-      }
-
-      // No response.
-      const { error, transient, neverSent } = outcome;
-      if (error.code === HttpErrorCode.ABORTED || error.code === HttpErrorCode.BODY_TOO_LARGE) {
-        this.metrics.failures++;
-        throw error;
-      }
-      const unreachable = !this.#answered && isUnreachable(error);
-      if (unreachable) {
-        if (transient && (repeatable || neverSent) && failures < UNREACHABLE_RETRIES) {
-          failures++;
-          await this.#retryWait(req, backoffDelay(failures - 1, UNREACHABLE_BACKOFF, this.#random), error, { quiet: true });
-          continue;
-        }
-      } else if (transient && (repeatable || neverSent) && failures < this.#maxRetries) {
-        failures++;
-        await this.#retryWait(req, backoffDelay(failures - 1, this.#backoff, this.#random), error);
-        continue;
-      }
-      this.metrics.failures++;
-      throw new HttpError({
-        code: error.code,
-        operation: req.operation,
-        method,
-        url: displayUrl,
-        causeCode: error.causeCode,
-        host: error.host,
-        attempts,
-        unreachable,
-        message: error.detail + (attempts > 1 ? ` (after ${attempts} attempts)` : ""),
-        cause: error.cause,
-      });
-    }
+    return this.#send({
+      req,
+      method,
+      routeKey: req.routeKey ?? req.operation,
+      pathAndQuery: `${this.#prefix}${req.path}${buildQuery(req.query)}`,
+      displayUrl: `${this.baseUrl.origin}${this.#prefix}${req.path}`,
+      body: req.body === undefined ? undefined : JSON.stringify(req.body),
+      accept: req.acceptStatus ?? acceptOk,
+      repeatable: IDEMPOTENT.has(method) || req.retryable === true,
+      authHeaders: {},
+      secrets: [],
+      slot: undefined,
+      attempts: 0,
+      refreshedAuth: false,
+    });
   }
 
-  async #attempt(
-    req: HttpRequest,
-    method: HttpMethod,
-    pathAndQuery: string,
-    displayUrl: string,
-    body: string | undefined,
-    authHeaders: Record<string, string>,
-    slot: RateLimitSlot | undefined,
-    secrets: string[],
-  ): Promise<AttemptOutcome> {
+  /** The transport: one attempt on the wire, its whole body read under the cap, failures classified. */
+  async #attempt(ex: Exchange): Promise<Outcome> {
+    const { req, method, pathAndQuery, displayUrl, body, authHeaders, slot, secrets } = ex;
+    ex.attempts++;
     const headers: Record<string, string> = {
       accept: "application/json",
       "user-agent": this.#userAgent,
@@ -457,7 +319,7 @@ export class HttpClient {
     const timeoutMs = req.timeoutMs ?? this.#timeoutMs;
     const timer = new AbortController();
     const timeout = setTimeout(() => timer.abort(new AttemptTimeout()), timeoutMs);
-    const signal = req.signal ? AbortSignal.any([req.signal, timer.signal]) : timer.signal;
+    const signal = eitherSignal(timer.signal, req.signal);
     let released = false;
     const release = (h: Record<string, string> | undefined, status: number | undefined) => {
       if (released) return;
@@ -465,8 +327,6 @@ export class HttpClient {
       slot?.release(h ? parseRateLimitHeaders((n) => h[n]) : undefined, status);
     };
 
-    this.metrics.requests++;
-    this.metrics.inFlight++;
     const started = performance.now();
     let status: number | undefined;
     let gotHeaders = false;
@@ -486,8 +346,6 @@ export class HttpClient {
       status = res.statusCode;
       const resHeaders = flattenHeaders(res.headers as Record<string, string | string[] | undefined>);
       release(resHeaders, status);
-      if (status === 429) this.metrics.http429++;
-      if (status >= 500) this.metrics.http5xx++;
       const lengthHeader = resHeaders["content-length"];
       const contentLength = lengthHeader === undefined ? undefined : Number.parseInt(lengthHeader, 10);
       const buf = await readCappedBody(res.body, Number.isFinite(contentLength) ? contentLength : undefined, this.#maxBodyBytes, {
@@ -496,7 +354,6 @@ export class HttpClient {
         url: displayUrl,
         status,
       });
-      this.metrics.bytesReceived += buf.length;
       this.#logger?.debug(
         { operation: req.operation, method, path: pathAndQuery, status, ms: Math.round(performance.now() - started), bytes: buf.length },
         "http request",
@@ -505,10 +362,10 @@ export class HttpClient {
     } catch (err) {
       release(undefined, undefined);
       if (err instanceof HttpError) {
-        return { kind: "error", error: err, transient: false, neverSent: false };
+        return { kind: "error", error: err, transient: false, neverSent: false, network: false };
       }
       if (req.signal?.aborted) {
-        return { kind: "error", error: this.#aborted(req, method, displayUrl, err), transient: false, neverSent: false };
+        return { kind: "error", error: abortedError(req.operation, method, displayUrl, err), transient: false, neverSent: false, network: false };
       }
       if (timer.signal.aborted) {
         const error = new HttpError({
@@ -520,11 +377,9 @@ export class HttpClient {
           message: `${method} ${displayUrl}: no complete response within ${timeoutMs} ms${gotHeaders ? " (headers arrived, body did not finish)" : ""}`,
           cause: err,
         });
-        this.metrics.networkErrors++;
-        return { kind: "error", error, transient: true, neverSent: false };
+        return { kind: "error", error, transient: true, neverSent: false, network: true };
       }
       const failure = classifyNetworkError(err, { host: this.baseUrl.hostname, proxy: this.#proxy });
-      this.metrics.networkErrors++;
       const error = new HttpError({
         code: failure.code,
         operation: req.operation,
@@ -537,74 +392,16 @@ export class HttpClient {
         cause: err,
       });
       const neverSent = failure.causeCode === "ECONNREFUSED" && failure.code === HttpErrorCode.CONNECTION;
-      return { kind: "error", error, transient: failure.transient, neverSent };
+      return { kind: "error", error, transient: failure.transient, neverSent, network: true };
     } finally {
       clearTimeout(timeout);
-      this.metrics.inFlight--;
     }
   }
 
-  /**
-   * Waits before a retry. Every retry is a debug line; a warning says (at most once a minute, and never for the
-   * quick retries of a host that has never answered, which end in an error of their own) that work is slowed.
-   */
-  async #retryWait(req: HttpRequest, ms: number, reason: HttpError, options: { quiet?: boolean } = {}): Promise<void> {
-    this.metrics.retries++;
-    this.#retriesSinceWarning++;
-    const fields = { operation: req.operation, code: reason.code, status: reason.status, waitMs: Math.round(ms) };
-    this.#logger?.debug(fields, `retrying ${req.operation} after: ${reason.message}`);
-    const now = performance.now();
-    if (this.#retryWarnings && options.quiet !== true && now - this.#lastRetryWarning >= RETRY_WARNING_INTERVAL_MS) {
-      this.#logger?.warn(
-        { ...fields, retries: this.#retriesSinceWarning },
-        `requests to ${this.baseUrl.host} are being retried, which slows this run down ` +
-          `(${this.#retriesSinceWarning} ${this.#retriesSinceWarning === 1 ? "retry" : "retries"} since the last warning; latest: ${reason.message}); ` +
-          "each retry is logged at --log-level debug",
-      );
-      this.#lastRetryWarning = now;
-      this.#retriesSinceWarning = 0;
-    }
-    const start = performance.now();
-    try {
-      await sleep(ms, req.signal);
-    } catch (err) {
-      throw this.#aborted(req, req.method, req.path, err);
-    } finally {
-      this.metrics.retryWaitMs += performance.now() - start;
-    }
-  }
-
-  #aborted(req: HttpRequest, method: string, url: string, cause: unknown): HttpError {
-    return new HttpError({
-      code: HttpErrorCode.ABORTED,
-      operation: req.operation,
-      method,
-      url,
-      message: `${method} ${url}: cancelled by the caller`,
-      cause,
-    });
-  }
-
-  #secretValues(headers: Record<string, string>): string[] {
-    const names = new Set((this.#auth?.secretHeaderNames ?? []).map((n) => n.toLowerCase()));
-    names.add("authorization");
-    const out: string[] = [];
-    for (const [k, v] of Object.entries(headers)) {
-      if (!names.has(k.toLowerCase())) continue;
-      out.push(v);
-      // "Bearer <token>": the token alone must not leak either.
-      const space = v.indexOf(" ");
-      if (space > 0) out.push(v.slice(space + 1));
-    }
-    return out;
-  }
 }
 
-function parseJsonBody(buf: Buffer): unknown {
-  if (buf.length === 0) return undefined;
-  const text = buf.toString("utf8");
-  if (text.trim() === "") return undefined;
-  return JSON.parse(text);
+function acceptOk(status: number): boolean {
+  return status >= 200 && status < 300;
 }
 
 function defaultCaCertificates(): string[] {

@@ -88,6 +88,11 @@ export class HttpError extends Error {
   }
 }
 
+/** The error for a request the caller cancelled (before, between or during attempts). */
+export function abortedError(operation: string, method: string, url: string, cause: unknown): HttpError {
+  return new HttpError({ code: HttpErrorCode.ABORTED, operation, method, url, message: `${method} ${url}: cancelled by the caller`, cause });
+}
+
 export function isHttpError(err: unknown): err is HttpError {
   return err instanceof HttpError;
 }
@@ -109,14 +114,12 @@ export function statusToCode(status: number): Code {
     case 412:
       return Code.FAILED_PRECONDITION;
     case 429:
-    case 502:
-    case 503:
-    case 504:
       return Code.UNAVAILABLE;
     case 501:
       return Code.UNIMPLEMENTED;
     default:
-      return Code.UNKNOWN;
+      // Every other 5xx (500 included) is the server's fault and usually gone on a later attempt: the engine retries it.
+      return status >= 500 && status < 600 ? Code.UNAVAILABLE : Code.UNKNOWN;
   }
 }
 

@@ -2,6 +2,7 @@
  * Counters of one HTTP client (or of several sharing one instance). Plain numbers so that the CLI progress
  * display and the benchmark can read them at any time without locking; `snapshot()` copies them.
  */
+import type { Interceptor } from "./pipeline.ts";
 export interface HttpMetricsSnapshot {
   /** Attempts sent on the wire (a retried request counts once per attempt). */
   requests: number;
@@ -56,4 +57,23 @@ export class HttpMetrics implements HttpMetricsSnapshot {
       inFlight: this.inFlight,
     };
   }
+}
+
+/** Metrics piece, right around the transport: counts what went on the wire, per attempt. */
+export function metricsInterceptor(metrics: HttpMetrics): Interceptor {
+  return (next) => async (ex) => {
+    metrics.requests++;
+    metrics.inFlight++;
+    try {
+      const outcome = await next(ex);
+      const status = outcome.kind === "response" ? outcome.status : outcome.error.status;
+      if (status === 429) metrics.http429++;
+      if (status !== undefined && status >= 500) metrics.http5xx++;
+      if (outcome.kind === "response") metrics.bytesReceived += outcome.body.length;
+      else if (outcome.kind === "error" && outcome.network) metrics.networkErrors++;
+      return outcome;
+    } finally {
+      metrics.inFlight--;
+    }
+  };
 }

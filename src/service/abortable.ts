@@ -4,6 +4,7 @@
  * makes a platform cancellation stop a running sync at its next connector call, not at the end of a listing.
  */
 import { connectorServices, type ConnectorRpc, type RpcOptions } from "../connector/rpc.ts";
+import { eitherSignal, raceAbort } from "../http/abort.ts";
 
 type AnyRpc = (request: unknown, options?: RpcOptions) => Promise<unknown>;
 
@@ -14,19 +15,11 @@ export function abortableRpc(rpc: ConnectorRpc, signal: AbortSignal): ConnectorR
       const fn = (rpc as unknown as Record<string, AnyRpc>)[method.localName];
       out[method.localName] = (request, options) => {
         signal.throwIfAborted();
-        const combined = options?.signal ? AbortSignal.any([signal, options.signal]) : signal;
+        const combined = eitherSignal(signal, options?.signal);
         const call = fn.call(rpc, request, { ...options, signal: combined });
         return raceAbort(call, combined);
       };
     }
   }
   return out as unknown as ConnectorRpc;
-}
-
-function raceAbort<T>(call: Promise<T>, signal: AbortSignal): Promise<T> {
-  const { promise, resolve, reject } = Promise.withResolvers<T>();
-  const onAbort = () => reject(signal.reason);
-  signal.addEventListener("abort", onAbort, { once: true });
-  call.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  return promise;
 }

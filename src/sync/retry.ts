@@ -5,7 +5,7 @@
 import { anyIs, anyUnpack, timestampDate } from "@bufbuild/protobuf/wkt";
 import { RateLimitDescriptionSchema } from "../gen/c1/connector/v2/annotation_ratelimit_pb.js";
 import { ConnectorError, isRetryableCode } from "../connector/errors.ts";
-import { sleep } from "../http/backoff.ts";
+import { backoffDelay, sleep } from "../http/backoff.ts";
 
 export interface RetryPolicy {
   attempts: number;
@@ -28,8 +28,7 @@ export function retryDelay(err: unknown, attempt: number, policy: RetryPolicy): 
       }
     }
   }
-  const ceiling = Math.min(policy.baseDelayMs * 2 ** (attempt - 1), policy.maxDelayMs);
-  return Math.random() * ceiling;
+  return backoffDelay(attempt - 1, { baseMs: policy.baseDelayMs, maxMs: policy.maxDelayMs, jitter: "full" });
 }
 
 export async function withRetry<T>(

@@ -207,13 +207,13 @@ describe("HttpClient retries", () => {
     expect(seen).toEqual(["Bearer old-token-1", "Bearer new-token-1"]);
   });
 
-  it("maps statuses to connector codes", async () => {
-    const statuses = [400, 401, 403, 404, 409, 500];
+  it("maps statuses to connector codes (one map: every 5xx but 501 is UNAVAILABLE, as the Datadog converter says)", async () => {
+    const statuses = [400, 401, 403, 404, 409, 500, 501, 507];
     const s = await server((req, res) => json(res, Number(req.url!.slice(1)), { errors: ["e"] }));
     const c = client(s.url, { maxRetries: 0 });
     const codes: number[] = [];
     for (const st of statuses) codes.push(toConnectorError(await failure(c.request({ method: "GET", path: `/${st}`, operation: "Op" }))).code);
-    expect(codes).toEqual([Code.INVALID_ARGUMENT, Code.UNAUTHENTICATED, Code.PERMISSION_DENIED, Code.NOT_FOUND, Code.ALREADY_EXISTS, Code.UNKNOWN]);
+    expect(codes).toEqual([Code.INVALID_ARGUMENT, Code.UNAUTHENTICATED, Code.PERMISSION_DENIED, Code.NOT_FOUND, Code.ALREADY_EXISTS, Code.UNAVAILABLE, Code.UNIMPLEMENTED, Code.UNAVAILABLE]);
   });
 });
 

@@ -40,11 +40,9 @@ export function datadogError(err: unknown, client: DatadogClient, context: Error
   if (err.code === HttpErrorCode.HTTP_STATUS && err.status === 404 && context.notFound) {
     return new ConnectorError(Code.NOT_FOUND, `${context.notFound} (${err.message})`, { cause: err });
   }
-  const rateLimited = err.code === HttpErrorCode.RATE_LIMITED || err.status === 429;
-  // Datadog's 500s are as transient as its 502-504s: a later attempt usually works, so let the engine retry.
-  const serverFault = err.code === HttpErrorCode.HTTP_STATUS && err.status !== undefined && err.status >= 500 && err.status !== 501;
-  if (rateLimited || serverFault) {
-    return new ConnectorError(Code.UNAVAILABLE, err.message, { cause: err, details: rateLimited ? rateLimitDetails(err, client) : [] });
+  // 5xx → UNAVAILABLE comes from the one status map (statusToCode); only a rate limit adds its description here.
+  if (err.code === HttpErrorCode.RATE_LIMITED || err.status === 429) {
+    return new ConnectorError(Code.UNAVAILABLE, err.message, { cause: err, details: rateLimitDetails(err, client) });
   }
   return toConnectorError(err);
 }
