@@ -1,10 +1,11 @@
 # baton-datadog container image.
 #
-# Node 24 runs the TypeScript sources directly (type stripping), so there is no build step: the image holds
-# package.json, the lockfile, bin/, src/, connectors/ and the production node_modules, nothing else.
+# A build stage compiles the TypeScript (`npm run build`, the same build as the npm package) and the image
+# ships what runs: package.json, bin/ (the version-checking launcher), the compiled JavaScript in dist/ without
+# declarations or source maps, and the production node_modules. No sources, no tests, no simulator test support.
 #
 # The base image is pinned by exact version (the same Node version as the `node` devDependency developers
-# test on) AND by digest. To move to a newer Node 24 release, change the tag in both FROM lines and the
+# test on) AND by digest. To move to a newer Node 24 release, change the tag in all FROM lines and the
 # digest next to it; read the digest with
 #   docker buildx imagetools inspect node:<version>-trixie-slim --format '{{json .Manifest.Digest}}'
 # (or `crane digest node:<version>-trixie-slim`): the digest of the multi-platform index, so that amd64 and
@@ -13,6 +14,22 @@
 # verifies it, and a wrong one fails the build rather than running something else.
 #
 # Build:  docker build -t baton-datadog:0.1.0 --build-arg VERSION=0.1.0 --build-arg SOURCE_URL=<repo URL> .
+# podman/buildah: add --format docker, or the OCI format they default to drops the HEALTHCHECK.
+
+# --- build: compile the TypeScript --------------------------------------------------------------------------
+FROM node:24.21.0-trixie-slim@sha256:8ec5d7557396cfe32d21c3f9c13072355ceab22b584578ca4bb28af31120cffe AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# All dependencies (typescript is a dev one). --ignore-scripts leaves the `node` devDependency without its
+# binary: its shim is removed so that `npm run build` finds the image's own Node.
+RUN npm ci --ignore-scripts --no-audit --no-fund \
+ && rm -f node_modules/.bin/node
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY connectors ./connectors
+# Nothing loads declarations or source maps at run time: they stay in the npm package, not in the image.
+RUN npm run build \
+ && find dist \( -name '*.d.ts' -o -name '*.map' \) -delete
 
 # --- deps: production dependencies only --------------------------------------------------------------------
 FROM node:24.21.0-trixie-slim@sha256:8ec5d7557396cfe32d21c3f9c13072355ceab22b584578ca4bb28af31120cffe AS deps
@@ -49,10 +66,9 @@ RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack 
 WORKDIR /app
 # Application files stay owned by root and read-only for the runtime user.
 COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
 COPY package.json package-lock.json ./
 COPY bin ./bin
-COPY src ./src
-COPY connectors ./connectors
 
 # TMPDIR: every temporary file (the c1z being written, SQLite scratch) goes to the writable directory, so a
 # read-only root filesystem works. The working directory is the writable one too, so the default
