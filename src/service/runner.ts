@@ -40,6 +40,7 @@ import { executeTask, PROVISIONING_KINDS, taskKindName, UploadKept, uploadWorthK
 import { uploadSyncFile } from "./upload.ts";
 import { PlatformTokenSource } from "./token.ts";
 import { trustedCaCertificates } from "./trust.ts";
+import { checkWritableDir } from "./writable-dir.ts";
 
 export const DEFAULT_TASK_CONCURRENCY = 3;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 30_000;
@@ -121,6 +122,7 @@ export async function runService(options: RunServiceOptions): Promise<ServiceSum
   const clientId = parseClientId(options.clientId);
   const secret = parseClientSecret(options.clientSecret);
   const endpoint = platformEndpoint(clientId, options.apiHost ?? process.env.BATON_C1_API_HOST);
+  checkWritableDir(options.tempDir ?? tmpdir());
   const ca = trustedCaCertificates(options.extraCaCertificates);
   const userAgent = `${options.buildInfo.package}/${options.buildInfo.packageVersion} (node ${process.version})`;
   const tokens = new PlatformTokenSource({ clientId, secret, endpoint, ca, userAgent });
