@@ -86,6 +86,9 @@ export { connectorClient } from "./grpc/connector-client.ts";
 
 // ── HTTP: the client a connector's API client is built on (retries, rate limits, proxies, bounded bodies) ──
 export { HttpClient, HttpError, HttpErrorCode, httpErrorToCode, toConnectorError, HttpMetrics, encodePath } from "./http/index.ts";
+/** The SDK's one abort race and one backoff, for connector code that waits on work which watches no signal. */
+export { raceAbort } from "./http/abort.ts";
+export { backoffDelay, type BackoffPolicy } from "./http/backoff.ts";
 export type { HttpClientOptions, HttpRequest, HttpResponse, QueryValue, HttpMethod, HttpAuth } from "./http/index.ts";
 
 // ── Logging: the logger type handlers receive, and how to keep a value out of every log line ──

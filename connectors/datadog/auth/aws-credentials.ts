@@ -7,6 +7,7 @@ import { homedir } from "node:os";
  * The secret parts of the credentials never leave this module except into the proof signer.
  */
 import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
+import { raceAbort } from "../../../src/index.ts";
 
 export interface AwsCredentials {
   readonly accessKeyId: string;
@@ -149,24 +150,6 @@ function nonEmpty(value: string | undefined): string | undefined {
 function describeCause(err: unknown): string {
   const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   return text.replace(/\s+/g, " ").slice(0, 300);
-}
-
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(err);
-      },
-    );
-  });
 }
 
 /**

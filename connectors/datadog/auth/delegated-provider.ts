@@ -13,7 +13,7 @@
 import type { Logger } from "pino";
 import type { Dispatcher } from "undici";
 import { Code, ConnectorError } from "../../../src/index.ts";
-import { registerSecret } from "../../../src/index.ts";
+import { backoffDelay, raceAbort, registerSecret } from "../../../src/index.ts";
 import { AwsCredentialSource, AwsCredentialsError } from "./aws-credentials.ts";
 import type { CredentialProvider } from "../client/credentials.ts";
 import { exchangeProofForToken, EXCHANGE_MAX_BYTES, EXCHANGE_TIMEOUT_MS } from "./exchange.ts";
@@ -159,7 +159,7 @@ export class DelegatedTokenProvider implements CredentialProvider {
   async start(signal?: AbortSignal): Promise<void> {
     if (this.#current || this.#usingFallback) return;
     this.#startup ??= this.#firstToken();
-    await abortable(this.#startup, signal);
+    await raceAbort(this.#startup, signal);
   }
 
   async headers(signal?: AbortSignal): Promise<Record<string, string>> {
@@ -249,7 +249,7 @@ export class DelegatedTokenProvider implements CredentialProvider {
       const current = this.#current;
       if (current && staleGeneration !== undefined && current.generation > staleGeneration) return current;
       if (this.#inflight) {
-        const state = await abortable(this.#inflight, signal);
+        const state = await raceAbort(this.#inflight, signal);
         if (staleGeneration === undefined || state.generation > staleGeneration) return state;
         continue;
       }
@@ -258,7 +258,7 @@ export class DelegatedTokenProvider implements CredentialProvider {
         await sleep(wait, signal);
         continue;
       }
-      return abortable(this.#startRefresh(), signal);
+      return raceAbort(this.#startRefresh(), signal);
     }
   }
 
@@ -349,8 +349,7 @@ export class DelegatedTokenProvider implements CredentialProvider {
   }
 
   #backoffDelay(): number {
-    const exp = Math.min(this.#backoffMaxMs, this.#backoffBaseMs * 2 ** Math.min(30, this.#consecutiveFailures - 1));
-    return Math.round(exp / 2 + (this.#random() * exp) / 2);
+    return backoffDelay(this.#consecutiveFailures - 1, { baseMs: this.#backoffBaseMs, maxMs: this.#backoffMaxMs }, this.#random);
   }
 }
 
@@ -378,25 +377,6 @@ function toConnectorError(err: unknown): ConnectorError {
 function asConnectorError(err: unknown, prefix: string): ConnectorError {
   const code = err instanceof ConnectorError ? err.code : Code.UNAUTHENTICATED;
   return new ConnectorError(code, `${prefix}: ${errorText(err)}`, { cause: err });
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
