@@ -30,7 +30,8 @@ beforeAll(() => {
   dirs.push(stage);
   const out = mkdtempSync(join(tmpdir(), "baton-tgz-"));
   dirs.push(out);
-  packed = (JSON.parse(execFileSync("npm", ["pack", "--json", "--pack-destination", out], { cwd: stage, encoding: "utf8", env: { ...process.env, PATH: node24Path } })) as Packed[])[0];
+  // The stage is built already; --ignore-scripts keeps prepack (npm run build, which needs the sources) out of it.
+  packed = (JSON.parse(execFileSync("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", out], { cwd: stage, encoding: "utf8", env: { ...process.env, PATH: node24Path } })) as Packed[])[0];
   tarball = join(out, packed.filename);
   console.log(`tarball ${packed.filename}: ${packed.size} bytes packed, ${packed.unpackedSize} unpacked, ${packed.entryCount} files`);
   app = mkdtempSync(join(tmpdir(), "baton-app-"));
