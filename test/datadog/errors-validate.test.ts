@@ -12,6 +12,7 @@ import { createConnectorService } from "../../src/connector/service.ts";
 import { DatadogClient, StaticKeyProvider } from "../../connectors/datadog/client/index.ts";
 import { datadogConnector } from "../../connectors/datadog/connector.ts";
 import { startHarness, type Harness } from "./harness.ts";
+import { rejection } from "../helpers/rejection.ts";
 
 const open: Harness[] = [];
 afterEach(async () => {
@@ -23,15 +24,7 @@ async function harness(options: Parameters<typeof startHarness>[0]) {
   return h;
 }
 
-async function failure(p: Promise<unknown>): Promise<ConnectorError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConnectorError);
-    return err as ConnectorError;
-  }
-  throw new Error("expected a failure");
-}
+const failure = (p: Promise<unknown>) => rejection(p, ConnectorError);
 
 describe("Datadog failures while syncing", () => {
   it("a 429 storm is UNAVAILABLE with the learned rate limit as RateLimitDescription", async () => {

@@ -4,6 +4,7 @@ import { Code } from "../../src/connector/errors.ts";
 import { HttpClient, type HttpClientOptions } from "../../src/http/client.ts";
 import { HttpError, HttpErrorCode, toConnectorError } from "../../src/http/errors.ts";
 import { closedPort, FixedWindowLimit, json, startHttpServer, type TestServer } from "./servers.ts";
+import { rejection } from "../helpers/rejection.ts";
 
 const fastBackoff = { baseMs: 5, maxMs: 20 };
 const noProxy = { httpProxy: "", httpsProxy: "", noProxy: "" };
@@ -25,15 +26,7 @@ function client(baseUrl: string, options: Partial<HttpClientOptions> = {}): Http
   return c;
 }
 
-async function failure(p: Promise<unknown>): Promise<HttpError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(HttpError);
-    return err as HttpError;
-  }
-  throw new Error("expected the request to fail");
-}
+const failure = (p: Promise<unknown>) => rejection(p, HttpError);
 
 describe("HttpClient basics", () => {
   it("sends method, path prefix, query, JSON body and credential headers; parses JSON", async () => {

@@ -6,21 +6,14 @@ import { HttpClient } from "../../src/http/client.ts";
 import { HttpError, HttpErrorCode } from "../../src/http/errors.ts";
 import { proxyFor, proxySettingsFromEnv } from "../../src/http/proxy.ts";
 import { closedPort, hasOpenssl, json, makeTestPki, startHttpServer, startHttpsServer, startProxy, type TestPki } from "./servers.ts";
+import { rejection } from "../helpers/rejection.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-async function failure(p: Promise<unknown>): Promise<HttpError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(HttpError);
-    return err as HttpError;
-  }
-  throw new Error("expected the request to fail");
-}
+const failure = (p: Promise<unknown>) => rejection(p, HttpError);
 
 const opensslMissing = !hasOpenssl();
 if (opensslMissing) console.warn("SKIPPING TLS tests: the openssl command-line tool is not installed");

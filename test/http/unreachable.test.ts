@@ -10,6 +10,7 @@ import { HttpClient, type HttpClientOptions } from "../../src/http/client.ts";
 import { HttpError, HttpErrorCode, toConnectorError } from "../../src/http/errors.ts";
 import { createLogger } from "../../src/log/index.ts";
 import { closedPort, json, startHttpServer } from "./servers.ts";
+import { rejection } from "../helpers/rejection.ts";
 
 const noProxy = { httpProxy: "", httpsProxy: "", noProxy: "" };
 const cleanups: (() => Promise<void>)[] = [];
@@ -29,15 +30,7 @@ function client(baseUrl: string, options: Partial<HttpClientOptions> = {}): Http
   return c;
 }
 
-async function failure(p: Promise<unknown>): Promise<HttpError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(HttpError);
-    return err as HttpError;
-  }
-  throw new Error("expected the request to fail");
-}
+const failure = (p: Promise<unknown>) => rejection(p, HttpError);
 
 describe("a host that has never answered", () => {
   it("fails a refused connection after 3 attempts (not 6), unreachable, as FAILED_PRECONDITION, with no warning", async () => {

@@ -6,6 +6,7 @@ import { HttpError, HttpErrorCode } from "../../../src/index.ts";
 import { json, startHttpServer } from "../../../test/http/servers.ts";
 import { StaticKeyProvider } from "./credentials.ts";
 import { DatadogClient } from "./datadog-client.ts";
+import { rejection } from "../../../test/helpers/rejection.ts";
 
 const API_KEY = "api-key-VALUE-0123456789abcdef";
 const APP_KEY = "app-key-VALUE-fedcba9876543210abcdef";
@@ -66,15 +67,7 @@ function usersPage(q: URLSearchParams, total: number, withTotal = true) {
   return { data, included: [], meta: withTotal ? { page: { total_count: total, total_filtered_count: total } } : {} };
 }
 
-async function failure(p: Promise<unknown>): Promise<HttpError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(HttpError);
-    return err as HttpError;
-  }
-  throw new Error("expected a failure");
-}
+const failure = (p: Promise<unknown>) => rejection(p, HttpError);
 
 async function collect<T>(gen: AsyncGenerator<T[]>): Promise<T[]> {
   const out: T[] = [];

@@ -7,6 +7,7 @@ import { expectedCounts, startSimulator, type Simulator } from "../simulator/ind
 import { StaticKeyProvider } from "./credentials.ts";
 import { DatadogClient, type DatadogClientOptions } from "./datadog-client.ts";
 import { diagnose, diagnosisError, formatDiagnosis } from "./diagnose.ts";
+import { rejection } from "../../../test/helpers/rejection.ts";
 
 const noProxy = { httpProxy: "", httpsProxy: "", noProxy: "" };
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -32,15 +33,7 @@ async function all<T>(gen: AsyncGenerator<T[]>): Promise<T[]> {
   return out;
 }
 
-async function failure(p: Promise<unknown>): Promise<HttpError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(HttpError);
-    return err as HttpError;
-  }
-  throw new Error("expected a failure");
-}
+const failure = (p: Promise<unknown>) => rejection(p, HttpError);
 
 describe("reading the simulated org", () => {
   let sim: Simulator;
