@@ -19,6 +19,9 @@ export type {
   ResourceDeleter,
   TenantIdentity,
 } from "./connector/types.ts";
+export type { ActionDefinition, ActionOutcome, ActionProgress, ActionField, ActionConstraint } from "./connector/actions.ts";
+export type { EventFeed, EventPage, EventListRequest, FeedEvent } from "./connector/events.ts";
+export type { CredentialIssuer, CredentialIssueOption, IssueCredentialInput, IssuedCredential } from "./connector/credential-issuer.ts";
 
 // ── Builders: resources, entitlements and grants with Baton's id conventions ──
 export {

@@ -13,4 +13,11 @@ export {
   CapabilityDetailCredentialOption,
   type ConnectorCapabilities,
   ConnectorCapabilitiesSchema,
+  type CredentialIssueOptionDescriptor,
+  CredentialIssueOptionDescriptorSchema,
+  IssuanceExpiryCapabilitySchema,
 } from "./gen/c1/connector/v2/connector_pb.js";
+// Actions, event feeds and the argument schemas they use (c1.config.v1 Field / Constraint).
+export * from "./gen/c1/connector/v2/action_pb.js";
+export * from "./gen/c1/connector/v2/event_feed_pb.js";
+export { type Field, FieldSchema, type Constraint, ConstraintSchema, ConstraintKind } from "./gen/c1/config/v1/config_pb.js";

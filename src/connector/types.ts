@@ -22,6 +22,9 @@ import type {
   ConnectorAccountCreationSchema_FieldSchema,
 } from "../gen/c1/connector/v2/connector_pb.js";
 import type { TenantIdentity } from "./tenant.ts";
+import type { ActionDefinition } from "./actions.ts";
+import type { EventFeed } from "./events.ts";
+import type { CredentialIssuer } from "./credential-issuer.ts";
 
 export type { TenantIdentity } from "./tenant.ts";
 
@@ -92,6 +95,10 @@ export interface ResourceSyncer {
   readonly accountManager?: AccountManager;
   readonly credentialManager?: CredentialManager;
   readonly deleter?: ResourceDeleter;
+  /** Optional: actions on one resource of this type (ActionService; see actions.ts). */
+  readonly actions?: readonly ActionDefinition[];
+  /** Optional: issues credentials for identities of this type (IssueCredential; see credential-issuer.ts). */
+  readonly credentialIssuer?: CredentialIssuer;
 }
 
 export interface ConnectorInfo {
@@ -120,5 +127,9 @@ export interface Connector {
    * off is refused with FAILED_PRECONDITION naming that setting, not a bare "unknown resource type".
    */
   readonly optionalResourceTypes?: Readonly<Record<string, string>>;
+  /** Optional: actions not tied to a resource type (ActionService; see actions.ts). */
+  readonly actions?: readonly ActionDefinition[];
+  /** Optional: event feeds (EventService; see events.ts). */
+  readonly eventFeeds?: readonly EventFeed[];
 }
 
