@@ -93,6 +93,9 @@ export { HttpClient, HttpError, HttpErrorCode, httpErrorToCode, toConnectorError
 export { raceAbort } from "./http/abort.ts";
 export { backoffDelay, type BackoffPolicy } from "./http/backoff.ts";
 export type { HttpClientOptions, HttpRequest, HttpResponse, QueryValue, HttpMethod, HttpAuth } from "./http/index.ts";
+/** Egress policy: the hosts an HttpClient may send to (hosted mode enforces the platform's served policy with it). */
+export { ALLOW_ALL, DENY_ALL, egressPolicy, EgressDeniedError } from "./http/egress.ts";
+export type { EgressPolicy } from "./http/egress.ts";
 
 // ── Logging: the logger type handlers receive, and how to keep a value out of every log line ──
 export type { Logger, LogLevel } from "./log/index.ts";

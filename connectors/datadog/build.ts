@@ -4,7 +4,7 @@
  */
 import type { Logger } from "pino";
 import { HttpMetrics } from "../../src/index.ts";
-import type { Connector } from "../../src/index.ts";
+import type { Connector, EgressPolicy } from "../../src/index.ts";
 import { DatadogClient } from "./client/datadog-client.ts";
 import { StaticKeyProvider } from "./client/credentials.ts";
 import { resolveApiEndpoint, resolveSite, siteAppUrl } from "./client/sites.ts";
@@ -34,6 +34,8 @@ export interface BuildOptions {
   concurrency?: number;
   /** Warn that requests are being retried (default true); `check` reports the outcome itself. */
   retryWarnings?: boolean;
+  /** Hosts the Datadog API client may reach (hosted mode's served policy); default: any. */
+  egress?: EgressPolicy;
 }
 
 /** --http-timeout in ms (the config schema has already checked it). */
@@ -60,7 +62,7 @@ export async function buildDatadog(config: DatadogConfig, logger: Logger, option
     credentials,
     logger,
     metrics,
-    http: { connections: options.concurrency ?? DATADOG_CONCURRENCY, timeoutMs, retryWarnings: options.retryWarnings ?? true },
+    http: { connections: options.concurrency ?? DATADOG_CONCURRENCY, timeoutMs, retryWarnings: options.retryWarnings ?? true, egress: options.egress },
   });
   const connector = datadogConnector({
     client,

@@ -34,6 +34,7 @@ import { compose, type Call, type Exchange, type Outcome } from "./pipeline.ts";
 import { describeProxy, proxyFor, proxySettingsFromEnv, type ProxySettings } from "./proxy.ts";
 import { parseRateLimitHeaders, RateLimiter, type RateLimiterOptions } from "./rate-limit.ts";
 import { retrying } from "./retry.ts";
+import { egressInterceptor, type EgressPolicy } from "./egress.ts";
 
 /** Where a request's credentials come from. Structurally the same as a connector's credential provider. */
 export interface HttpAuth {
@@ -110,6 +111,8 @@ export interface HttpClientOptions {
   dispatcher?: Dispatcher;
   /** Jitter source (tests pin it). */
   random?: () => number;
+  /** Hosts requests may go to (hosted mode's served policy); checked before anything is sent. Default: any. */
+  egress?: EgressPolicy;
 }
 
 const IDEMPOTENT = new Set<HttpMethod>(["GET", "HEAD", "PUT", "DELETE"]);
@@ -251,6 +254,7 @@ export class HttpClient {
     const transport: Call = (ex) => this.#attempt(ex);
     const attempt = compose(
       [
+        options.egress ? egressInterceptor(options.egress, base) : undefined,
         decodeJson,
         authInterceptor(options.auth, this.metrics),
         this.rateLimiter ? pacingInterceptor(this.rateLimiter, this.metrics) : undefined,
