@@ -3,23 +3,15 @@
  * process itself matters) against the Datadog simulator: the message a new user sees and the exit code.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { startSimulator } from "../../connectors/datadog/simulator/index.ts";
 import { type CliRun, runDatadogCliInProcess } from "../helpers/cli-in-process.ts";
+import { tempDirs } from "../helpers/temp-dir.ts";
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "papercuts-"));
-  dirs.push(dir);
-  return dir;
-}
+const newTempDir = tempDirs("all");
+const tempDir = () => newTempDir("papercuts-");
 
 type Run = CliRun;
 

@@ -5,11 +5,11 @@
 // directory. The platform queues a sync: it must complete and upload a valid c1z of the simulator's org, /ready
 // must answer 200, SIGTERM must exit 0, and nothing may be written outside the writable directory.
 import type { ChildProcess } from "node:child_process";
-import { chmodSync, mkdtempSync, readdirSync, rmSync, watch, writeFileSync } from "node:fs";
+import { chmodSync, readdirSync, watch, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { tempDirs } from "../helpers/temp-dir.ts";
 import { expectedCounts, startSimulator, type Simulator } from "../../connectors/datadog/simulator/index.ts";
 import { startTestPlatform, type TestPlatform } from "../platform/index.ts";
 import { uploadedSync } from "../service/helpers.ts";
@@ -27,11 +27,7 @@ const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-function tempDir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
-  return d;
-}
+const tempDir = tempDirs();
 
 // ---- the image ------------------------------------------------------------------------------------------------
 

@@ -1,21 +1,19 @@
 // The harness the production-entrypoint test runs the CLI in: it must really drop to the image's UID, hide HOME,
 // leave exactly one directory writable, and catch writes anywhere else.
-import { mkdtempSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { IMAGE_UID, canDropPrivileges, runUnprivileged } from "./unprivileged.ts";
+import { tempDirs } from "../helpers/temp-dir.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "baton-unpriv-"));
-  dirs.push(d);
-  return d;
-}
+const newTempDir = tempDirs();
+const tempDir = () => newTempDir("baton-unpriv-");
 
 const isolated = canDropPrivileges();
 if (!isolated) console.warn("SKIPPED: not root or no setpriv: the unprivileged-run harness cannot switch users here");

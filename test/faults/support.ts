@@ -5,8 +5,7 @@
  * Every simulator key and every child's output goes through the collector (collect.ts).
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Logger } from "pino";
 import { createConnectorService } from "../../src/connector/service.ts";
@@ -18,6 +17,7 @@ import { datadogConfig } from "../../connectors/datadog/config.ts";
 import { datadogConnector } from "../../connectors/datadog/connector.ts";
 import { startSimulator, type OrgCounts, type Simulator, type SimulatorOptions } from "../../connectors/datadog/simulator/index.ts";
 import { c1zRows } from "../helpers/c1z-rows.ts";
+import { makeTempDir } from "../helpers/temp-dir.ts";
 import { collector } from "./collect.ts";
 
 export const HEAVY = process.env.FAULTS_HEAVY === "1";
@@ -46,8 +46,8 @@ export function onCleanup(fn: () => unknown): void {
 }
 
 export function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `faults-${prefix}-`));
-  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  const { dir, cleanup } = makeTempDir(`faults-${prefix}-`);
+  onCleanup(cleanup);
   return dir;
 }
 

@@ -1,9 +1,7 @@
 /** Shared builders and temp-dir helpers for the store tests. */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
+import { makeTempDir } from "../helpers/temp-dir.ts";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import { GrantExpandableSchema } from "../../src/gen/c1/connector/v2/annotation_grant_pb.js";
 import { GroupTraitSchema, UserTraitSchema } from "../../src/gen/c1/connector/v2/annotation_trait_pb.js";
@@ -18,8 +16,7 @@ import {
 } from "../../src/gen/c1/connector/v2/resource_pb.js";
 
 export function tempDir(prefix = "store-test-"): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return makeTempDir(prefix);
 }
 
 export function hasCommand(cmd: string): boolean {
