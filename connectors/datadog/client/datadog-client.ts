@@ -14,7 +14,7 @@ import { HttpError, HttpErrorCode } from "../../../src/index.ts";
 import type { HttpMetrics } from "../../../src/index.ts";
 import type { CredentialProvider } from "./credentials.ts";
 import { checkId, id, ID_KINDS, isValidId, path, type IdKind } from "./ids.ts";
-import { OPERATIONS, type OperationId } from "./operations.ts";
+import { OPERATIONS, type OperationId, type OperationInfo } from "./operations.ts";
 import { checkPageNumber, MAX_PAGE_SIZE, nextPageNumber, teamsNextPage, type Page } from "./paging.ts";
 import { RepeatedPageGuard } from "./page-guard.ts";
 import { parseResponse } from "./parse.ts";
@@ -159,7 +159,7 @@ export interface CreatedApplicationKey {
   key: string;
 }
 
-interface CallOptions {
+export interface CallOptions {
   path: string;
   query?: Record<string, QueryValue>;
   body?: unknown;
@@ -212,6 +212,10 @@ export class DatadogClient {
     });
   }
 
+  get logger(): Logger | undefined {
+    return this.#logger;
+  }
+
   get metrics(): HttpMetrics {
     return this.http.metrics;
   }
@@ -223,7 +227,12 @@ export class DatadogClient {
   // ---- plumbing ------------------------------------------------------------------------------------------------
 
   async #send(id: OperationId, call: CallOptions): Promise<HttpResponse> {
-    const info = OPERATIONS[id];
+    return this.sendOperation(OPERATIONS[id], call);
+  }
+
+  /** The Datadog calls of the client modules in other files (audit.ts, user-state.ts): one request of `info`. */
+  async sendOperation(info: OperationInfo, call: CallOptions): Promise<HttpResponse> {
+    const id = info.id;
     try {
       return await this.http.request({
         method: info.method,

@@ -52,6 +52,15 @@ export const UserCreateRequest = z.object({
   }),
 });
 
+/** Schema UserUpdateRequest (PATCH /users/{id}): `id` and `type` required, every attribute optional. */
+export const UserUpdateRequest = z.object({
+  data: z.object({
+    type: z.literal("users"),
+    id: z.string().min(1),
+    attributes: z.object({ disabled: z.boolean().optional(), email: z.string().min(3).optional(), name: z.string().optional() }),
+  }),
+});
+
 /** Schema UserInvitationsRequest. */
 export const UserInvitationsRequest = z.object({
   data: z

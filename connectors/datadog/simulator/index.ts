@@ -13,6 +13,7 @@ import { generateOrg, type OrgCounts } from "./generate.ts";
 import type { Org } from "./model.ts";
 import { RateLimiter, type RateLimitConfig } from "./rate-limit.ts";
 import { Router, type RouteDef, type RouteHandler, type RouteOptions } from "./router.ts";
+import { auditRoutes } from "./routes/audit.ts";
 import { keyRoutes } from "./routes/keys.ts";
 import { onCallRoutes } from "./routes/on-call.ts";
 import { roleRoutes } from "./routes/roles.ts";
@@ -23,6 +24,7 @@ import { createSimulatorServer } from "./server.ts";
 import { newStats, resetStats, type SimulatorStats } from "./stats.ts";
 
 export { ApiError } from "./errors.ts";
+export type { AuditActor, AuditEvent } from "./audit-log.ts";
 export type { AppKeyGrant, BearerGrant, Principal } from "./auth.ts";
 export type { FaultKind, FaultSpec, WrongShapeVariant } from "./faults.ts";
 export { DEFAULT_COUNTS, expectedCounts, generateOrg, reachableSchedules, resolveCounts } from "./generate.ts";
@@ -102,6 +104,10 @@ export interface Simulator {
   /** Creates an application key listed in the org and usable for auth. Owner defaults to the admin user. */
   createApplicationKey(options?: { ownerId?: string; name?: string; scopes?: readonly string[] | null }): { id: string; key: string };
   setLatency(ms: number): void;
+  /** Records a login in the Audit Trail (and the user's last_login_time), as if the user had signed in with `method`. */
+  recordLogin(userId: string, method?: string): void;
+  /** Records a request made with an org API key or application key (by id) in the Audit Trail. */
+  recordKeyUse(keyId: string, path?: string): void;
   /** Stops listening and drops every connection (hanging faults included). */
   close(): Promise<void>;
 }
@@ -126,6 +132,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     ...teamRoutes(),
     ...onCallRoutes(),
     ...keyRoutes(credentials),
+    ...auditRoutes(org.audit),
   ]) {
     router.add(route);
   }
@@ -181,6 +188,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       credentials.addAppKey(created.secret, { appKeyId: created.appKey.id, ownerId: owner.id, scopes: created.appKey.scopes });
       return { id: created.appKey.id, key: created.secret };
     },
+    recordLogin: (userId, method) => org.recordLogin(userId, method),
+    recordKeyUse: (keyId, path) => org.recordKeyUse(keyId, path),
     setLatency: (ms) => {
       latencyMs = checkLatency(ms);
     },

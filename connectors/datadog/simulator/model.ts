@@ -5,6 +5,8 @@
  * small in memory.
  */
 import { randomBytes, randomUUID } from "node:crypto";
+import * as audit from "./audit-events.ts";
+import { AuditLog } from "./audit-log.ts";
 import { ApiError, notFound } from "./errors.ts";
 import { IndexedList } from "./indexed-list.ts";
 
@@ -191,6 +193,8 @@ export class Org {
   readonly apiKeys = new IndexedList<string, SimApiKey>();
   readonly appKeys = new IndexedList<string, SimAppKey>();
   readonly invitations: SimInvitation[] = [];
+  /** The Audit Trail: every write below records its event here (audit-events.ts). */
+  readonly audit = new AuditLog();
   readonly #usersByEmail = new Map<string, SimUser>();
 
   constructor(init: { uuid: string; name: string; publicId: string; permissions: readonly SimPermission[] }) {
@@ -270,6 +274,7 @@ export class Org {
     if (role.users.has(user.id)) return false;
     role.users.set(user.id, user);
     user.roles.push(role);
+    this.audit.record(audit.roleMemberChanged(role, user, true));
     return true;
   }
 
@@ -279,6 +284,7 @@ export class Org {
     const user = this.user(userId);
     if (!role.users.delete(user.id)) return false;
     user.roles.splice(user.roles.indexOf(role), 1);
+    this.audit.record(audit.roleMemberChanged(role, user, false));
     return true;
   }
 
@@ -289,6 +295,7 @@ export class Org {
     const membership: SimMembership = { user, role, provisionedBy: null, provisionedById: null };
     team.members.set(user.id, membership);
     team.modifiedAt = Date.now();
+    this.audit.record(audit.teamMembershipChanged(team, user, "created", role));
     return membership;
   }
 
@@ -297,15 +304,19 @@ export class Org {
     const team = this.team(teamId);
     const membership = team.members.get(userId);
     if (!membership) throw notFound(`Membership of user ${userId} in team ${team.id}`);
+    const previous = membership.role;
     if (role !== undefined) membership.role = role;
     team.modifiedAt = Date.now();
+    if (membership.role !== previous) this.audit.record(audit.teamMembershipChanged(team, membership.user, "modified", membership.role, previous));
     return membership;
   }
 
   removeTeamMember(teamId: string, userId: string): void {
     const team = this.team(teamId);
-    if (!team.members.delete(userId)) throw notFound(`Membership of user ${userId} in team ${team.id}`);
+    const membership = team.members.get(userId);
+    if (!membership || !team.members.delete(userId)) throw notFound(`Membership of user ${userId} in team ${team.id}`);
     team.modifiedAt = Date.now();
+    this.audit.record(audit.teamMembershipChanged(team, membership.user, "deleted", null, membership.role));
   }
 
   createUser(input: { email: string; name?: string; title?: string; roleIds?: readonly string[] }): SimUser {
@@ -334,6 +345,7 @@ export class Org {
       roles: [],
     };
     this.insertUser(user);
+    this.audit.record(audit.userCreated(user));
     for (const role of roles) this.addUserToRole(role.id, user.id);
     return user;
   }
@@ -349,6 +361,7 @@ export class Org {
       inviteType: "basic_invite",
     };
     this.invitations.push(invitation);
+    this.audit.record(audit.invitationSent(invitation));
     return invitation;
   }
 
@@ -359,16 +372,52 @@ export class Org {
     user.disabled = true;
     user.status = "Disabled";
     user.modifiedAt = Date.now();
+    this.audit.record(audit.userDisabledChanged(user, true));
+  }
+
+  /**
+   * Datadog's PATCH /users/{id} `disabled`: false re-enables (Active once verified, else Pending again), true
+   * disables. Setting the state the user already has changes nothing and records nothing.
+   */
+  setUserDisabled(userId: string, disabled: boolean): SimUser {
+    const user = this.user(userId);
+    if (user.disabled === disabled) return user;
+    user.disabled = disabled;
+    user.status = disabled ? "Disabled" : user.verified ? "Active" : "Pending";
+    user.modifiedAt = Date.now();
+    this.audit.record(audit.userDisabledChanged(user, disabled));
+    return user;
+  }
+
+  /** A login Datadog would have recorded (the simulator has no login page: tests tell it). */
+  recordLogin(userId: string, method = "password"): void {
+    const user = this.user(userId);
+    user.lastLoginTime = Date.now();
+    this.audit.record(audit.userLoggedIn(user, method), { type: "USER", userId: user.id, email: user.email, name: user.name });
+  }
+
+  /** A request made with an org API key or application key, as the Audit Trail's Request events record it. */
+  recordKeyUse(keyId: string, path = "/api/v2/users"): void {
+    const api = this.apiKeys.get(keyId);
+    const app = api ? undefined : this.appKey(keyId);
+    if (app) app.lastUsedAt = Date.now();
+    // An API key alone names no user; an application key acts as its owner.
+    const actor = app
+      ? { type: "USER" as const, userId: app.owner.id, email: app.owner.email, name: app.owner.name }
+      : { type: "API_KEY" as const, userId: null, email: null, name: null };
+    this.audit.record(audit.keyUsed({ api, app }, path), actor);
   }
 
   deleteApiKey(id: string): void {
-    this.apiKey(id);
+    const key = this.apiKey(id);
     this.apiKeys.delete(id);
+    this.audit.record(audit.apiKeyChanged(key, "deleted"));
   }
 
   deleteAppKey(id: string): SimAppKey {
     const key = this.appKey(id);
     this.appKeys.delete(id);
+    this.audit.record(audit.applicationKeyChanged(key, "deleted"));
     return key;
   }
 
@@ -385,6 +434,7 @@ export class Org {
       owner,
     };
     this.appKeys.set(appKey.id, appKey);
+    this.audit.record(audit.applicationKeyChanged(appKey, "created"));
     return { appKey, secret };
   }
 

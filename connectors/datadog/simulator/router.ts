@@ -3,6 +3,7 @@
  * (any one of them, as the spec's `x-permission` OR lists say) and its handler.
  */
 import type { IncomingHttpHeaders } from "node:http";
+import { actorOf } from "./audit-log.ts";
 import type { Principal } from "./auth.ts";
 import type { Org } from "./model.ts";
 
@@ -67,7 +68,9 @@ export class Router {
 
   add(def: RouteDef): void {
     if (!def.template.startsWith("/")) throw new Error(`route template must start with "/": ${def.template}`);
-    const compiled = { def: { ...def, method: def.method.toUpperCase() }, segments: def.template.split("/") };
+    // The org's Audit Trail records the writes a handler makes under the request's principal.
+    const handler: RouteHandler = (ctx) => ctx.org.audit.actingAs(actorOf(ctx.principal, (id) => ctx.org.users.get(id)), () => def.handler(ctx));
+    const compiled = { def: { ...def, method: def.method.toUpperCase(), handler }, segments: def.template.split("/") };
     // Routes added later (plug-ins) win over built-in ones with the same shape.
     this.#routes.unshift(compiled);
   }

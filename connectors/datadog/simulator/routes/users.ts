@@ -1,5 +1,6 @@
-/** Users and invitations: ListUsers, GetUser, CreateUser, DisableUser, SendInvitations. */
-import { parseBody, UserCreateRequest, UserInvitationsRequest } from "../bodies.ts";
+/** Users and invitations: ListUsers, GetUser, CreateUser, UpdateUser, DisableUser, SendInvitations. */
+import { parseBody, UserCreateRequest, UserInvitationsRequest, UserUpdateRequest } from "../bodies.ts";
+import { ApiError } from "../errors.ts";
 import { iso, type SimPermission, type SimRole, type SimUser } from "../model.ts";
 import { readPage, slicePage } from "../paging.ts";
 import { permissionResource, roleResource, userRef, userResource, type Json } from "../resources.ts";
@@ -99,6 +100,22 @@ export function userRoutes(): RouteDef[] {
       handler: ({ org, params }) => {
         org.disableUser(params.user_id);
         return { status: 204 };
+      },
+    },
+    {
+      // UpdateUser: `disabled` re-enables or disables; name is changed as given. (Email changes are not simulated.)
+      method: "PATCH",
+      template: "/api/v2/users/{user_id}",
+      rateLimit: "users",
+      permissions: ["user_access_manage", "service_account_write"],
+      handler: ({ org, params, rawBody }) => {
+        const body = parseBody(rawBody, UserUpdateRequest);
+        const user = org.user(params.user_id);
+        if (body.data.id !== user.id) throw new ApiError(422, `data.id ${body.data.id} does not match the user ${user.id} of the path`);
+        const { disabled, name } = body.data.attributes;
+        if (name !== undefined) user.name = name;
+        if (disabled !== undefined) org.setUserDisabled(user.id, disabled);
+        return { status: 200, body: { data: userResource(user, org), included: includedRoles([user]) } };
       },
     },
     {
