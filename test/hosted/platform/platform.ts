@@ -1,0 +1,261 @@
+/**
+ * A stand-in for the platform a hosted (Lambda) connector talks to, over real TLS on loopback with a CA made at
+ * test time (HOSTED-LAMBDA.md §2, §3, §5):
+ * - the token endpoint (HTTPS, HTTP/1.1 and h2): DPoP proofs with a nonce challenge, the client assertion, id_att;
+ * - ConnectorConfigService and BatonSessionService (gRPC over TLS on a second port, the "configuration host"),
+ *   each call checked for a DPoP-bound access token and a proof for that very call;
+ * - an invocation signer: the key invocation JWTs are signed with, trusted through the env it hands out.
+ *
+ * `env` is everything a function needs to cold-start against it: BATON_LAMBDA_* (client id/secret in the
+ * contract's formats, hosts, CA path, invocation JWT settings) and AWS_* test credentials for the id_att.
+ */
+import { randomBytes, type KeyObject } from "node:crypto";
+import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createSecureServer, type Http2SecureServer } from "node:http2";
+import type { AddressInfo } from "node:net";
+import type { TLSSocket } from "node:tls";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import type { JWK } from "jose";
+import { addService } from "../../../src/grpc/adapter.ts";
+import { Code, ConnectorError } from "../../../src/connector/errors.ts";
+import { ConnectorConfigService } from "../../../src/gen/c1/connectorapi/baton/v1/config_pb.js";
+import { BatonSessionService } from "../../../src/gen/c1/connectorapi/baton/v1/session_pb.js";
+import { makeClientSecret } from "../../platform/platform.ts";
+import { makeTestPki, type TestPki } from "../../platform/pki.ts";
+import {
+  configServiceImpl,
+  newConfigStore,
+  setConfig,
+  type ConfigFailures,
+  type ConfigRequestRecord,
+  type ConfigVersion,
+  type PolicyInit,
+} from "./config-service.ts";
+import { platformAuth, type GrpcCallRecord } from "./grpc-auth.ts";
+import { createInvocationSigner, type MintOverrides } from "./invocation-signer.ts";
+import { newSessionState, sessionServiceImpl, type SessionStoreState } from "./session-service.ts";
+import type { TestAwsCredentials } from "./sigv4.ts";
+import { createTokenEndpoint, type TokenFailures, type TokenRequestRecord } from "./token-endpoint.ts";
+
+export interface HostedPlatformOptions {
+  /** Reuse a PKI (making one takes a few openssl calls). */
+  pki?: TestPki;
+  /** Lifetime of access tokens (default 3600 s). */
+  tokenExpiresInSeconds?: number;
+  /** Challenge token requests for a DPoP nonce (default true). */
+  requireNonce?: boolean;
+  /** token_type of issued tokens, and the authorization scheme gRPC calls must use (default "DPoP"). */
+  tokenType?: string;
+  /** How the function learns the invocation signer: the JWK in env (default) or the platform's JWKS URL. */
+  invocationAuth?: "signer" | "jwks";
+  /** false: GetConnectorConfig answers without config_version (a server without versions). Default true. */
+  stampConfigVersion?: boolean;
+  /** false: long-term AWS credentials without a session token. Default true. */
+  awsSessionToken?: boolean;
+  /** GetAll page size of the session service (default 100). */
+  sessionPageSize?: number;
+  /** A first config version, as setConfig(config, version, policy). */
+  config?: { config: object; version: string; policy?: PolicyInit };
+}
+
+export interface HostedPlatform {
+  /** Env for a function talking to this platform (merge over process.env or pass as the handler's env). */
+  env: Record<string, string>;
+  tokenHost: string;
+  configurationHost: string;
+  clientId: string;
+  clientSecret: string;
+  clientPublicKey: KeyObject;
+  caFile: string;
+  pki: TestPki;
+  aws: TestAwsCredentials;
+  invocation: { issuer: string; subject: string; audience: string; publicJwk: JWK; jwksUrl: string };
+
+  /** Adds a config version and makes it the latest. */
+  setConfig(config: object, version: string, policy?: PolicyInit): void;
+  /** Serve this version whatever is requested (undefined: honour requested_version again). */
+  pinConfigVersion(version: string | undefined): void;
+  configVersions: Map<string, ConfigVersion>;
+  /** An invocation JWT; defaults are valid for this platform's function (iss/sub/aud, exp = now + 5 min). */
+  mintInvocationJwt(overrides?: MintOverrides): Promise<string>;
+
+  counters: { readonly tokenRequests: number; readonly configFetches: number; readonly sessionCalls: number; readonly jwksFetches: number };
+  readonly lastConfigRequest: ConfigRequestRecord | undefined;
+  configRequests: ConfigRequestRecord[];
+  tokenRequests: TokenRequestRecord[];
+  /** Every gRPC call with its auth outcome. */
+  grpcCalls: GrpcCallRecord[];
+  sessions: SessionStoreState;
+  fail: { token: TokenFailures; config: ConfigFailures; session: { unavailable: number } };
+  /** Forgets every issued access token: gRPC calls with them answer UNAUTHENTICATED. */
+  revokeTokens(): void;
+  close(): Promise<void>;
+}
+
+const listen = async (server: Http2SecureServer): Promise<number> => {
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return (server.address() as AddressInfo).port;
+};
+
+export async function startHostedPlatform(opts: HostedPlatformOptions = {}): Promise<HostedPlatform> {
+  const ownDir = opts.pki ? undefined : mkdtempSync(join(tmpdir(), "hosted-platform-pki-"));
+  const pki = opts.pki ?? makeTestPki(ownDir!);
+  const tokenType = opts.tokenType ?? "DPoP";
+  const { secret, publicKey } = makeClientSecret();
+  const aws: TestAwsCredentials = {
+    accessKeyId: `AKIATEST${randomBytes(6).toString("hex").toUpperCase()}`,
+    secretAccessKey: randomBytes(30).toString("base64"),
+    sessionToken: opts.awsSessionToken === false ? undefined : `IQoJtest${randomBytes(48).toString("base64")}`,
+    region: "us-west-2",
+  };
+
+  // Token endpoint: the host (with its port) is part of what it verifies, so it is built once the port is known.
+  let handle: (req: never, res: never) => void = (_req, res: { writeHead(n: number): void; end(): void }) => {
+    res.writeHead(503);
+    res.end();
+  };
+  const https = createSecureServer({ key: pki.server.keyPem, cert: pki.server.certPem, allowHTTP1: true, minVersion: "TLSv1.2" }, (req, res) =>
+    handle(req as never, res as never),
+  );
+  https.on("tlsClientError", () => {});
+  // Keep-alive and h2 sessions stay open after close(); tracked so close() can end them.
+  const sockets = new Set<TLSSocket>();
+  https.on("secureConnection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  const tokenHost = `127.0.0.1:${await listen(https)}`;
+  const clientId = `baton-hosted@${tokenHost}/connector-${randomBytes(4).toString("hex")}`;
+  const jwksUrl = `https://${tokenHost}/.well-known/jwks.json`;
+
+  const signer = await createInvocationSigner({
+    iss: `https://${tokenHost}`,
+    sub: `connector-${randomBytes(4).toString("hex")}`,
+    aud: "baton-lambda-test-function",
+  });
+  const token = createTokenEndpoint({
+    tokenHost,
+    clientId,
+    clientPublicKey: publicKey,
+    aws,
+    expiresInSeconds: opts.tokenExpiresInSeconds ?? 3600,
+    requireNonce: opts.requireNonce ?? true,
+    tokenType,
+    invocationJwks: () => ({ keys: [signer.publicJwk] }),
+  });
+  handle = token.handle as typeof handle;
+
+  // gRPC services on the configuration host.
+  const configStore = newConfigStore({ stampVersion: opts.stampConfigVersion ?? true });
+  const sessions = newSessionState({ pageSize: opts.sessionPageSize });
+  const grpcCalls: GrpcCallRecord[] = [];
+  const sessionFail = { unavailable: 0 };
+  let configurationHost = "";
+  const server = new grpc.Server({ "grpc.max_receive_message_length": 8 * 1024 * 1024 });
+  const auth = platformAuth({
+    get configurationHost() {
+      return configurationHost;
+    },
+    tokenType,
+    issued: token.issued,
+    calls: grpcCalls,
+    before: async (ctx) => {
+      if (ctx.service.typeName === BatonSessionService.typeName && sessionFail.unavailable > 0) {
+        sessionFail.unavailable--;
+        throw new ConnectorError(Code.UNAVAILABLE, "session service unavailable (on purpose)");
+      }
+    },
+  });
+  addService(server, ConnectorConfigService, configServiceImpl(configStore), { interceptors: [auth] });
+  addService(server, BatonSessionService, sessionServiceImpl(sessions), { interceptors: [auth] });
+  const credentials = grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(pki.server.keyPem), cert_chain: Buffer.from(pki.server.certPem) }], false);
+  const grpcPort = await new Promise<number>((resolve, reject) =>
+    server.bindAsync("127.0.0.1:0", credentials, (err, port) => (err ? reject(err) : resolve(port))),
+  );
+  configurationHost = `127.0.0.1:${grpcPort}`;
+  if (opts.config) setConfig(configStore, opts.config.config, opts.config.version, opts.config.policy);
+
+  const env: Record<string, string> = {
+    BATON_LAMBDA_CLIENT_ID: clientId,
+    BATON_LAMBDA_CLIENT_SECRET: secret,
+    BATON_LAMBDA_TOKEN_HOST: tokenHost,
+    BATON_LAMBDA_CONFIGURATION_HOST: configurationHost,
+    BATON_LAMBDA_CA_CERT_PATH: pki.caFile,
+    BATON_LAMBDA_AUTH_JWT_EXPECTED_ISSUER: signer.expected.iss,
+    BATON_LAMBDA_AUTH_JWT_EXPECTED_SUBJECT: signer.expected.sub,
+    BATON_LAMBDA_AUTH_JWT_EXPECTED_AUDIENCE: signer.expected.aud,
+    AWS_ACCESS_KEY_ID: aws.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: aws.secretAccessKey,
+    AWS_REGION: aws.region,
+  };
+  if (aws.sessionToken) env.AWS_SESSION_TOKEN = aws.sessionToken;
+  if (opts.invocationAuth === "jwks") env.BATON_LAMBDA_AUTH_JWT_JWKS_URL = jwksUrl;
+  else env.BATON_LAMBDA_AUTH_JWT_SIGNER = JSON.stringify(signer.publicJwk);
+
+  let closed = false;
+  return {
+    env,
+    tokenHost,
+    configurationHost,
+    clientId,
+    clientSecret: secret,
+    clientPublicKey: publicKey,
+    caFile: pki.caFile,
+    pki,
+    aws,
+    invocation: { issuer: signer.expected.iss, subject: signer.expected.sub, audience: signer.expected.aud, publicJwk: signer.publicJwk, jwksUrl },
+    setConfig: (config, version, policy) => setConfig(configStore, config, version, policy),
+    pinConfigVersion: (version) => {
+      if (version !== undefined && !configStore.versions.has(version)) throw new Error(`pinConfigVersion: no version ${version} (setConfig it first)`);
+      configStore.pinned = version;
+    },
+    configVersions: configStore.versions,
+    mintInvocationJwt: (overrides) => signer.mint(overrides),
+    counters: {
+      get tokenRequests() {
+        return token.records.length;
+      },
+      get configFetches() {
+        return configStore.requests.length;
+      },
+      get sessionCalls() {
+        return [...sessions.callsByMethod.values()].reduce((a, b) => a + b, 0);
+      },
+      get jwksFetches() {
+        return token.jwksFetches;
+      },
+    },
+    get lastConfigRequest() {
+      return configStore.requests.at(-1);
+    },
+    configRequests: configStore.requests,
+    tokenRequests: token.records,
+    grpcCalls,
+    sessions,
+    fail: { token: token.fail, config: configStore.fail, session: sessionFail },
+    revokeTokens: () => token.revokeTokens(),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 1000);
+        timer.unref();
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      const httpsClosed = new Promise<void>((resolve) => https.close(() => resolve()));
+      for (const s of sockets) s.destroy();
+      await Promise.race([httpsClosed, new Promise((r) => setTimeout(r, 1000).unref())]);
+      if (ownDir) rmSync(ownDir, { recursive: true, force: true });
+    },
+  };
+}
