@@ -97,6 +97,12 @@ export type { HttpClientOptions, HttpRequest, HttpResponse, QueryValue, HttpMeth
 export { ALLOW_ALL, DENY_ALL, egressPolicy, EgressDeniedError } from "./http/egress.ts";
 export type { EgressPolicy } from "./http/egress.ts";
 
+// ── Hosted (Lambda) runtime: what a connector declares to run as a platform-hosted function ──
+export { defineHostedConnector } from "./hosted/definition.ts";
+export type { HostedConnectorDefinition, HostedBuildEnv, HostedBuilt } from "./hosted/definition.ts";
+export { startHostedRuntime, HostedReloadError } from "./hosted/runtime.ts";
+export type { HostedRuntime, Generation, InvocationAuthSettings, ColdStartTimings } from "./hosted/runtime.ts";
+
 // ── Logging: the logger type handlers receive, and how to keep a value out of every log line ──
 export type { Logger, LogLevel } from "./log/index.ts";
 export { registerSecret } from "./log/index.ts";

@@ -49,12 +49,12 @@ export interface ClientId {
   suffix: string;
 }
 
-export function parseClientId(clientId: string): ClientId {
+export function parseClientId(clientId: string, label: string = CLIENT_ID_LABEL): ClientId {
   const value = clientId.trim();
   const fail = (why: string) =>
     new ClientCredentialsError(
       "client-id-format",
-      CLIENT_ID_LABEL,
+      label,
       `${why}; a client id looks like <name>@<host>/<suffix> (copy it from the connector's page in ConductorOne)`,
     );
   const at = value.indexOf("@");
@@ -69,7 +69,7 @@ export function parseClientId(clientId: string): ClientId {
   if (!tokenHost) throw fail("the client id has an empty host between '@' and '/'");
   if (!suffix) throw fail("the client id has an empty part after '/'");
   if (/\s/.test(value)) throw fail("the client id contains whitespace");
-  parseHostPort(tokenHost, CLIENT_ID_LABEL); // a bad port is a client id problem, found now rather than at connect time
+  parseHostPort(tokenHost, label); // a bad port is a client id problem, found now rather than at connect time
   return { value, name, tokenHost, suffix };
 }
 
@@ -77,17 +77,19 @@ export interface ClientSecret {
   privateKey: KeyObject;
   /** The public half (base64url of the 32-byte Ed25519 public key), what the platform verifies assertions with. */
   publicKeyX: string;
+  /** The JWK's own `kid`, when it has one (the hosted runtime's client assertion carries it). */
+  kid?: string;
 }
 
 const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
 // PKCS#8 wrapping of a raw 32-byte Ed25519 seed (RFC 8410): lets us import `d` alone, then derive `x` ourselves.
 const ED25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
 
-export function parseClientSecret(secret: string): ClientSecret {
+export function parseClientSecret(secret: string, label: string = CLIENT_SECRET_LABEL): ClientSecret {
   const value = secret.trim();
   registerSecret(value);
   const fail = (problem: CredentialsProblem, message: string) =>
-    new ClientCredentialsError(problem, CLIENT_SECRET_LABEL, `${message} (the secret is not shown)`);
+    new ClientCredentialsError(problem, label, `${message} (the secret is not shown)`);
 
   const parts = value.split(":");
   if (parts.length !== 4) {
@@ -135,7 +137,8 @@ export function parseClientSecret(secret: string): ClientSecret {
   if (x !== undefined && x !== publicKeyX) {
     throw fail("secret-key-mismatch", "the client secret's key has a public part (x) that does not belong to its private part (d)");
   }
-  return { privateKey, publicKeyX };
+  const kid = (jwk as { kid?: unknown }).kid;
+  return { privateKey, publicKeyX, ...(typeof kid === "string" && kid !== "" ? { kid } : {}) };
 }
 
 /** Where the token endpoint and BatonService live (the same host and port for both). */
@@ -150,7 +153,7 @@ export interface PlatformEndpoint {
   tokenUrl: string;
 }
 
-function parseHostPort(value: string, label: string): { host: string; port: number | undefined } {
+export function parseHostPort(value: string, label: string): { host: string; port: number | undefined } {
   const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:/\s[\]@]+))(?::(\d{1,5}))?$/.exec(value);
   const port = m?.[3] === undefined ? undefined : Number(m[3]);
   if (!m || (port !== undefined && (port < 1 || port > 65535))) {

@@ -31,6 +31,15 @@ export interface TokenSourceOptions {
   /** Clock of the cache (when to refresh), for tests of expiry. */
   now?: () => number;
   userAgent?: string;
+  /**
+   * The hosted runtime's exchange (HOSTED-LAMBDA.md §2.3): a DPoP proof header on every request, one retry with
+   * the nonce a `use_dpop_nonce` refusal asks for (kept for later requests), its own client assertion, and
+   * oauth2's token rules (token_type DPoP or Bearer, `expires_in` or `expiry`, reused until 10 s before expiry).
+   */
+  dpop?: {
+    proof(nonce: string | undefined): Promise<string>;
+    assertion(): Promise<string>;
+  };
 }
 
 const tokenResponse = z.object({
@@ -38,6 +47,17 @@ const tokenResponse = z.object({
   token_type: z.string().min(1),
   expires_in: z.number().positive(),
 });
+
+/** oauth2.Token as the hosted runtime reads it: no expires_in means already expired (fetched again per call). */
+const oauth2TokenResponse = z.object({
+  access_token: z.string().min(1),
+  token_type: z.string().optional(),
+  expires_in: z.number().optional(),
+  expiry: z.string().optional(),
+});
+
+/** oauth2's early expiry: a token counts as expired 10 s before it ends. */
+const OAUTH2_EXPIRY_DELTA_MS = 10_000;
 
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
@@ -69,6 +89,7 @@ export class PlatformTokenSource {
   #refreshAt = 0;
   #inflight: Promise<AccessToken> | undefined;
   #exchanges = 0;
+  #nonce: string | undefined;
 
   constructor(options: TokenSourceOptions) {
     this.#opts = options;
@@ -120,35 +141,54 @@ export class PlatformTokenSource {
     this.#exchanges++;
     const { clientId, secret, endpoint } = this.#opts;
     const started = this.#now();
-    // The assertion is judged by the platform's clock, so it always uses the real time.
-    const assertion = await createClientAssertion(clientId, secret, endpoint.audience, Date.now());
-    const form = new URLSearchParams({
-      client_id: clientId.value,
-      grant_type: "client_credentials",
-      client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-      client_assertion: assertion,
-    });
-    let status: number;
-    let text: string;
-    try {
-      const res = await request(endpoint.tokenUrl, {
-        method: "POST",
-        dispatcher: this.#dispatcher,
-        headers: {
-          "content-type": "application/x-www-form-urlencoded",
-          accept: "application/json",
-          "user-agent": this.#opts.userAgent ?? `baton-ts (node ${process.version})`,
-        },
-        body: form.toString(),
-        signal: AbortSignal.timeout(this.#opts.timeoutMs ?? 30_000),
-      });
-      status = res.statusCode;
-      text = await readCapped(res.body);
-    } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
-      throw new ConnectorError(Code.UNAVAILABLE, `cannot reach the platform's token endpoint ${endpoint.tokenUrl}: ${redactText(why)}`, {
-        cause: err,
-      });
+    const { dpop } = this.#opts;
+    const deadline = AbortSignal.timeout(this.#opts.timeoutMs ?? 30_000);
+    let status = 0;
+    let text = "";
+    for (let attempt = 0; attempt < 2; attempt++) {
+      // The assertion is judged by the platform's clock, so it always uses the real time.
+      const assertion = dpop ? await dpop.assertion() : await createClientAssertion(clientId, secret, endpoint.audience, Date.now());
+      const fields: Record<string, string> = {
+        client_id: clientId.value,
+        grant_type: "client_credentials",
+        client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        client_assertion: assertion,
+      };
+      // Go's url.Values encodes keys sorted; the hosted platform sees the same bytes.
+      const form = new URLSearchParams(dpop ? Object.entries(fields).sort(([a], [b]) => (a < b ? -1 : 1)) : fields);
+      let nonceHeader: string | undefined;
+      try {
+        const res = await request(endpoint.tokenUrl, {
+          method: "POST",
+          dispatcher: this.#dispatcher,
+          headers: {
+            "content-type": "application/x-www-form-urlencoded",
+            accept: "application/json",
+            "user-agent": this.#opts.userAgent ?? `baton-ts (node ${process.version})`,
+            ...(dpop ? { dpop: await dpop.proof(this.#nonce) } : {}),
+          },
+          body: form.toString(),
+          signal: deadline,
+        });
+        status = res.statusCode;
+        text = await readCapped(res.body);
+        const h = res.headers["dpop-nonce"];
+        nonceHeader = Array.isArray(h) ? h[0] : h;
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        throw new ConnectorError(Code.UNAVAILABLE, `cannot reach the platform's token endpoint ${endpoint.tokenUrl}: ${redactText(why)}`, {
+          cause: err,
+        });
+      }
+      if (!dpop || status !== 400 || errorCode(text) !== "use_dpop_nonce") break;
+      if (attempt > 0) break; // a second nonce challenge is a refusal like any other
+      if (!nonceHeader) {
+        throw new ConnectorError(
+          Code.UNAVAILABLE,
+          `the platform's token endpoint asked for a DPoP nonce (use_dpop_nonce) but sent no DPoP-Nonce header (${endpoint.tokenUrl})`,
+        );
+      }
+      this.#nonce = nonceHeader.slice(0, 1024);
     }
     if (status === 400 || status === 401 || status === 403) {
       throw new ConnectorError(
@@ -163,6 +203,7 @@ export class PlatformTokenSource {
         `the platform's token endpoint answered HTTP ${status}: ${describeRefusal(status, text)}`,
       );
     }
+    if (dpop) return this.#acceptOauth2Token(text, started);
     let parsed: z.infer<typeof tokenResponse>;
     try {
       parsed = tokenResponse.parse(JSON.parse(text));
@@ -175,6 +216,43 @@ export class PlatformTokenSource {
     this.#current = token;
     this.#refreshAt = started + lifetimeMs - refreshMargin(lifetimeMs);
     return token;
+  }
+
+  #acceptOauth2Token(text: string, started: number): AccessToken {
+    const url = this.#opts.endpoint.tokenUrl;
+    let parsed: z.infer<typeof oauth2TokenResponse>;
+    try {
+      parsed = oauth2TokenResponse.parse(JSON.parse(text));
+    } catch {
+      throw new ConnectorError(Code.UNAVAILABLE, `the platform's token endpoint answered without a usable token (${url})`);
+    }
+    registerSecret(parsed.access_token);
+    const tokenType = parsed.token_type ?? "";
+    if (!["dpop", "bearer"].includes(tokenType.toLowerCase())) {
+      throw new ConnectorError(
+        Code.UNAVAILABLE,
+        `the platform's token endpoint answered token_type ${JSON.stringify(tokenType.slice(0, 40))}; expected DPoP or Bearer (${url})`,
+      );
+    }
+    const expiry = parsed.expiry === undefined ? Number.NaN : Date.parse(parsed.expiry);
+    const expiresAt = Number.isFinite(expiry)
+      ? expiry
+      : parsed.expires_in !== undefined && parsed.expires_in > 0
+        ? started + parsed.expires_in * 1000 - OAUTH2_EXPIRY_DELTA_MS
+        : started;
+    const token: AccessToken = { tokenType, accessToken: parsed.access_token, expiresAt };
+    this.#current = token;
+    this.#refreshAt = expiresAt - OAUTH2_EXPIRY_DELTA_MS;
+    return token;
+  }
+}
+
+function errorCode(body: string): string | undefined {
+  try {
+    const parsed = JSON.parse(body) as { error?: unknown };
+    return typeof parsed.error === "string" ? parsed.error : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -191,6 +269,6 @@ async function readCapped(body: AsyncIterable<Buffer | Uint8Array>): Promise<str
 
 /** The `authorization` header value: `<token_type> <access_token>`, with the usual "Bearer" spelling. */
 export function authorizationValue(token: AccessToken): string {
-  const type = token.tokenType.toLowerCase() === "bearer" ? "Bearer" : token.tokenType;
+  const type = token.tokenType === "" || token.tokenType.toLowerCase() === "bearer" ? "Bearer" : token.tokenType;
   return `${type} ${token.accessToken}`;
 }

@@ -1,0 +1,137 @@
+/**
+ * The token request's `id_att` claim (HOSTED-LAMBDA.md §2.4): an STS GetCallerIdentity request SigV4-signed with
+ * the function's AWS credentials and never sent, packed as Sigv4SignedRequestSTSGetCallerIdentity in an Any,
+ * binary-encoded, base64url without padding. The platform replays it to STS to learn which role is calling.
+ *
+ * Credentials: the env's AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN (what Lambda sets) when
+ * present, else the AWS default chain, imported only then (it is large and a Lambda never needs it).
+ */
+import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { anyPack } from "@bufbuild/protobuf/wkt";
+import { AnySchema } from "@bufbuild/protobuf/wkt";
+import { SignatureV4 } from "@smithy/signature-v4";
+import { ConfigError } from "../config/errors.ts";
+import { registerSecret } from "../log/secrets.ts";
+import { Sigv4SignedRequestSTSGetCallerIdentitySchema } from "../gen/c1/connectorapi/baton/v1/config_pb.js";
+
+export const STS_BODY = "Action=GetCallerIdentity&Version=2011-06-15";
+export const STS_CONTENT_TYPE = "application/x-www-form-urlencoded; charset=utf-8";
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+
+export interface AwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+type SourceData = string | ArrayBuffer | ArrayBufferView;
+const bytesOf = (d: SourceData): Buffer =>
+  typeof d === "string" ? Buffer.from(d) : ArrayBuffer.isView(d) ? Buffer.from(d.buffer, d.byteOffset, d.byteLength) : Buffer.from(d);
+
+/** The hash constructor @smithy/signature-v4 takes, on node:crypto (the signer itself is the library's). */
+class Sha256 {
+  readonly #secret: Buffer | undefined;
+  #h: Hash | Hmac;
+  constructor(secret?: SourceData) {
+    this.#secret = secret === undefined ? undefined : bytesOf(secret);
+    this.#h = this.#fresh();
+  }
+  update(chunk: SourceData): void {
+    this.#h.update(bytesOf(chunk));
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.#h.digest());
+  }
+  reset(): void {
+    this.#h = this.#fresh();
+  }
+  #fresh(): Hash | Hmac {
+    return this.#secret === undefined ? createHash("sha256") : createHmac("sha256", this.#secret);
+  }
+}
+
+/** Go's canonical MIME header spelling: x-amz-date → X-Amz-Date. */
+function canonicalName(name: string): string {
+  return name.toLowerCase().replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+}
+
+export interface IdAttestor {
+  readonly region: string;
+  /** A fresh `id_att` value (signed now). */
+  attest(now?: Date): Promise<string>;
+}
+
+/** Reads the region now (a missing one is a start-up error); credentials are resolved on first use. */
+export function idAttestor(env: NodeJS.ProcessEnv): IdAttestor {
+  const region = (env.AWS_REGION || env.AWS_DEFAULT_REGION || "").trim();
+  if (!REGION.test(region)) {
+    throw new ConfigError([
+      {
+        label: "AWS_REGION",
+        message: region
+          ? `"${region.slice(0, 40)}" is not an AWS region name (e.g. us-east-1)`
+          : "is not set; the identity attestation is signed for the function's region (Lambda sets it)",
+      },
+    ]);
+  }
+  const staticCredentials = (): AwsCredentials | undefined => {
+    const accessKeyId = env.AWS_ACCESS_KEY_ID?.trim();
+    const secretAccessKey = env.AWS_SECRET_ACCESS_KEY?.trim();
+    if (!accessKeyId || !secretAccessKey) return undefined;
+    registerSecret(secretAccessKey);
+    const sessionToken = env.AWS_SESSION_TOKEN?.trim() || undefined;
+    registerSecret(sessionToken);
+    return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
+  };
+  const fixed = staticCredentials();
+  let chain: (() => Promise<AwsCredentials>) | undefined;
+  const credentials = async (): Promise<AwsCredentials> => {
+    if (fixed) return fixed;
+    if (!chain) {
+      const { fromNodeProviderChain } = await import("@aws-sdk/credential-providers");
+      chain = fromNodeProviderChain() as () => Promise<AwsCredentials>;
+    }
+    const c = await chain();
+    registerSecret(c.secretAccessKey);
+    registerSecret(c.sessionToken);
+    return c;
+  };
+  const host = `sts.${region}.amazonaws.com`;
+  return {
+    region,
+    async attest(now = new Date()) {
+      const signer = new SignatureV4({
+        service: "sts",
+        region,
+        credentials: await credentials(),
+        sha256: Sha256,
+        // The platform replays exactly what Go signs: no x-amz-content-sha256 header.
+        applyChecksum: false,
+      });
+      const signed = await signer.sign(
+        {
+          method: "POST",
+          protocol: "https:",
+          hostname: host,
+          path: "/",
+          query: {},
+          headers: { host, "content-length": String(Buffer.byteLength(STS_BODY)), "content-type": STS_CONTENT_TYPE },
+          body: STS_BODY,
+        },
+        { signingDate: now },
+      );
+      const headers = Object.entries(signed.headers)
+        .filter(([name, value]) => value !== undefined && !["host", "content-length"].includes(name.toLowerCase()))
+        .map(([name, value]) => ({ key: canonicalName(name), value: [String(value)] }));
+      const message = create(Sigv4SignedRequestSTSGetCallerIdentitySchema, {
+        method: "POST",
+        endpoint: `https://${host}`,
+        headers,
+        body: Buffer.from(STS_BODY),
+      });
+      const any = anyPack(Sigv4SignedRequestSTSGetCallerIdentitySchema, message);
+      return Buffer.from(toBinary(AnySchema, any)).toString("base64url");
+    },
+  };
+}

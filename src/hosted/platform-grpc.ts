@@ -1,0 +1,87 @@
+/**
+ * The one gRPC channel to the configuration host (HOSTED-LAMBDA.md §2.5): TLS ≥ 1.2 with the system roots plus
+ * BATON_LAMBDA_CA_CERT_PATH, shared by ConnectorConfigService and BatonSessionService, every call carrying a
+ * fresh DPoP proof and the access token. grpc-js is imported on first use, not when the handler module loads.
+ */
+import type { DescMethodUnary, DescService, MessageInitShape, MessageShape, DescMessage } from "@bufbuild/protobuf";
+import { SDK_WIRE_VERSION } from "../connector/service.ts";
+import { Code, ConnectorError } from "../connector/errors.ts";
+import type { HostedPlatformAuth } from "./platform-auth.ts";
+import type { HostedSettings } from "./settings.ts";
+
+/** A config or a batch of session values is small; 16 MiB bounds what a broken platform can make us buffer. */
+export const PLATFORM_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/** Calls without a deadline of their own (cold start) still end: 30 s, as the token exchange. */
+const DEFAULT_CALL_TIMEOUT_MS = 30_000;
+
+export interface PlatformCallOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+export interface PlatformGrpc {
+  unary<I extends DescMessage, O extends DescMessage>(
+    service: DescService,
+    method: DescMethodUnary<I, O>,
+    req: MessageInitShape<I>,
+    opts?: PlatformCallOptions,
+  ): Promise<MessageShape<O>>;
+  close(): void;
+}
+
+export function platformGrpc(settings: HostedSettings, auth: HostedPlatformAuth): PlatformGrpc {
+  type Adapter = typeof import("../grpc/adapter.ts");
+  type Grpc = typeof import("@grpc/grpc-js");
+  let loaded: Promise<{ adapter: Adapter; grpc: Grpc; credentials: import("@grpc/grpc-js").ChannelCredentials }> | undefined;
+  const clients = new Map<string, { close(): void; channel: unknown } & Record<string, unknown>>();
+  let channel: unknown;
+  let closed = false;
+
+  const load = () =>
+    (loaded ??= (async () => {
+      const [adapter, grpc, tls] = await Promise.all([import("../grpc/adapter.ts"), import("@grpc/grpc-js"), import("node:tls")]);
+      const credentials = grpc.credentials.createFromSecureContext(tls.createSecureContext({ ca: settings.ca, minVersion: "TLSv1.2" }));
+      return { adapter, grpc, credentials };
+    })());
+
+  const clientFor = async (service: DescService) => {
+    const { adapter, credentials } = await load();
+    let client = clients.get(service.typeName);
+    if (!client) {
+      const options = {
+        channelOptions: {
+          "grpc.max_receive_message_length": PLATFORM_MAX_MESSAGE_BYTES,
+          "grpc.max_send_message_length": PLATFORM_MAX_MESSAGE_BYTES,
+          "grpc.primary_user_agent": `baton-lambda/${settings.clientId.value} v${SDK_WIRE_VERSION}`,
+        },
+      };
+      const made = adapter.createClient(service, (channel as never) ?? settings.configurationTarget, credentials, options) as unknown as
+        { close(): void; channel: unknown } & Record<string, unknown>;
+      channel ??= made.channel;
+      clients.set(service.typeName, made);
+      client = made;
+    }
+    return client;
+  };
+
+  return {
+    async unary(service, method, req, opts = {}) {
+      if (closed) throw new ConnectorError(Code.UNAVAILABLE, "the platform connection is closed");
+      const { grpc, adapter } = await load();
+      const client = await clientFor(service);
+      const headers = await auth.callMetadata(adapter.methodPath(method), opts.signal);
+      const metadata = new grpc.Metadata();
+      for (const [k, v] of Object.entries(headers)) metadata.set(k, v);
+      const fn = client[method.localName] as (r: unknown, o: unknown) => Promise<MessageShape<typeof method.output>>;
+      return fn(req, { signal: opts.signal, timeoutMs: opts.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, metadata });
+    },
+    close() {
+      closed = true;
+      // Clients on the shared channel leave it alone; the first client owns it and closes it last.
+      const all = [...clients.values()];
+      for (const c of all.slice(1)) c.close();
+      all[0]?.close();
+      clients.clear();
+    },
+  };
+}
