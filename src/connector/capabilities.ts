@@ -18,6 +18,7 @@ import {
 } from "../gen/c1/connector/v2/connector_pb.js";
 import { ResourceType_Trait } from "../gen/c1/connector/v2/resource_pb.js";
 import type { Connector, ResourceSyncer } from "./types.ts";
+import { credentialIssueDetails, issuerSyncers } from "./credential-issue.ts";
 
 function syncerCapabilities(s: ResourceSyncer): Capability[] {
   const caps: Capability[] = [Capability.SYNC];
@@ -26,6 +27,7 @@ function syncerCapabilities(s: ResourceSyncer): Capability[] {
   if (s.provisioner) caps.push(Capability.PROVISION);
   if (s.accountManager) caps.push(Capability.ACCOUNT_PROVISIONING);
   if (s.credentialManager) caps.push(Capability.CREDENTIAL_ROTATION);
+  if (s.credentialIssuer) caps.push(Capability.CREDENTIAL_ISSUE);
   if (s.deleter) caps.push(Capability.RESOURCE_DELETE);
   if (s.resourceType.traits.includes(ResourceType_Trait.SECRET)) caps.push(Capability.SYNC_SECRETS);
   return caps;
@@ -33,11 +35,17 @@ function syncerCapabilities(s: ResourceSyncer): Capability[] {
 
 export function connectorCapabilities(connector: Connector): ConnectorCapabilities {
   const all = new Set<Capability>();
+  const bySyncerType = issuerSyncers(connector);
   const resourceTypeCapabilities = connector.syncers.map((s) => {
     const capabilities = syncerCapabilities(s);
     for (const c of capabilities) all.add(c);
-    return create(ResourceTypeCapabilitySchema, { resourceType: s.resourceType, capabilities });
+    // Checked here (§8): a misdeclared issuer fails GetMetadata and `capabilities`, naming what is wrong.
+    const credentialIssue = credentialIssueDetails(s, bySyncerType);
+    return create(ResourceTypeCapabilitySchema, { resourceType: s.resourceType, capabilities, credentialIssue });
   });
+  // Actions add nothing per type (§8); feeds and actions are connector-level capabilities.
+  if ((connector.actions?.length ?? 0) > 0 || connector.syncers.some((s) => (s.actions?.length ?? 0) > 0)) all.add(Capability.ACTIONS);
+  if ((connector.eventFeeds?.length ?? 0) > 0) all.add(Capability.EVENT_FEED_V2);
   // Service mode runs targeted sync_full tasks whenever some type can be targeted.
   if (all.has(Capability.TARGETED_SYNC)) all.add(Capability.SERVICE_MODE_TARGETED_SYNC);
   const accounts = connector.syncers.find((s) => s.accountManager)?.accountManager;

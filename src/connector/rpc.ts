@@ -16,6 +16,8 @@ import {
 import { ConnectorService } from "../gen/c1/connector/v2/connector_pb.js";
 import { EntitlementsService } from "../gen/c1/connector/v2/entitlement_pb.js";
 import { GrantManagerService, GrantsService } from "../gen/c1/connector/v2/grant_pb.js";
+import { ActionService } from "../gen/c1/connector/v2/action_pb.js";
+import { EventService } from "../gen/c1/connector/v2/event_feed_pb.js";
 
 export interface RpcOptions {
   signal?: AbortSignal;
@@ -31,7 +33,7 @@ export type ServiceRpc<S extends DescService> = {
   [K in keyof S["method"]]: S["method"][K] extends DescMethodUnary<infer I, infer O> ? UnaryRpc<I, O> : never;
 };
 
-/** The services a connector built on this SDK answers. Asset, event, ticket and action services answer UNIMPLEMENTED. */
+/** The services a connector built on this SDK answers. Asset and ticket services answer UNIMPLEMENTED. */
 export const connectorServices = [
   ConnectorService,
   ResourceTypesService,
@@ -44,6 +46,8 @@ export const connectorServices = [
   ResourceDeleterService,
   AccountManagerService,
   CredentialManagerService,
+  ActionService,
+  EventService,
 ] as const;
 
 export type ConnectorRpc = ServiceRpc<typeof ConnectorService> &
@@ -56,4 +60,6 @@ export type ConnectorRpc = ServiceRpc<typeof ConnectorService> &
   ServiceRpc<typeof ResourceManagerService> &
   ServiceRpc<typeof ResourceDeleterService> &
   ServiceRpc<typeof AccountManagerService> &
-  ServiceRpc<typeof CredentialManagerService>;
+  ServiceRpc<typeof CredentialManagerService> &
+  ServiceRpc<typeof ActionService> &
+  ServiceRpc<typeof EventService>;

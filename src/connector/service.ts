@@ -50,6 +50,9 @@ import { connectorMetadata } from "./capabilities.ts";
 import { encryptAll } from "./encryption.ts";
 import type { ConnectorRpc, RpcOptions } from "./rpc.ts";
 import { tenantAnnotation } from "./tenant.ts";
+import { createActionManager } from "./action-manager.ts";
+import { createEventService } from "./event-service.ts";
+import { issueCredential } from "./credential-issue.ts";
 import { envName, flagName } from "../config/names.ts";
 import type { CallContext, Connector, Page, ResourceSyncer } from "./types.ts";
 
@@ -76,6 +79,15 @@ export function createConnectorService(connector: Connector, options: ConnectorS
     logger: options.logger,
     activeSyncId: activeSyncId || undefined,
   });
+
+  // Actions, event feeds and issuance have their own modules (one job each); a misdeclared one fails here, at start.
+  const actions = createActionManager(connector, {
+    logger: options.logger,
+    provisioning: options.provisioning,
+    provisioningDisabled: PROVISIONING_DISABLED,
+    contextFor: (signal) => ctxOf({ signal }),
+  });
+  const eventFeeds = createEventService(connector);
 
   const syncerFor = (resourceTypeId: string): ResourceSyncer => {
     checkId("resource_type_id", resourceTypeId);
@@ -317,9 +329,33 @@ export function createConnectorService(connector: Connector, options: ConnectorS
       return create(RotateCredentialResponseSchema, { encryptedData, resourceId: id, annotations: result.annotations ?? [] });
     },
 
-    async issueCredential() {
+    async issueCredential(req, opts) {
       requireProvisioning();
-      throw new ConnectorError(Code.UNIMPLEMENTED, "this connector does not issue credentials");
+      return issueCredential(req, { syncerFor, syncers, ctx: ctxOf(opts) });
+    },
+
+    async listActionSchemas(req) {
+      return actions.listActionSchemas(req);
+    },
+
+    async getActionSchema(req) {
+      return actions.getActionSchema(req);
+    },
+
+    async invokeAction(req, opts) {
+      return actions.invokeAction(req, opts?.signal);
+    },
+
+    async getActionStatus(req, opts) {
+      return actions.getActionStatus(req, opts?.signal);
+    },
+
+    async listEventFeeds() {
+      return eventFeeds.listEventFeeds();
+    },
+
+    async listEvents(req, opts) {
+      return eventFeeds.listEvents(req, ctxOf(opts));
     },
   };
 }

@@ -1,7 +1,7 @@
 /**
  * Serves a connector over the c1.connector.v2 gRPC services. The same ConnectorRpc object answers every
  * service (its method names are the services' method names); services this SDK does not implement
- * (assets, events, tickets, actions) are registered empty so that they answer UNIMPLEMENTED, not "unknown service".
+ * (assets, tickets) are registered empty so that they answer UNIMPLEMENTED, not "unknown service".
  * Every server made here has the limits of ./limits.ts: message sizes, streams per connection, idle and
  * keepalive timers, and a server-wide cap on running calls with a bounded queue.
  */
@@ -9,14 +9,12 @@ import * as grpc from "@grpc/grpc-js";
 import type { DescService } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
 import { AssetService } from "../gen/c1/connector/v2/asset_pb.js";
-import { EventService } from "../gen/c1/connector/v2/event_feed_pb.js";
 import { TicketsService } from "../gen/c1/connector/v2/ticket_pb.js";
-import { ActionService } from "../gen/c1/connector/v2/action_pb.js";
 import { connectorServices, type ConnectorRpc } from "../connector/rpc.ts";
 import { addService, type ServerInterceptorFn } from "./adapter.ts";
 import { callLimiter, DEFAULT_LIMITS, grpcServerOptions, type CallLimiter, type ServerLimits } from "./limits.ts";
 
-const unimplementedServices: DescService[] = [AssetService, EventService, TicketsService, ActionService];
+const unimplementedServices: DescService[] = [AssetService, TicketsService];
 
 export interface ServedConnector {
   server: grpc.Server;
