@@ -1,0 +1,145 @@
+/**
+ * The Lambda entry of the hosted runtime (HOSTED-LAMBDA.md §1.1, §1.4, §4): one handler for every invocation.
+ * Per invocation, in the SDK's order: decode the envelope (an undecodable event is a function error), apply the
+ * config-reload rules for `x-baton-connector-config-version` (runtime.acquire: a failed reload answers
+ * UNAVAILABLE, always in legacy protojson), then dispatch — method, request, deadline, invocation JWT, the
+ * connector — and answer in the request's encoding. A bug anywhere becomes INTERNAL "Internal Server Error",
+ * never a crashed invocation.
+ *
+ * Cold start happens on the first invocation, not at import (nodejs24.x gives the init phase 10 s, and a platform
+ * outage at init would cost the whole sandbox); it is reused after. A cold start that fails fails that
+ * invocation (a function error) and is tried again on the next one.
+ */
+import { anyPack } from "@bufbuild/protobuf/wkt";
+import type { Logger } from "pino";
+import { Code, ConnectorError } from "../connector/errors.ts";
+import type { ConnectorRpc } from "../connector/rpc.ts";
+import { StatusSchema } from "../gen/google/rpc/status_pb.js";
+import type { Response } from "../gen/c1/transport/v1/transport_pb.js";
+import { createInvocationVerifier, type InvocationVerifier } from "./auth.ts";
+import type { HostedConnectorDefinition } from "./definition.ts";
+import { decodeEvent, encodeResponse, EnvelopeError, firstHeader, readHeaders, response, type Encoding } from "./envelope.ts";
+import { dispatch, internalErrorResponse } from "./dispatch.ts";
+import { status } from "./status.ts";
+
+export const CONFIG_VERSION_HEADER = "x-baton-connector-config-version";
+
+/** What the invocation path needs of the runtime (src/hosted/runtime.ts's HostedRuntime has it). */
+export interface InvocationRuntime {
+  acquire(requestedVersion: string | undefined): Promise<{ generation: { readonly rpc: ConnectorRpc; readonly logger?: Logger }; release(): void }>;
+}
+
+export interface InvocationOptions {
+  /** ms left of the invocation; Infinity when unknown. */
+  remainingMs?: number;
+  signal?: AbortSignal;
+}
+
+export type InvokeFn = (event: unknown, options?: InvocationOptions) => Promise<unknown>;
+
+/** The reload failure's answer (§1.4): UNAVAILABLE with the SDK's prefix unless the runtime already gave a status. */
+function reloadFailure(err: unknown): Response {
+  const st =
+    err instanceof ConnectorError
+      ? status(err.code === Code.OK ? Code.UNAVAILABLE : err.code, err.message)
+      : status(Code.UNAVAILABLE, `lambda-run: failed to reload connector config: ${err instanceof Error ? err.message : String(err)}`);
+  return response({ status: anyPack(StatusSchema, st) });
+}
+
+/** The invocation path over a started runtime and verifier (the Lambda handler and `baton-datadog lambda` share it). */
+export function createInvocationHandler(runtime: InvocationRuntime, verifier: InvocationVerifier, options: { logger?: Logger } = {}): InvokeFn {
+  return async (event, opts = {}) => {
+    const { encoding, request } = decodeEvent(event); // EnvelopeError: a function error, as in Go
+    let answerIn: Encoding = encoding;
+    let logger = options.logger;
+    let res: Response;
+    const started = performance.now();
+    try {
+      const headers = readHeaders(request.headers);
+      let lease: Awaited<ReturnType<InvocationRuntime["acquire"]>>;
+      try {
+        lease = await runtime.acquire(firstHeader(headers, CONFIG_VERSION_HEADER) || undefined);
+      } catch (err) {
+        answerIn = "legacy"; // built outside the transport server in Go, hence never the v2 echo
+        logger?.error({ err: err instanceof Error ? err.message : String(err) }, "config reload failed; the previous generation keeps serving");
+        return encodeResponse(reloadFailure(err), answerIn);
+      }
+      try {
+        logger = lease.generation.logger ?? logger;
+        res = await dispatch(request, headers, { rpc: lease.generation.rpc, verifier, remainingMs: opts.remainingMs ?? Infinity, signal: opts.signal });
+      } finally {
+        lease.release();
+      }
+    } catch (err) {
+      logger?.error({ err }, "hosted invocation failed outside the call");
+      answerIn = "legacy";
+      res = internalErrorResponse();
+    }
+    logger?.debug({ method: request.method.slice(0, 200), encoding, ms: Math.round(performance.now() - started) }, "invocation");
+    try {
+      return encodeResponse(res, answerIn);
+    } catch (err) {
+      // e.g. a response Any protojson cannot name: the answer still has to be a Response
+      logger?.error({ err }, "the response could not be encoded");
+      return encodeResponse(internalErrorResponse(), "legacy");
+    }
+  };
+}
+
+/** A started runtime with its invocation path; `close` ends the runtime. */
+export interface StartedHosted {
+  invoke: InvokeFn;
+  close(): Promise<void>;
+}
+
+/** Cold start: the runtime (settings, token, config, connector) and then the invocation JWT verifier (§1.3). */
+export async function startHosted<C>(def: HostedConnectorDefinition<C>, env: NodeJS.ProcessEnv, opts: { logger?: Logger; fetch?: typeof fetch } = {}): Promise<StartedHosted> {
+  const { startHostedRuntime } = await import("./runtime.ts");
+  const runtime = await startHostedRuntime(def, env, opts);
+  let verifier: InvocationVerifier;
+  try {
+    verifier = await createInvocationVerifier(runtime.auth, { fetch: opts.fetch });
+  } catch (err) {
+    await runtime.close().catch(() => {});
+    throw err;
+  }
+  return { invoke: createInvocationHandler(runtime, verifier, { logger: opts.logger }), close: () => runtime.close() };
+}
+
+function remainingOf(context: unknown): number {
+  const fn = (context as { getRemainingTimeInMillis?: unknown } | null)?.getRemainingTimeInMillis;
+  if (typeof fn !== "function") return Infinity;
+  const ms = Number(fn.call(context));
+  return Number.isFinite(ms) ? ms : Infinity;
+}
+
+/**
+ * The nodejs24.x handler: `export const handler = createLambdaHandler(definition)`. Returns an object (the
+ * runtime serialises it), never a pre-serialised string.
+ */
+export function createLambdaHandler<C>(
+  def: HostedConnectorDefinition<C>,
+  opts: { env?: NodeJS.ProcessEnv; logger?: Logger; fetch?: typeof fetch } = {},
+): ((event: unknown, context: unknown) => Promise<unknown>) & { close(): Promise<void> } {
+  let started: Promise<StartedHosted> | undefined;
+  const start = () => {
+    started ??= startHosted(def, opts.env ?? process.env, { logger: opts.logger, fetch: opts.fetch }).catch((err: unknown) => {
+      started = undefined; // a failed cold start is tried again by the next invocation
+      throw err;
+    });
+    return started;
+  };
+  const handler = async (event: unknown, context: unknown) => {
+    const hosted = await start();
+    return hosted.invoke(event, { remainingMs: remainingOf(context) });
+  };
+  return Object.assign(handler, {
+    async close() {
+      const s = started;
+      started = undefined;
+      if (s) await (await s.catch(() => undefined))?.close();
+    },
+  });
+}
+
+export { EnvelopeError };
