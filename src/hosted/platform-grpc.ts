@@ -26,6 +26,8 @@ export interface PlatformGrpc {
     req: MessageInitShape<I>,
     opts?: PlatformCallOptions,
   ): Promise<MessageShape<O>>;
+  /** Starts loading grpc-js and building the TLS context now (cold start overlaps it with the token request). */
+  warm(): void;
   close(): void;
 }
 
@@ -74,6 +76,9 @@ export function platformGrpc(settings: HostedSettings, auth: HostedPlatformAuth)
       for (const [k, v] of Object.entries(headers)) metadata.set(k, v);
       const fn = client[method.localName] as (r: unknown, o: unknown) => Promise<MessageShape<typeof method.output>>;
       return fn(req, { signal: opts.signal, timeoutMs: opts.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, metadata });
+    },
+    warm() {
+      load().catch(() => {}); // a failure surfaces again on the first call
     },
     close() {
       closed = true;

@@ -120,6 +120,7 @@ export async function startHostedRuntime<C>(
   let generations: Generations;
   try {
     const tokenStart = performance.now();
+    grpc.warm();
     await auth.tokens.token();
     timings.tokenMs = performance.now() - tokenStart;
     const initial = await build("", undefined, true);

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { X509Certificate } from "node:crypto";
+import * as tls from "node:tls";
 import { z } from "zod";
 import { ConfigError, type ConfigIssue } from "../config/errors.ts";
 import type { LogFormat, LogLevel } from "../log/logger.ts";
@@ -17,7 +18,6 @@ import {
   type ClientId,
   type ClientSecret,
 } from "../service/credentials.ts";
-import { trustedCaCertificates } from "../service/trust.ts";
 
 export const ENV = {
   clientId: "BATON_LAMBDA_CLIENT_ID",
@@ -65,8 +65,12 @@ export interface HostedSettings {
   configurationHost: string;
   /** The gRPC target: the configuration host with port 443 when it has none. */
   configurationTarget: string;
-  /** Roots for the token and gRPC TLS: the system's plus BATON_LAMBDA_CA_CERT_PATH's. */
-  ca: string[];
+  /**
+   * Roots for the token and gRPC TLS: undefined = Node's default store (its bundled roots, NODE_EXTRA_CA_CERTS,
+   * the OS store under --use-system-ca); with BATON_LAMBDA_CA_CERT_PATH, that store plus the file's certificates.
+   * Not reading the OS store by hand saves a cold start about half a second of certificate parsing.
+   */
+  ca: string[] | undefined;
   /** Log fields the platform sets (tenant, connector, …), under the names the Go runtime logs them as. */
   logFields: Record<string, string>;
 }
@@ -256,7 +260,7 @@ export function readHostedSettings(rawEnv: NodeJS.ProcessEnv): HostedSettings {
     tokenAudience: host,
     configurationHost: configurationHost!,
     configurationTarget,
-    ca: trustedCaCertificates(extraCa),
+    ca: extraCa.length > 0 ? [...tls.getCACertificates("default"), ...extraCa] : undefined,
     logFields,
   };
 }

@@ -24,8 +24,8 @@ export interface TokenSourceOptions {
   clientId: ClientId;
   secret: ClientSecret;
   endpoint: PlatformEndpoint;
-  /** CA certificates (PEM) to trust; see trust.ts. */
-  ca: string[];
+  /** CA certificates (PEM) to trust; see trust.ts (undefined: Node's default store). */
+  ca: string[] | undefined;
   /** Whole exchange deadline (default 30 s). */
   timeoutMs?: number;
   /** Clock of the cache (when to refresh), for tests of expiry. */
