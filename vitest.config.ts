@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: "forks",
     reporters: ["default"],
+    // Tests spawn bin/baton-datadog.js on the sources they test, never on a dist/ built before an edit.
+    env: { RUN_SOURCES: "1" },
   },
 });

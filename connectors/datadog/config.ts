@@ -3,7 +3,7 @@
  * deployments (flags, BATON_* env vars, .baton.yaml) keep working; --base-url and delegated auth are ours.
  */
 import { z } from "zod";
-import { defineConfig, field, type ConfigOf } from "../../src/index.ts";
+import { defineConfig, field, type ConfigOf } from "../../src/runner.ts";
 import { baseUrlProblem, DEFAULT_SITE, siteProblem, validSitesText } from "./client/sites.ts";
 import { delegatedAuthConstraints, delegatedAuthFields } from "./auth/config.ts";
 import { DEFAULT_HTTP_TIMEOUT, durationProblem } from "./duration.ts";

@@ -6,11 +6,9 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
-import { UserTraitSchema } from "../../src/messages.ts";
-import { sdkConfig } from "../../src/index.ts";
-import { SyncStore } from "../../src/index.ts";
+import { sdkConfig } from "../../src/runner.ts";
+import type { SyncStore } from "../../src/index.ts";
 
 export const DEMO_FILE = "demo.c1z";
 
@@ -31,6 +29,12 @@ function simulatedAddress(address: string): boolean {
 /** True when `file` is a c1z whose last sync holds users, all of them at example.com: an earlier demo's output. */
 export async function isDemoFile(file: string, logger?: Logger): Promise<boolean> {
   if (statSync(file).size > MAX_INSPECTED_BYTES) return false;
+  // The store and the messages load only to look into an existing file (demo.ts is loaded by --help).
+  const [{ SyncStore }, { anyUnpack }, { UserTraitSchema }] = await Promise.all([
+    import("../../src/index.ts"),
+    import("@bufbuild/protobuf/wkt"),
+    import("../../src/messages.ts"),
+  ]);
   let store: SyncStore;
   try {
     store = await SyncStore.openReadOnly(file, logger ? { logger } : {});

@@ -3,12 +3,11 @@
  * and hosted mode (`serve`: the c1.connector.v2 gRPC services for a platform that calls in).
  */
 import type { Logger } from "pino";
-import { runService } from "../service/index.ts";
 import { serviceSyncScope } from "../sync/scope.ts";
-import { ALLOW_UNAUTHENTICATED_FLAG, serveHosted } from "../grpc/serve.ts";
-import { DEFAULT_LIMITS } from "../grpc/limits.ts";
-import { field } from "../config/index.ts";
+import { DEFAULT_LIMITS } from "../grpc/server-limits.ts";
+import { field } from "../config/fields.ts";
 import type { ConnectorRpc } from "../connector/rpc.ts";
+import { memorySessionBackend, withSessionBackend } from "../connector/session.ts";
 import { defineCommand, type CommandSpec, type RunContext } from "./spec.ts";
 
 /** Kubernetes gives a pod 120 s after SIGTERM; leave room to report the tasks that were running. */
@@ -20,6 +19,8 @@ export async function runServiceMode<C>(rpc: ConnectorRpc, ctx: RunContext<C>): 
     // As in Baton: in service mode each task says what to sync; these host flags do not reach it.
     ctx.logger.warn("--sync-resources and --skip-entitlements-and-grants are ignored in service mode (each sync task says what to sync)");
   }
+  // Service mode's platform client (gRPC, DPoP with jose) loads here, not with the CLI: a one-shot sync never needs it.
+  const { runService } = await import("../service/index.ts");
   const summary = await runService({
     syncScope,
     connector: rpc,
@@ -75,8 +76,11 @@ export function serveCommand<C>(withRpc: WithConnectorRpc<C>): CommandSpec<C, an
     async run(ctx) {
       const config = ctx.loadConfig();
       return withRpc(config, ctx.logger, ctx.sdk.provisioning, async (rpc) => {
+        // grpc-js loads with the server, not with the CLI.
+        const { ALLOW_UNAUTHENTICATED_FLAG, serveHosted } = await import("../grpc/serve.ts");
         const server = await serveHosted({
-          rpc,
+          // Served without a platform's session service: ctx.session values live in this process, bounded.
+          rpc: withSessionBackend(rpc, memorySessionBackend()),
           listen: ctx.options.listen,
           tlsCert: ctx.options.tlsCert,
           tlsKey: ctx.options.tlsKey,

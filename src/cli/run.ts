@@ -12,18 +12,15 @@ import { defineConfig, mergeConfigs, type ConfigDefinition, type ConfigOf } from
 import { ConfigError } from "../config/errors.ts";
 import { assertParentDirectory } from "../config/paths.ts";
 import { unknownBatonVariables, unknownVariablesWarning } from "../config/env-check.ts";
-import { loadConfigFile } from "../config/file.ts";
-import { configurationJson } from "../config/proto.ts";
 import { resolveConfig, type ConfigSources } from "../config/resolve.ts";
 import { sdkConfig, type SdkConfig } from "../config/sdk-fields.ts";
 import { didYouMean } from "../config/suggest.ts";
-import { createLogger, type LogFormat } from "../log/logger.ts";
+import type { LogFormat } from "../log/logger.ts";
 import { redactText } from "../log/secrets.ts";
 import { FlagTable, parseArgv, type CommandUsageError, type ParsedArgv } from "./argv.ts";
 import { ExitCode, UsageError } from "./errors.ts";
 import { commandHelp, mainHelp } from "./help.ts";
 import { inspectionCommands } from "./inspect.ts";
-import { capabilitiesJson, prettyJson } from "./json.ts";
 import { formatSummary, ProgressReporter, TerminalStatus, type SyncSummary } from "./progress.ts";
 import { provisioningOperation } from "./provisioning.ts";
 import { oneShotSyncScope } from "../sync/scope.ts";
@@ -68,13 +65,15 @@ function builtinCommands(spec: AnySpec): CommandSpec<unknown, any>[] {
       name: "capabilities",
       description: "Print the connector's capabilities (protojson of Any(ConnectorCapabilities))",
       run: async (ctx) => {
+        const { capabilitiesJson, prettyJson } = await import("./json.ts");
         ctx.io.stdout.write(prettyJson(capabilitiesJson(await spec.run.capabilities(ctx))));
       },
     },
     {
       name: "config",
       description: "Print the connector's config schema (protojson of c1.config.v1.Configuration)",
-      run: (ctx) => {
+      run: async (ctx) => {
+        const [{ prettyJson }, { configurationJson }] = await Promise.all([import("./json.ts"), import("../config/proto.ts")]);
         ctx.io.stdout.write(prettyJson(configurationJson(spec.config, spec.configMeta)));
       },
     },
@@ -261,6 +260,8 @@ export async function runConnectorCli<D extends ConfigDefinition<any>>(
       throw new UsageError(`unknown command "${word}"${didYouMean(word, visible)}`);
     }
 
+    // Loaded past --help and --version, which need neither a config file nor a logger (see issue 14: start-up).
+    const [{ loadConfigFile }, { createLogger }] = await Promise.all([import("../config/file.ts"), import("../log/logger.ts")]);
     const sources: ConfigSources = { flags: parsed.flags, env: cli.env, file: loadConfigFile(cli.env, cli.cwd) };
     const sdk = resolveConfig(table.all, sources, { only: (key) => key in sdkConfig.fields }).values as SdkConfig;
     // Relative paths are relative to the CLI's working directory (which tests and services may set).

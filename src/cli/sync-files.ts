@@ -4,11 +4,7 @@
  * Neither calls the connector, so neither needs its config.
  */
 import { resolve } from "node:path";
-import { compactSyncFiles } from "../store/compact.ts";
-import { generateSyncDiff } from "../store/diff.ts";
 import { parseByteSize } from "../store/size.ts";
-import { SyncStore } from "../store/store.ts";
-import { expandGrants } from "../sync/expand.ts";
 import type { SdkConfig } from "../config/sdk-fields.ts";
 import type { BaseContext } from "./spec.ts";
 import { UsageError } from "./errors.ts";
@@ -26,6 +22,7 @@ export async function runSyncFileOperation(op: SyncFileOperation, ctx: BaseConte
   const { sdk, logger } = ctx;
   const maxDecodedBytes = parseByteSize(sdk.maxC1zDecodedSize);
   if (op === "diff-syncs") {
+    const [{ SyncStore }, { generateSyncDiff }] = await Promise.all([import("../store/store.ts"), import("../store/diff.ts")]);
     // Through the sync's working directory and its lock: a sync of the same file cannot run meanwhile, and the
     // new run goes into the file the way a sync's would.
     const store = await SyncStore.openForSync(sdk.file, {
@@ -57,6 +54,7 @@ export async function runSyncFileOperation(op: SyncFileOperation, ctx: BaseConte
     );
   }
   if (files.length < 2) throw new UsageError(`sync-compactor: must provide two or more files to compact (--compact-file-paths has ${files.length})`);
+  const [{ compactSyncFiles }, { expandGrants }] = await Promise.all([import("../store/compact.ts"), import("../sync/expand.ts")]);
   const result = await compactSyncFiles({
     files,
     syncIds,

@@ -4,8 +4,8 @@
  * spelling (`api_key`) is accepted too. Values use YAML types (true, 3, lists) or the strings the env accepts.
  */
 import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { isAbsolute, resolve } from "node:path";
-import { parse, YAMLError } from "yaml";
 import { ConfigError } from "./errors.ts";
 
 export const CONFIG_PATH_ENV = "BATON_CONFIG_PATH";
@@ -33,6 +33,8 @@ export function loadConfigFile(env: Readonly<Record<string, string | undefined>>
     const code = (err as NodeJS.ErrnoException).code ?? "read error";
     throw new ConfigError([{ label: path, message: `cannot read the config file (${code})` }]);
   }
+  // The YAML parser (72 modules) loads only when there is a file to parse: most runs have none.
+  const { parse, YAMLError } = createRequire(import.meta.url)("yaml") as typeof import("yaml");
   let parsed: unknown;
   try {
     parsed = parse(text);

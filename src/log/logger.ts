@@ -3,9 +3,10 @@
  * the process exits right after a line) to stderr or to an injected sink, in JSON or a human console format,
  * and scrubs every line of registered secret values after pino has censored the known key names.
  */
+import { createRequire } from "node:module";
 import { pino, stdSerializers } from "pino";
 import type { Logger } from "pino";
-import { prettyFactory } from "pino-pretty";
+import type { prettyFactory as PrettyFactory } from "pino-pretty";
 import { redactText, registerSecret, REDACTED } from "./secrets.ts";
 import { pinoRedactPaths, redactObject } from "./sensitive-keys.ts";
 
@@ -37,6 +38,8 @@ function scrubbingSink(format: LogFormat, out: LineSink, colorize: boolean): Lin
   if (format === "json") {
     return { write: (line: string) => out.write(redactText(line)) };
   }
+  // pino-pretty (30 modules) loads only for the console format: JSON logs, the image's default, never need it.
+  const { prettyFactory } = createRequire(import.meta.url)("pino-pretty") as { prettyFactory: typeof PrettyFactory };
   const prettify = prettyFactory({
     colorize,
     translateTime: "SYS:HH:MM:ss.l",

@@ -7,8 +7,8 @@
  * fallback (the connector's own constraints must allow them to be absent in that case).
  */
 import { z } from "zod";
-import { field } from "../../../src/index.ts";
-import type { ConstraintDecl } from "../../../src/index.ts";
+import { field } from "../../../src/runner.ts";
+import type { ConstraintDecl } from "../../../src/runner.ts";
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;

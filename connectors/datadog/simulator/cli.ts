@@ -6,11 +6,11 @@
  * `simulate --help` and `help simulate`, and reports bad values in the one error format of the CLI.
  */
 import { z } from "zod";
-import { UsageError } from "../../../src/index.ts";
-import type { OutStream } from "../../../src/index.ts";
-import { field, type ValuesOf } from "../../../src/index.ts";
+import { UsageError } from "../../../src/runner.ts";
+import type { OutStream } from "../../../src/runner.ts";
+import { field, type ValuesOf } from "../../../src/runner.ts";
 import { DEFAULT_COUNTS } from "./generate.ts";
-import { startSimulator, type SimulatorOptions } from "./index.ts";
+import type { SimulatorOptions } from "./index.ts";
 import { parseRateLimit } from "./rate-limit.ts";
 
 const rateLimitText = field.string({
@@ -68,6 +68,8 @@ export function simulatorOptions(values: SimulateValues): SimulatorOptions {
 
 /** Serves until `signal` aborts; the first stdout line is the JSON connection info. */
 export async function serveSimulator(options: SimulatorOptions, stdout: OutStream, signal: AbortSignal): Promise<void> {
+  // The simulator's server loads when it starts: the flags above are all that `--help` needs.
+  const { startSimulator } = await import("./index.ts");
   let sim;
   try {
     sim = await startSimulator(options);
