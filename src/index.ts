@@ -101,6 +101,9 @@ export type { EgressPolicy } from "./http/egress.ts";
 export { defineHostedConnector } from "./hosted/definition.ts";
 export type { HostedConnectorDefinition, HostedBuildEnv, HostedBuilt } from "./hosted/definition.ts";
 export { startHostedRuntime, HostedReloadError } from "./hosted/runtime.ts";
+/** The Lambda handler (nodejs24.x) and the `lambda` subcommand (container images, the Runtime API). */
+export { createLambdaHandler } from "./hosted/handler.ts";
+export { lambdaCommand } from "./hosted/lambda-command.ts";
 export type { HostedRuntime, Generation, InvocationAuthSettings, ColdStartTimings } from "./hosted/runtime.ts";
 
 // ── Logging: the logger type handlers receive, and how to keep a value out of every log line ──

@@ -19,8 +19,13 @@ import type { InvocationVerifier } from "./auth.ts";
 import { firstHeader, headerStruct, response, type HeaderMap } from "./envelope.ts";
 import { OK_STATUS, status, statusForError } from "./status.ts";
 
-/** Registered without an implementation, as in `serve` (src/grpc/connector-server.ts): their methods are UNIMPLEMENTED. */
-const emptyServices: readonly DescService[] = [AssetService, EventService, TicketsService, ActionService];
+/**
+ * Registered without an implementation, as in `serve` (src/grpc/connector-server.ts): their methods are UNIMPLEMENTED.
+ * Whichever of them connectorServices implements is routed to the connector instead.
+ */
+const emptyServices: readonly DescService[] = [AssetService, EventService, TicketsService, ActionService].filter(
+  (s) => !(connectorServices as readonly DescService[]).includes(s),
+);
 
 interface RoutedMethod {
   method: DescMethod;

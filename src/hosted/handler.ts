@@ -26,7 +26,7 @@ export const CONFIG_VERSION_HEADER = "x-baton-connector-config-version";
 
 /** What the invocation path needs of the runtime (src/hosted/runtime.ts's HostedRuntime has it). */
 export interface InvocationRuntime {
-  acquire(requestedVersion: string | undefined): Promise<{ generation: { readonly rpc: ConnectorRpc; readonly logger?: Logger }; release(): void }>;
+  acquire(requestedVersion: string | undefined, signal?: AbortSignal): Promise<{ generation: { readonly rpc: ConnectorRpc; readonly logger?: Logger }; release(): void }>;
 }
 
 export interface InvocationOptions {
@@ -46,6 +46,13 @@ function reloadFailure(err: unknown): Response {
   return response({ status: anyPack(StatusSchema, st) });
 }
 
+function invocationSignal(opts: InvocationOptions): AbortSignal | undefined {
+  const signals = [opts.signal, Number.isFinite(opts.remainingMs) ? AbortSignal.timeout(Math.max(0, opts.remainingMs!)) : undefined].filter(
+    (s): s is AbortSignal => s !== undefined,
+  );
+  return signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+}
+
 /** The invocation path over a started runtime and verifier (the Lambda handler and `baton-datadog lambda` share it). */
 export function createInvocationHandler(runtime: InvocationRuntime, verifier: InvocationVerifier, options: { logger?: Logger } = {}): InvokeFn {
   return async (event, opts = {}) => {
@@ -58,7 +65,8 @@ export function createInvocationHandler(runtime: InvocationRuntime, verifier: In
       const headers = readHeaders(request.headers);
       let lease: Awaited<ReturnType<InvocationRuntime["acquire"]>>;
       try {
-        lease = await runtime.acquire(firstHeader(headers, CONFIG_VERSION_HEADER) || undefined);
+        // A reload runs within the invocation's deadline (Go: the invocation context).
+        lease = await runtime.acquire(firstHeader(headers, CONFIG_VERSION_HEADER) || undefined, invocationSignal(opts));
       } catch (err) {
         answerIn = "legacy"; // built outside the transport server in Go, hence never the v2 echo
         logger?.error({ err: err instanceof Error ? err.message : String(err) }, "config reload failed; the previous generation keeps serving");
