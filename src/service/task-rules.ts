@@ -27,8 +27,8 @@ export const malformedTask = (reason: string) => new TaskFailure(Code.UNKNOWN, `
 
 /**
  * Why `task` cannot be run, or undefined when it can. The kinds this service runs are listed; every other kind
- * (event feeds, tickets, actions, diffs, compaction, a type this build does not know) is unsupported. For the
- * action kinds Go's own checks come first (retryable UNKNOWN, no marker).
+ * (the local-only event_feed, tickets, diffs, compaction, a type this build does not know) is unsupported. The
+ * action kinds have Go's own checks (retryable UNKNOWN, no marker).
  */
 export function refuseTask(task: Task): TaskFailure | undefined {
   const t = task.taskType;
@@ -52,11 +52,15 @@ export function refuseTask(task: Task): TaskFailure | undefined {
       return t.value.identityId && t.value.credentialOptions && t.value.encryptionConfigs.length > 0
         ? undefined
         : malformedTask("malformed issue credential task");
+    case "actionListSchemas":
+    case "listEventFeeds":
+    case "listEvents":
+      return undefined;
     case "actionGetSchema":
     case "actionInvoke":
-      return t.value.name ? unsupportedTask() : new TaskFailure(Code.UNKNOWN, "action name required", false);
+      return t.value.name ? undefined : new TaskFailure(Code.UNKNOWN, "action name required", false);
     case "actionStatus":
-      return t.value.id ? unsupportedTask() : new TaskFailure(Code.UNKNOWN, "action id required", false);
+      return t.value.id ? undefined : new TaskFailure(Code.UNKNOWN, "action id required", false);
     default:
       return unsupportedTask();
   }

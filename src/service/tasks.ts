@@ -27,6 +27,7 @@ import { malformedTask, refuseTask, unsupportedTask } from "./task-rules.ts";
 import type { ServiceSyncScope } from "../sync/scope.ts";
 import type { TargetedResource } from "../sync/targets.ts";
 import { uploadSyncFile } from "./upload.ts";
+import { actionGetSchema, actionInvoke, actionListSchemas, actionStatus, listEventFeeds, listEvents } from "./action-event-tasks.ts";
 
 export type TaskKind = NonNullable<Task["taskType"]["case"]>;
 
@@ -146,6 +147,18 @@ export async function executeTask(ctx: TaskContext): Promise<Any | undefined> {
           { signal },
         ),
       );
+    case "actionListSchemas":
+      return actionListSchemas(rpc, t.value, signal);
+    case "actionGetSchema":
+      return actionGetSchema(rpc, t.value, signal);
+    case "actionInvoke":
+      return actionInvoke(rpc, t.value, signal);
+    case "actionStatus":
+      return actionStatus(rpc, t.value, signal);
+    case "listEventFeeds":
+      return listEventFeeds(rpc, signal);
+    case "listEvents":
+      return listEvents(rpc, t.value, signal);
     default:
       throw unsupportedTask();
   }

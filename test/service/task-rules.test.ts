@@ -30,6 +30,12 @@ describe("refuseTask", () => {
       task({ taskType: { case: "deleteResource", value: { resourceId: rid } } }),
       task({ taskType: { case: "rotateCredentials", value: { resourceId: rid } } }),
       task({ taskType: { case: "issueCredential", value: { identityId: rid, credentialOptions: {}, encryptionConfigs: [{}] } } }),
+      task({ taskType: { case: "listEvents", value: {} } }),
+      task({ taskType: { case: "listEventFeeds", value: {} } }),
+      task({ taskType: { case: "actionListSchemas", value: {} } }),
+      task({ taskType: { case: "actionGetSchema", value: { name: "x" } } }),
+      task({ taskType: { case: "actionInvoke", value: { name: "x" } } }),
+      task({ taskType: { case: "actionStatus", value: { id: "x" } } }),
     ]) {
       expect(refusal(t), t.taskType.case).toBeUndefined();
     }
@@ -58,11 +64,7 @@ describe("refuseTask", () => {
       task({ taskType: { case: "eventFeed", value: {} } }),
       task({ taskType: { case: "createSyncDiff", value: {} } }),
       task({ taskType: { case: "compactSyncs", value: {} } }),
-      task({ taskType: { case: "listEvents", value: {} } }),
-      task({ taskType: { case: "listEventFeeds", value: {} } }),
       task({ taskType: { case: "createTicketTask", value: {} } }),
-      task({ taskType: { case: "actionListSchemas", value: {} } }),
-      task({ taskType: { case: "actionInvoke", value: { name: "x" } } }),
     ]) {
       expect(refusal(t)).toEqual(unsupported);
     }
