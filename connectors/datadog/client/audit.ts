@@ -22,7 +22,7 @@ export const AUDIT_OPERATIONS = {
 /** Datadog's page[limit] maximum. */
 export const MAX_AUDIT_PAGE = 1000;
 /** Longer cursors are refused: ours must fit Baton's 4096-byte event cursor with room for its own state. */
-export const MAX_AUDIT_CURSOR = 3000;
+export const MAX_AUDIT_CURSOR = 1500;
 const MAX_TEXT = 512;
 const MAX_IDS_PER_EVENT = 100;
 
