@@ -109,6 +109,7 @@ describe("hosted runtime against the test platform", () => {
     expect(bad).toBeInstanceOf(ConnectorError);
     expect(bad.message).toMatch(/sync id "not-a-ksuid" is not 27 letters and digits/);
     expect(platform.grpcCalls.filter((c) => c.method.includes("BatonSessionService")).every((c) => c.outcome === "ok")).toBe(true);
+    expect(platform.counters.tokenRequests).toBe(2); // one token (after its nonce challenge) for every call so far
   });
 
   it("reloads once for a new config version, not again for the same one, and labels by the served version", async () => {
@@ -200,6 +201,22 @@ describe("hosted cold-start failures", () => {
       const region = await rejection(start({ ...p.env, AWS_REGION: undefined }));
       expect(region.message).toMatch(/AWS_REGION: is not set/);
       expect(p.counters.tokenRequests).toBe(0);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it("a token that lives under 20 s is fetched again for every call (oauth2's 10 s early expiry, twice)", async () => {
+    const p = await startHostedPlatform({ pki, tokenExpiresInSeconds: 15, config: { config: good, version: "v1" } });
+    const c = testConnector();
+    try {
+      const rt = await startHostedRuntime(c.def, p.env, { logger });
+      const before = p.counters.tokenRequests;
+      await c.builds[0]!.env.sessions.set(SYNC_ID, "k", new Uint8Array([1]));
+      await c.builds[0]!.env.sessions.set(SYNC_ID, "k", new Uint8Array([2]));
+      expect(p.counters.tokenRequests - before).toBe(2); // the nonce is kept: no new challenge
+      expect(p.tokenRequests.slice(before).every((t) => t.status === 200)).toBe(true);
+      await rt.close();
     } finally {
       await p.close();
     }
