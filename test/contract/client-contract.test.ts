@@ -7,6 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DatadogClient, OPERATIONS, StaticKeyProvider, type OperationId, type Page } from "../../connectors/datadog/client/index.ts";
 import { heldPermissions } from "../../connectors/datadog/client/write-permissions.ts";
+import { AUDIT_OPERATIONS, listAuditEventsPage } from "../../connectors/datadog/client/audit.ts";
+import { setUserDisabled, USER_STATE_OPERATIONS } from "../../connectors/datadog/client/user-state.ts";
 import { startSimulator, type Simulator } from "../../connectors/datadog/simulator/index.ts";
 import { checkExchanges } from "./check-exchanges.ts";
 import { classifyRequest, loadSpec, matchOperation, type Spec } from "./openapi.ts";
@@ -55,12 +57,15 @@ function expectConformant(): Record<string, number> {
   return report.operations;
 }
 
+/** The operations of client/audit.ts and client/user-state.ts. */
+const AUDIT_AND_USER_STATE = [...Object.keys(AUDIT_OPERATIONS), ...Object.keys(USER_STATE_OPERATIONS)];
+
 const simulatorServes = (id: OperationId) => sim.routes().some((r) => r.method === OPERATIONS[id].method && r.template === OPERATIONS[id].path);
 
 describe("the Datadog client's operations are Datadog's documented operations", () => {
   it("each entry of OPERATIONS is the spec's operation of that id, method and template", () => {
     const mismatches: string[] = [];
-    for (const [id, info] of Object.entries(OPERATIONS)) {
+    for (const [id, info] of Object.entries({ ...OPERATIONS, ...AUDIT_OPERATIONS, ...USER_STATE_OPERATIONS })) {
       const cls = classifyRequest(spec, info.method, info.path);
       if (cls.kind === "allow-listed") continue;
       const match = matchOperation(spec, info.method, info.path);
@@ -165,7 +170,24 @@ describe("the Datadog client's operations are Datadog's documented operations", 
     const exercised = new Set([...writes, "Validate", "ListUsers", "GetUser", "ListRoles", "ListRoleUsers", "ListRolePermissions", "ListPermissions",
       "ListTeams", "GetTeamMemberships", "GetOnCallTeamRoutingRules", "GetOnCallEscalationPolicy", "GetOnCallSchedule", "ListAPIKeys",
       "ListApplicationKeys", "GetApplicationKey", "ListServiceAccountApplicationKeys", "GetTeam", "GetAPIKey",
-      "ListCurrentUserApplicationKeys", "ListUserPermissions"]);
+      "ListCurrentUserApplicationKeys", "ListUserPermissions", ...AUDIT_AND_USER_STATE]);
     expect(Object.keys(OPERATIONS).filter((id) => !exercised.has(id))).toEqual([]);
+  });
+
+  it("the Audit Trail (a cursor followed) and UpdateUser, called from the client's other modules, conform", async () => {
+    const from = new Date(Date.now() - 60 * 60 * 1000);
+    const query = '@evt.name:("Access Management" OR "Teams Management" OR Authentication) @action:(created OR modified OR deleted)';
+    const first = await listAuditEventsPage(client, { query, from, limit: 3 });
+    expect(first.entries).toHaveLength(3);
+    expect(first.after).toBeDefined();
+    const second = await listAuditEventsPage(client, { query, from, limit: 3, cursor: first.after });
+    expect(second.entries.length).toBeGreaterThan(0);
+    expect(second.entries[0].timestamp.getTime()).toBeGreaterThanOrEqual(first.entries[2].timestamp.getTime());
+    const user = sim.org.users.values().find((u) => !u.serviceAccount && !u.disabled)!;
+    expect((await setUserDisabled(client, user.id, true)).attributes.disabled).toBe(true);
+    expect((await setUserDisabled(client, user.id, false)).attributes.disabled).toBe(false);
+    const operations = expectConformant();
+    expect(Object.keys(operations).sort()).toEqual([...AUDIT_AND_USER_STATE].sort());
+    expect(operations.ListAuditLogs).toBe(2);
   });
 });
