@@ -1,0 +1,149 @@
+/**
+ * `npm run package:lambda`: the AWS Lambda deployment package (nodejs24.x, zip upload) of the Datadog connector.
+ *
+ * 1. Builds (`npm run build`: tsc into dist/ with the generated messages), unless --built names a directory that
+ *    already holds a build (its dist/, package.json and package-lock.json).
+ * 2. Installs the production dependencies alone (`npm ci --omit=dev --ignore-scripts`) into a staging directory.
+ * 3. Zips dist/ (JavaScript only: no declarations, source maps, tests, benches or simulator test support), bin/,
+ *    package.json (its "type": "module" makes the handler an ES module) and node_modules/ (without TypeScript files,
+ *    source maps and .bin links) into dist-lambda/baton-datadog-lambda.zip, written whole or not at all.
+ * 4. Prints the zip's size in bytes and MB, its entry count and unpacked size, and the handler name.
+ *
+ * Handler: dist/connectors/datadog/lambda.handler. Options: --out <zip>, --built <dir>.
+ */
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { delimiter, dirname, join, relative, resolve, sep } from "node:path";
+import { parseArgs } from "node:util";
+import { writeZip, type ZipEntryInput } from "./lambda-zip.ts";
+
+export const ROOT = resolve(import.meta.dirname, "..");
+export const HANDLER = "dist/connectors/datadog/lambda.handler";
+export const HANDLER_FILE = "dist/connectors/datadog/lambda.js";
+export const DEFAULT_OUT = join(ROOT, "dist-lambda", "baton-datadog-lambda.zip");
+/** Lambda's limits for a zip upload: 50 MB direct (larger goes through S3), 250 MB unzipped. */
+const DIRECT_UPLOAD_BYTES = 50 * 1024 * 1024;
+const UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024;
+
+export interface PackageResult {
+  zipPath: string;
+  zipBytes: number;
+  entries: number;
+  unpackedBytes: number;
+  handler: string;
+}
+
+/** What never runs in a function: type declarations, source maps, tests, benches, the simulator's test support. */
+function shippedFromDist(path: string): boolean {
+  return !(
+    /\.d\.[cm]?ts$/.test(path) ||
+    path.endsWith(".map") ||
+    /\.test\./.test(path) ||
+    /^dist\/connectors\/[^/]+\/bench\//.test(path) ||
+    /^dist\/connectors\/datadog\/simulator\/test-support\./.test(path)
+  );
+}
+
+function shippedFromModules(path: string): boolean {
+  return !(
+    // TypeScript sources and declarations: Node never runs .ts from node_modules (no type stripping there)
+    /\.[cm]?ts$/.test(path) ||
+    path.endsWith(".map") ||
+    // type-only packages (pulled in as dependencies of dependencies) hold nothing that runs
+    /(^|\/)node_modules\/@types\//.test(path) ||
+    path.startsWith("node_modules/.bin/") ||
+    path === "node_modules/.package-lock.json"
+  );
+}
+
+/** Regular files under `dir`, as '/'-separated paths relative to `base`; symlinks are not followed. */
+function walk(base: string, dir: string, out: string[] = []): string[] {
+  for (const name of readdirSync(dir)) {
+    const full = join(dir, name);
+    const st = lstatSync(full);
+    if (st.isDirectory()) walk(base, full, out);
+    else if (st.isFile()) out.push(relative(base, full).split(sep).join("/"));
+  }
+  return out;
+}
+
+function run(cmd: string, args: string[], cwd: string, what: string): void {
+  // npm runs scripts with the Node that runs this script (the repository's Node 24), not an older one on PATH.
+  const env = { ...process.env, PATH: [dirname(process.execPath), process.env.PATH ?? ""].join(delimiter) };
+  const r = spawnSync(cmd, args, { cwd, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 300_000 });
+  if (r.status !== 0) {
+    const tail = `${r.stderr ?? ""}${r.stdout ?? ""}`.trim().split("\n").slice(-8).join("\n");
+    throw new Error(`${what} failed (${cmd} ${args.join(" ")} in ${cwd}, exit ${r.status ?? r.signal ?? r.error?.message}):\n${tail}`);
+  }
+}
+
+export function packageLambda(opts: { built?: string; out?: string; log?: (line: string) => void } = {}): PackageResult {
+  const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const out = resolve(opts.out ?? DEFAULT_OUT);
+  let built = opts.built ? resolve(opts.built) : ROOT;
+  if (!opts.built) {
+    log("building (npm run build)…");
+    run("npm", ["run", "build", "--silent"], ROOT, "the build");
+  }
+  if (!existsSync(join(built, HANDLER_FILE))) {
+    throw new Error(`the handler module ${HANDLER_FILE} is not in the build under ${built} (is connectors/datadog/lambda.ts there, and did the build run?)`);
+  }
+  built = resolve(built);
+
+  const staging = mkdtempSync(join(tmpdir(), "baton-lambda-stage-"));
+  try {
+    for (const f of ["package.json", "package-lock.json"]) {
+      const from = existsSync(join(built, f)) ? join(built, f) : join(ROOT, f);
+      cpSync(from, join(staging, f));
+    }
+    log("installing production dependencies (npm ci --omit=dev)…");
+    run("npm", ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"], staging, "installing the production dependencies");
+
+    const files: { name: string; from: string }[] = [];
+    for (const path of walk(built, join(built, "dist"))) if (shippedFromDist(path)) files.push({ name: path, from: join(built, path) });
+    const binDir = existsSync(join(built, "bin")) ? built : ROOT;
+    for (const path of walk(binDir, join(binDir, "bin"))) files.push({ name: path, from: join(binDir, path) });
+    files.push({ name: "package.json", from: join(staging, "package.json") });
+    if (existsSync(join(staging, "node_modules"))) {
+      for (const path of walk(staging, join(staging, "node_modules"))) if (shippedFromModules(path)) files.push({ name: path, from: join(staging, path) });
+    }
+    files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+
+    let unpackedBytes = 0;
+    const entries: ZipEntryInput[] = files.map(({ name, from }) => {
+      const data = readFileSync(from);
+      unpackedBytes += data.length;
+      // Lambda runs the code as another user than the owner: everything world-readable, executables kept so.
+      const mode = statSync(from).mode & 0o111 ? 0o755 : 0o644;
+      return { name, data, mode };
+    });
+    if (unpackedBytes > UNZIPPED_LIMIT_BYTES) {
+      throw new Error(`the package unpacks to ${unpackedBytes} bytes, past Lambda's ${UNZIPPED_LIMIT_BYTES}-byte limit for zip functions; use the container image`);
+    }
+    const zip = writeZip(entries);
+    mkdirSync(dirname(out), { recursive: true });
+    const partial = `${out}.partial-${process.pid}`;
+    writeFileSync(partial, zip);
+    renameSync(partial, out);
+
+    const mb = (zip.length / 1e6).toFixed(2);
+    const mib = (zip.length / 1024 / 1024).toFixed(2);
+    log(`${relative(process.cwd(), out) || out}: ${zip.length} bytes (${mb} MB, ${mib} MiB), ${entries.length} files, ${unpackedBytes} bytes unpacked`);
+    log(`handler: ${HANDLER} (runtime nodejs24.x)`);
+    if (zip.length > DIRECT_UPLOAD_BYTES) log(`note: larger than ${DIRECT_UPLOAD_BYTES} bytes: upload it through S3 (aws lambda update-function-code --s3-bucket …)`);
+    return { zipPath: out, zipBytes: zip.length, entries: entries.length, unpackedBytes, handler: HANDLER };
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.main) {
+  try {
+    const { values } = parseArgs({ options: { out: { type: "string" }, built: { type: "string" } }, strict: true });
+    packageLambda({ out: values.out, built: values.built });
+  } catch (err) {
+    process.stderr.write(`package:lambda: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The Lambda deployment zip (issue 15 item 7) as Lambda gets it: built into a private stage (test/package/stage.ts,
+ * the same build as `npm run build`), packaged by scripts/package-lambda.ts with the production dependencies alone,
+ * then unpacked with the zip reader into an empty directory and the handler module imported by Node 24 in a fresh
+ * process with an empty environment, as the nodejs24.x runtime would (handler dist/connectors/datadog/lambda.handler).
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readZip, type ZipEntry } from "../../scripts/lambda-zip.ts";
+import { HANDLER, HANDLER_FILE, packageLambda, type PackageResult } from "../../scripts/package-lambda.ts";
+import { stagePackage } from "../package/stage.ts";
+
+const dirs: string[] = [];
+let result: PackageResult | undefined;
+let entries: ZipEntry[] = [];
+let unpacked = "";
+let skipReason = "";
+
+beforeAll(() => {
+  let stage: string;
+  try {
+    stage = stagePackage();
+  } catch (err) {
+    skipReason = `the build toolchain is not usable here: ${(err as Error).message.split("\n")[0]}`;
+    return;
+  }
+  dirs.push(stage);
+  const out = mkdtempSync(join(tmpdir(), "baton-lambda-zip-"));
+  dirs.push(out);
+  try {
+    result = packageLambda({ built: stage, out: join(out, "baton-datadog-lambda.zip"), log: (line) => console.log(line) });
+  } catch (err) {
+    const message = (err as Error).message;
+    if (/installing the production dependencies failed/.test(message)) {
+      skipReason = `npm ci --omit=dev could not install (no registry and no npm cache?): ${message.split("\n").at(-1)}`;
+      return;
+    }
+    throw err;
+  }
+  entries = readZip(readFileSync(result.zipPath));
+  unpacked = mkdtempSync(join(tmpdir(), "baton-lambda-task-"));
+  dirs.push(unpacked);
+  for (const e of entries) {
+    mkdirSync(dirname(join(unpacked, e.name)), { recursive: true });
+    writeFileSync(join(unpacked, e.name), e.data, { mode: e.mode });
+  }
+}, 120_000);
+
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe("the Lambda deployment zip", () => {
+  it("holds the compiled handler, bin/, package.json and the production dependencies only", (ctx) => {
+    if (skipReason) return ctx.skip(skipReason);
+    const names = new Set(entries.map((e) => e.name));
+    expect(result!.handler).toBe(HANDLER);
+    expect(result!.entries).toBe(entries.length);
+    for (const f of [HANDLER_FILE, "package.json", "bin/baton-datadog.js", "dist/connectors/datadog/main.js", "dist/src/gen/c1/transport/v1/transport_pb.js", "node_modules/jose/package.json", "node_modules/@grpc/grpc-js/package.json", "node_modules/zod/package.json"]) {
+      expect(names.has(f), f).toBe(true);
+    }
+    expect(JSON.parse(readFileSync(join(unpacked, "package.json"), "utf8")).type).toBe("module");
+    const all = [...names];
+    // No dev dependencies: these are all devDependencies of package.json.
+    for (const dev of ["vitest", "typescript", "@bufbuild/buf", "@bufbuild/protoc-gen-es", "node", "ajv", "kubernetes-models", "@types/node"]) {
+      expect(all.filter((n) => n.startsWith(`node_modules/${dev}/`)), dev).toEqual([]);
+    }
+    expect(all.filter((n) => n.endsWith(".ts") || n.endsWith(".mts") || n.endsWith(".cts"))).toEqual([]);
+    expect(all.filter((n) => n.endsWith(".map"))).toEqual([]);
+    expect(all.filter((n) => /\.test\.|test-support|\/bench\//.test(n) && n.startsWith("dist/"))).toEqual([]);
+    expect(all.filter((n) => n.startsWith("node_modules/.bin/"))).toEqual([]);
+    // Lambda runs the code as a user other than the owner.
+    expect(entries.filter((e) => (e.mode & 0o444) !== 0o444).map((e) => e.name)).toEqual([]);
+    console.log(`zip: ${result!.zipBytes} bytes (${(result!.zipBytes / 1e6).toFixed(2)} MB), ${result!.entries} files, ${result!.unpackedBytes} bytes unpacked`);
+  });
+
+  it("the same files make the same zip (fixed timestamps, sorted entries)", (ctx) => {
+    if (skipReason) return ctx.skip(skipReason);
+    const names = entries.map((e) => e.name);
+    expect(names).toEqual([...names].sort());
+  });
+
+  it("its handler module imports with Node 24 in an empty environment and exports handler(event, context)", (ctx) => {
+    if (skipReason) return ctx.skip(skipReason);
+    const [file, exportName] = [HANDLER.slice(0, HANDLER.lastIndexOf(".")) + ".js", HANDLER.slice(HANDLER.lastIndexOf(".") + 1)];
+    const url = pathToFileURL(join(unpacked, file)).href;
+    const script = `const started = performance.now(); const m = await import(${JSON.stringify(url)}); const h = m[${JSON.stringify(exportName)}];
+      process.stdout.write(JSON.stringify({ type: typeof h, arity: typeof h === "function" ? h.length : -1, ms: Math.round(performance.now() - started) }));`;
+    // cwd = the task root and no environment beyond PATH: nothing from the checkout can leak into the import.
+    const child = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: unpacked, env: { PATH: "/usr/bin:/bin" }, encoding: "utf8", timeout: 30_000 });
+    expect(child.stderr).toBe("");
+    expect(child.status).toBe(0);
+    const loaded = JSON.parse(child.stdout) as { type: string; arity: number; ms: number };
+    expect(loaded.type).toBe("function");
+    console.log(`handler module import from the unpacked zip: ${loaded.ms} ms`);
+  });
+});
