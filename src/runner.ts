@@ -11,6 +11,8 @@ export { defineCommand } from "./cli/spec.ts";
 export type { BaseContext, CliIo, CommandContext, CommandSpec, ConnectorCliSpec, OutStream, ProvisioningOperation, RunContext, RunHandlers } from "./cli/spec.ts";
 export { ExitCode, UsageError } from "./cli/errors.ts";
 export { runServiceMode, serveCommand, type WithConnectorRpc } from "./cli/modes.ts";
+/** `lambda`: the hosted runtime under the Lambda Runtime API (container images); loads the runtime only when it runs. */
+export { lambdaCommand } from "./hosted/lambda-command.ts";
 export { field } from "./config/fields.ts";
 export type { FieldDecl, FieldMap, ValuesOf } from "./config/fields.ts";
 export { defineConfig, mergeConfigs } from "./config/define.ts";

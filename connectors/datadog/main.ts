@@ -6,7 +6,7 @@
  * commands' flags, so `--version` and `--help` answer without loading the connector. What each command does is
  * in cli-run.ts, imported when one runs.
  */
-import { runConnectorCliMain, defineCommand, serveCommand, type ConnectorCliSpec, type WithConnectorRpc } from "../../src/runner.ts";
+import { runConnectorCliMain, defineCommand, lambdaCommand, serveCommand, type ConnectorCliSpec, type WithConnectorRpc } from "../../src/runner.ts";
 import { field } from "../../src/runner.ts";
 import { DEMO_FILE } from "./demo.ts";
 import { datadogConfig, type DatadogConfig } from "./config.ts";
@@ -53,7 +53,7 @@ export const datadogCli: ConnectorCliSpec<typeof datadogConfig> = {
     service: async (ctx) => (await run()).service(ctx),
     capabilities: async (ctx) => (await run()).capabilities(ctx.logger),
   },
-  commands: [demo, simulate, check, serveCommand(withRpc)],
+  commands: [demo, simulate, check, serveCommand(withRpc), lambdaCommand(async () => (await import("./hosted.ts")).datadogHosted)],
 };
 
 export async function main(argv: string[]): Promise<void> {
