@@ -187,6 +187,16 @@ async function runDefault(spec: AnySpec, session: Session<AnyConfig>): Promise<n
     await runSyncFileOperation(fileOperation, base);
     return ExitCode.OK;
   }
+  if (base.sdk.listActionSchemas || base.sdk.invokeAction || base.sdk.eventFeed) {
+    const { localOperation, runLocalOperation } = await import("./actions-events.ts");
+    const local = localOperation(base.sdk);
+    if (local) {
+      if (provisioningOperation(base.sdk)) throw new UsageError("an action or event-feed flag cannot be combined with a provisioning operation");
+      if (!spec.run.withRpc) throw new UsageError(`${spec.name} does not support --list-action-schemas, --invoke-action or --event-feed`);
+      await spec.run.withRpc(session.loadConfig(), base.logger, base.sdk.provisioning, (rpc) => runLocalOperation(local, rpc, base.io, base.signal));
+      return ExitCode.OK;
+    }
+  }
   const operation = provisioningOperation(base.sdk);
   const config = session.loadConfig();
   const ctx: RunContext<AnyConfig> = { ...base, config, progress: new ProgressReporter({ status: session.status }) };

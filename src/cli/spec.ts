@@ -6,6 +6,7 @@ import type { ConfigurationMeta } from "../config/proto.ts";
 import type { SdkConfig } from "../config/sdk-fields.ts";
 import type { ProgressReporter, SyncResult, SyncSummary } from "./progress.ts";
 import type { OneShotSyncScope } from "../sync/scope.ts";
+import type { ConnectorRpc } from "../connector/rpc.ts";
 
 export interface OutStream {
   write(text: string): unknown;
@@ -59,6 +60,11 @@ export interface RunHandlers<C> {
   provision?(operation: ProvisioningOperation, ctx: RunContext<C>): Promise<void>;
   /** Service mode (`--client-id` and `--client-secret` set). Resolves when the service has stopped. */
   service?(ctx: RunContext<C>): Promise<void>;
+  /**
+   * Builds the connector and hands its RPC to `fn` (then closes it): what --list-action-schemas, --invoke-action
+   * and --event-feed run against. Absent: those flags are a usage error.
+   */
+  withRpc?<T>(config: C, logger: Logger, provisioning: boolean, fn: (rpc: ConnectorRpc) => Promise<T>): Promise<T>;
   /** The connector's capabilities, for the `capabilities` command (no connector config needed). */
   capabilities(ctx: BaseContext): ConnectorCapabilities | Promise<ConnectorCapabilities>;
 }

@@ -19,6 +19,12 @@ const jsonObject = z.string().refine(
   { message: 'must be a JSON object, e.g. {"name":"Ada Lovelace"}' },
 );
 
+// Go declares --event-feed a string and reads it as a bool (PROTOCOL-2.md §4.3): `--event-feed true` works there.
+const boolText = z.enum(["true", "false", "1", "0"], { message: "must be true or false" });
+const rfc3339 = z.string().refine((text) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i.test(text) && !Number.isNaN(Date.parse(text)), {
+  message: "must be an RFC 3339 time, e.g. 2026-01-31T08:00:00Z",
+});
+
 const byteSize = z.string().refine((text) => parseByteSize(text) !== undefined, {
   message: "must be a size in bytes, e.g. 512MiB, 2GiB, 1.5GB or 1048576",
 });
@@ -89,6 +95,16 @@ export const sdkConfig = defineConfig(
     skipFullSync: field.bool({ description: "In service mode, answer sync tasks with an empty sync instead of syncing", sdk: true }),
     skipEntitlementsAndGrants: field.bool({ description: "Sync resources only, without entitlements and grants", sdk: true }),
     skipGrants: field.bool({ description: "Skip grants in a targeted sync (--sync-resources)", hidden: true, sdk: true }),
+    // Actions and event feeds, one-shot (PROTOCOL-2.md §3.4, §4.3); run in src/cli/actions-events.ts.
+    invokeAction: field.string({ description: "Invoke the action with this name and wait until it settles", sdk: true }),
+    invokeActionArgs: field.string({ description: "The arguments of --invoke-action, as a JSON object", default: "{}", schema: jsonObject, sdk: true }),
+    invokeActionResourceType: field.string({ description: "The resource type of a resource-scoped --invoke-action", sdk: true }),
+    listActionSchemas: field.bool({ description: "Print the connector's actions, one JSON object a line", sdk: true }),
+    listActionSchemasResourceType: field.string({ description: "With --list-action-schemas: only this resource type's actions", sdk: true }),
+    eventFeed: field.string({ description: "true: print the events of --event-feed-id, one JSON object a line", schema: boolText, sdk: true }),
+    eventFeedId: field.string({ description: "The event feed --event-feed reads", sdk: true }),
+    eventFeedStartAt: field.string({ description: "The earliest event --event-feed prints, RFC 3339 (default: 24 hours ago)", schema: rfc3339, sdk: true }),
+    eventFeedCursor: field.string({ description: "Resume --event-feed from this cursor (the last one it printed)", sdk: true }),
   },
   {
     constraints: [
@@ -99,6 +115,9 @@ export const sdkConfig = defineConfig(
       { kind: "dependentOn", fields: ["rotateCredentialsPrintPlaintext"], dependsOn: ["rotateCredentials"] },
       { kind: "requiredTogether", fields: ["diffSyncs", "baseSyncId", "appliedSyncId"] },
       { kind: "requiredTogether", fields: ["compactSyncs", "compactFilePaths", "compactSyncIds", "compactOutputPath"] },
+      { kind: "dependentOn", fields: ["invokeActionResourceType"], dependsOn: ["invokeAction"] },
+      { kind: "dependentOn", fields: ["listActionSchemasResourceType"], dependsOn: ["listActionSchemas"] },
+      { kind: "dependentOn", fields: ["eventFeedId", "eventFeedStartAt", "eventFeedCursor"], dependsOn: ["eventFeed"] },
     ],
   },
 );
