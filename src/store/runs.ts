@@ -1,6 +1,6 @@
 // Which run of a multi-run c1z a reader shows, and which finished runs a file drops when a run ends
 // (PROTOCOL-2.md §1.7). Pure functions over the rows of v1_sync_runs, so both rules are testable on their own.
-import type { SyncRunRow } from "./store.ts";
+import type { SyncRunRow } from "./rows.ts";
 import { parseSqlTime } from "./time.ts";
 
 /** Finished runs a file keeps of the full kind (BATON_KEEP_SYNC_COUNT overrides it when > 0). */
