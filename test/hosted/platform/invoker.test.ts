@@ -112,6 +112,17 @@ describe("invoker", () => {
     });
   }
 
+  it("prunes annotations of unknown types from a legacy answer, as §4.2 says either side does", async () => {
+    const withUnknown: LambdaHandler = async (event) => {
+      const legacy = (await echoFunction(event, {})) as { resp: { metadata: Record<string, unknown> } };
+      legacy.resp.metadata.annotations = [{ "@type": "type.googleapis.com/not.known.v1.Thing", x: 1 }, { "@type": "type.googleapis.com/c1.connector.v2.RateLimitDescription", limit: "5" }];
+      return legacy;
+    };
+    const r = await invoke<ConnectorServiceGetMetadataResponse>(withUnknown, GET_METADATA, request, { encoding: "legacy" });
+    expect(r.status.code).toBe(0);
+    expect(r.response?.metadata?.annotations.map((a) => a.typeUrl)).toEqual(["type.googleapis.com/c1.connector.v2.RateLimitDescription"]);
+  });
+
   it("reports error statuses, a thrown function, an undecodable answer and a timeout", async () => {
     const unknown = await invoke(echoFunction, "/c1.connector.v2.Nope/Nope", request);
     expect(unknown.status).toMatchObject({ code: 12, message: "unknown method /c1.connector.v2.Nope/Nope" });

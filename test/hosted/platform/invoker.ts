@@ -110,6 +110,61 @@ export function buildEvent(method: string, request: Message, opts: InvokeOptions
   return encoding === "legacy" ? legacy : { ...legacy, v: 2, frame };
 }
 
+/** The @type's message name of an annotation element, undefined when it has none that parses. */
+function annotationType(element: unknown): string | undefined {
+  if (element === null || typeof element !== "object" || Array.isArray(element)) return undefined;
+  const url = (element as Record<string, unknown>)["@type"];
+  if (typeof url !== "string") return undefined;
+  const name = url.slice(url.lastIndexOf("/") + 1);
+  return name || undefined;
+}
+
+/**
+ * §4.2's retry, as the Go invoker does it on a legacy answer: in every array under a key named `annotations`, at
+ * any depth, drop the elements whose @type this registry does not know (elements without a usable @type are
+ * dropped only when some element of that array has one). Returns how many were dropped.
+ */
+export function pruneAnnotations(value: JsonValue, depth = 0): { value: JsonValue; dropped: number } {
+  if (depth > 100 || value === null || typeof value !== "object") return { value, dropped: 0 };
+  let dropped = 0;
+  if (Array.isArray(value)) {
+    const items = value.map((v) => {
+      const r = pruneAnnotations(v, depth + 1);
+      dropped += r.dropped;
+      return r.value;
+    });
+    return { value: items, dropped };
+  }
+  const out: Record<string, JsonValue> = {};
+  for (const [key, v] of Object.entries(value)) {
+    let child = v;
+    if (key === "annotations" && Array.isArray(v)) {
+      const anyTyped = v.some((e) => annotationType(e) !== undefined);
+      child = v.filter((e) => {
+        const name = annotationType(e);
+        const keep = name === undefined ? !anyTyped : invokerRegistry.getMessage(name) !== undefined;
+        if (!keep) dropped++;
+        return keep;
+      });
+    }
+    const r = pruneAnnotations(child, depth + 1);
+    dropped += r.dropped;
+    out[key] = r.value;
+  }
+  return { value: out, dropped };
+}
+
+function decodeLegacyResponse(json: JsonValue): Response {
+  const options = { registry: invokerRegistry, ignoreUnknownFields: true };
+  try {
+    return fromJson(ResponseSchema, json, options);
+  } catch (first) {
+    const { value, dropped } = pruneAnnotations(json);
+    if (dropped === 0) throw first;
+    return fromJson(ResponseSchema, value, options);
+  }
+}
+
 /** Decodes a function result: the v2 frame when it has one, else legacy protojson (the invoker accepts both). */
 export function decodeResult(raw: unknown, expectedOutput?: DescMessage): Omit<InvokeResult, "raw" | "durationMs"> {
   let response: Response;
@@ -125,7 +180,7 @@ export function decodeResult(raw: unknown, expectedOutput?: DescMessage): Omit<I
       response = fromBinary(ResponseSchema, Buffer.from(frame, "base64"));
       encoding = "v2";
     } else {
-      response = fromJson(ResponseSchema, raw as JsonValue, { registry: invokerRegistry, ignoreUnknownFields: true });
+      response = decodeLegacyResponse(raw as JsonValue);
       encoding = "legacy";
     }
   } catch (err) {
