@@ -52,6 +52,8 @@ export const datadogCli: ConnectorCliSpec<typeof datadogConfig> = {
     provision: async (op, ctx) => (await run()).provision(op, ctx),
     service: async (ctx) => (await run()).service(ctx),
     capabilities: async (ctx) => (await run()).capabilities(ctx.logger),
+    // --list-action-schemas, --invoke-action, --event-feed
+    withRpc,
   },
   commands: [demo, simulate, check, serveCommand(withRpc), lambdaCommand(async () => (await import("./hosted.ts")).datadogHosted)],
 };
