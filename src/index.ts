@@ -18,7 +18,19 @@ export type {
   CredentialManager,
   ResourceDeleter,
   TenantIdentity,
+  ListedResource,
 } from "./connector/types.ts";
+
+// ── ctx.session: values kept per sync (in the c1z for a one-shot sync, in memory for `serve`) ──
+export {
+  sessionStoreFor,
+  memorySessionBackend,
+  storeSessionBackend,
+  withSessionBackend,
+  MAX_SESSION_KEY_CHARS,
+  MAX_SESSION_VALUE_BYTES,
+} from "./connector/session.ts";
+export type { SessionStore, SessionBackend, SessionValueStore } from "./connector/session.ts";
 export type { ActionDefinition, ActionOutcome, ActionProgress, ActionField, ActionConstraint } from "./connector/actions.ts";
 export type { EventFeed, EventPage, EventListRequest, FeedEvent } from "./connector/events.ts";
 export type { CredentialIssuer, CredentialIssueOption, IssueCredentialInput, IssuedCredential } from "./connector/credential-issuer.ts";

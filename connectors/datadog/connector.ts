@@ -1,6 +1,7 @@
 /**
  * The Datadog connector: users (service accounts included), roles and teams always; on-call schedules and
- * API / application keys when asked for. Which Datadog calls each type makes is in resources/*.ts.
+ * API / application keys when asked for. Each type is one file in resources/ (its ResourceType, operations,
+ * diagnosis read and syncer), listed in resources/registry.ts.
  *
  *   const connector = datadogConnector({ client, syncSchedules: true, syncSecrets: false, logger });
  *   const rpc = createConnectorService(connector, { logger, provisioning });
@@ -9,16 +10,10 @@ import type { Logger } from "pino";
 import { ConnectorError } from "../../src/index.ts";
 import type { Connector, ResourceSyncer } from "../../src/index.ts";
 import { diagnose, diagnosisError, type DatadogClient } from "./client/index.ts";
-import { apiKeySyncer } from "./resources/api-keys.ts";
-import { applicationKeySyncer } from "./resources/application-keys.ts";
+import { syncerDeps } from "./resources/deps.ts";
 import { datadogError } from "./resources/errors.ts";
-import { appLinks } from "./resources/links.ts";
-import { API_KEY, APPLICATION_KEY, SCHEDULE } from "./resources/resource-types.ts";
+import { RESOURCE_TYPES } from "./resources/registry.ts";
 import { envName, flagName } from "../../src/index.ts";
-import { roleSyncer } from "./resources/roles.ts";
-import { scheduleSyncer } from "./resources/schedules.ts";
-import { teamSyncer } from "./resources/teams.ts";
-import { userSyncer, type SyncerDeps } from "./resources/users.ts";
 
 export interface DatadogConnectorOptions {
   client: DatadogClient;
@@ -38,15 +33,14 @@ export interface DatadogConnectorOptions {
 
 export function datadogConnector(opts: DatadogConnectorOptions): Connector {
   const { client } = opts;
-  const deps: SyncerDeps = { client, links: appLinks(opts.siteUrl) };
-  const syncers: ResourceSyncer[] = [userSyncer(deps), roleSyncer(deps), teamSyncer(deps)];
-  if (opts.syncSchedules) syncers.push(scheduleSyncer(deps));
-  if (opts.syncSecrets) syncers.push(apiKeySyncer(deps), applicationKeySyncer(deps));
+  const deps = syncerDeps({ client, siteUrl: opts.siteUrl });
+  const syncers: ResourceSyncer[] = [];
   // Types that are off say which setting turns them on.
   const optionalResourceTypes: Record<string, string> = {};
-  const howTo = (key: "syncSchedules" | "syncSecrets") => `${flagName(key)} (${envName(key)}=true)`;
-  if (!opts.syncSchedules) optionalResourceTypes[SCHEDULE] = howTo("syncSchedules");
-  if (!opts.syncSecrets) optionalResourceTypes[API_KEY] = optionalResourceTypes[APPLICATION_KEY] = howTo("syncSecrets");
+  for (const type of RESOURCE_TYPES) {
+    if (!type.enabledBy || opts[type.enabledBy]) syncers.push(type.syncer(deps));
+    else optionalResourceTypes[type.type.id] = `${flagName(type.enabledBy)} (${envName(type.enabledBy)}=true)`;
+  }
 
   /*
    * The full diagnosis (API key, then one read per resource type) runs at a connector's first Validate. Once it

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { Code, ConnectorError, runConnectorCli, SyncStore } from "../../src/index.ts";
+import { Code, ConnectorError, runConnectorCli, sessionStoreFor, SyncStore } from "../../src/index.ts";
 import { fileConnector } from "./connector.ts";
 import { loadInput, MAX_INPUT_BYTES } from "./input.ts";
 import { fileCli } from "./main.ts";
@@ -185,7 +185,7 @@ describe("file connector: hostile input", () => {
 
   it("a page token the connector never gave out is INVALID_ARGUMENT", async () => {
     const users = fileConnector(await loadInput(SAMPLE)).syncers[0]!;
-    const ctx = { signal: new AbortController().signal, logger: undefined as never };
+    const ctx = { signal: new AbortController().signal, logger: undefined as never, session: sessionStoreFor(undefined, undefined) };
     for (const token of ["abc", "-1", "99999", "1e3"]) {
       const err = await users.list(ctx, undefined, token).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ConnectorError);

@@ -18,9 +18,12 @@ import { EntitlementsService } from "../gen/c1/connector/v2/entitlement_pb.js";
 import { GrantManagerService, GrantsService } from "../gen/c1/connector/v2/grant_pb.js";
 import { ActionService } from "../gen/c1/connector/v2/action_pb.js";
 import { EventService } from "../gen/c1/connector/v2/event_feed_pb.js";
+import type { SessionBackend } from "./session.ts";
 
 export interface RpcOptions {
   signal?: AbortSignal;
+  /** In process only: where ctx.session keeps this call's values (the sync engine passes its c1z's). */
+  sessions?: SessionBackend;
 }
 
 export type UnaryRpc<I extends DescMessage, O extends DescMessage> = (

@@ -54,7 +54,8 @@ import { createActionManager } from "./action-manager.ts";
 import { createEventService } from "./event-service.ts";
 import { issueCredential } from "./credential-issue.ts";
 import { envName, flagName } from "../config/names.ts";
-import type { CallContext, Connector, Page, ResourceSyncer } from "./types.ts";
+import type { CallContext, Connector, ListedResource, Page, ResourceSyncer } from "./types.ts";
+import { sessionStoreFor, type SessionBackend } from "./session.ts";
 
 /** The baton-sdk release whose wire contract we follow; ≥ 0.4.3 tells a Go engine it may send active_sync_id. */
 export const SDK_WIRE_VERSION = "0.25.0";
@@ -66,6 +67,11 @@ export interface ConnectorServiceOptions {
   logger: Logger;
   /** Provisioning RPCs answer FAILED_PRECONDITION unless this is true. */
   provisioning: boolean;
+  /**
+   * Where ctx.session keeps values per sync (the c1z for a one-shot sync, memory for `serve`). Without it, or
+   * for a call that names no sync, ctx.session keeps values for that call only.
+   */
+  sessions?: SessionBackend;
 }
 
 export function createConnectorService(connector: Connector, options: ConnectorServiceOptions): ConnectorRpc {
@@ -78,6 +84,7 @@ export function createConnectorService(connector: Connector, options: ConnectorS
     signal: opts?.signal ?? new AbortController().signal,
     logger: options.logger,
     activeSyncId: activeSyncId || undefined,
+    session: sessionStoreFor(opts?.sessions ?? options.sessions, activeSyncId || undefined),
   });
 
   // Actions, event feeds and issuance have their own modules (one job each); a misdeclared one fails here, at start.
@@ -112,12 +119,12 @@ export function createConnectorService(connector: Connector, options: ConnectorS
   const listForResource = async <T,>(
     req: { resource?: MessageInitShape<typeof ResourceSchema>; pageSize?: number; pageToken?: string; activeSyncId?: string },
     opts: RpcOptions | undefined,
-    list: (syncer: ResourceSyncer, ctx: CallContext, resource: Resource, pageToken: string) => Promise<Page<T>>,
+    list: (syncer: ResourceSyncer, ctx: CallContext, resource: ListedResource, pageToken: string) => Promise<Page<T>>,
   ) => {
     checkPaging({ pageSize: req.pageSize ?? 0, pageToken: req.pageToken ?? "" });
     const resource = asResource(req.resource);
     const id = checkResourceId("resource.id", resource.id);
-    const page = await list(syncerFor(id.resourceType), ctxOf(opts, req.activeSyncId), resource, req.pageToken ?? "");
+    const page = await list(syncerFor(id.resourceType), ctxOf(opts, req.activeSyncId), resource as ListedResource, req.pageToken ?? "");
     return { list: page.items, nextPageToken: page.nextPageToken ?? "", annotations: page.annotations ?? [] };
   };
 
@@ -193,7 +200,10 @@ export function createConnectorService(connector: Connector, options: ConnectorS
     },
 
     async listEntitlements(req, opts) {
-      const page = await listForResource(req, opts, (syncer, ctx, resource, token) => syncer.entitlements(ctx, resource, token));
+      const page = await listForResource(req, opts, (syncer, ctx, resource, token) =>
+        // A type that declares no entitlements has none: an empty page, as a Go connector answers.
+        syncer.entitlements ? syncer.entitlements(ctx, resource, token) : Promise.resolve({ items: [] }),
+      );
       return create(EntitlementsServiceListEntitlementsResponseSchema, page);
     },
 
@@ -210,7 +220,9 @@ export function createConnectorService(connector: Connector, options: ConnectorS
     },
 
     async listGrants(req, opts) {
-      const page = await listForResource(req, opts, (syncer, ctx, resource, token) => syncer.grants(ctx, resource, token));
+      const page = await listForResource(req, opts, (syncer, ctx, resource, token) =>
+        syncer.grants ? syncer.grants(ctx, resource, token) : Promise.resolve({ items: [] }),
+      );
       return create(GrantsServiceListGrantsResponseSchema, page);
     },
 

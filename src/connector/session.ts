@@ -9,6 +9,7 @@
  * for the length of the call and keeps nothing afterwards, so author code never branches on it.
  */
 import { Code, ConnectorError } from "./errors.ts";
+import type { ConnectorRpc, RpcOptions } from "./rpc.ts";
 
 /** What a connector author sees as ctx.session: values scoped to the sync the call belongs to. */
 export interface SessionStore {
@@ -218,4 +219,19 @@ export function storeSessionBackend(store: SessionValueStore): SessionBackend {
       seen.delete(syncId);
     },
   };
+}
+
+/**
+ * `rpc` with every call carrying `backend` as its session backend (unless the call names one): how the sync
+ * engine gives an in-process connector the c1z it is writing, and `serve` a memory backend. Over gRPC the
+ * option does not travel; the connector's own process decides where its values live.
+ */
+export function withSessionBackend(rpc: ConnectorRpc, backend: SessionBackend): ConnectorRpc {
+  return new Proxy(rpc, {
+    get(target, prop, receiver) {
+      const value: unknown = Reflect.get(target, prop, receiver);
+      if (typeof value !== "function") return value;
+      return (request: unknown, opts?: RpcOptions) => value.call(target, request, { ...opts, sessions: opts?.sessions ?? backend });
+    },
+  });
 }

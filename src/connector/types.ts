@@ -22,11 +22,13 @@ import type {
   ConnectorAccountCreationSchema_FieldSchema,
 } from "../gen/c1/connector/v2/connector_pb.js";
 import type { TenantIdentity } from "./tenant.ts";
+import type { SessionStore } from "./session.ts";
 import type { ActionDefinition } from "./actions.ts";
 import type { EventFeed } from "./events.ts";
 import type { CredentialIssuer } from "./credential-issuer.ts";
 
 export type { TenantIdentity } from "./tenant.ts";
+export type { SessionStore } from "./session.ts";
 
 /** What every connector call receives: cancellation and a logger scoped to the call. */
 export interface CallContext {
@@ -34,7 +36,15 @@ export interface CallContext {
   readonly logger: Logger;
   /** The sync this call belongs to, when the caller is a sync. */
   readonly activeSyncId?: string;
+  /**
+   * Values kept for the rest of this sync (a lookup fetched once, a discovery index), resumed with it when the
+   * sync is backed by a c1z. Always present: outside a sync it keeps values for this call only. See session.ts.
+   */
+  readonly session: SessionStore;
 }
+
+/** A resource the SDK hands to a syncer: its id is always there (the request was refused without one). */
+export type ListedResource = Resource & { readonly id: ResourceId };
 
 /** One page of a listing. An empty or absent `nextPageToken` ends the listing. */
 export interface Page<T> {
@@ -85,8 +95,10 @@ export interface ResourceDeleter {
 export interface ResourceSyncer {
   readonly resourceType: ResourceType;
   list(ctx: CallContext, parent: ResourceId | undefined, pageToken: string): Promise<Page<Resource>>;
-  entitlements(ctx: CallContext, resource: Resource, pageToken: string): Promise<Page<Entitlement>>;
-  grants(ctx: CallContext, resource: Resource, pageToken: string): Promise<Page<Grant>>;
+  /** The entitlements of one resource. Absent: the type has none, and the SDK answers an empty page. */
+  entitlements?(ctx: CallContext, resource: ListedResource, pageToken: string): Promise<Page<Entitlement>>;
+  /** The grants of one resource's entitlements. Absent: the type has none, and the SDK answers an empty page. */
+  grants?(ctx: CallContext, resource: ListedResource, pageToken: string): Promise<Page<Grant>>;
   /** Entitlements every resource of this type has; the engine copies them onto each resource. */
   staticEntitlements?(ctx: CallContext, pageToken: string): Promise<Page<Entitlement>>;
   /** Fetches one resource; throws ConnectorError NOT_FOUND when it does not exist. */

@@ -21,6 +21,7 @@ import { EnqueuePageTokensSchema } from "../gen/c1/connector/v2/annotation_type_
 import { entitlementId } from "../connector/builders.ts";
 import { Code, ConnectorError } from "../connector/errors.ts";
 import type { ConnectorRpc } from "../connector/rpc.ts";
+import { storeSessionBackend, withSessionBackend } from "../connector/session.ts";
 import { findTenantIdentity, type TenantIdentity } from "../connector/tenant.ts";
 import { SyncStore } from "../store/store.ts";
 import { drain } from "./pool.ts";
@@ -132,7 +133,9 @@ export async function runSync(options: SyncOptions): Promise<SyncResult> {
     maxDecodedBytes: options.maxDecodedBytes,
   });
   try {
-    const result = await new SyncRun(store, options).run();
+    // ctx.session of this run's calls keeps its values in this c1z (v1_connector_sessions): they resume with it.
+    const connector = withSessionBackend(options.connector, storeSessionBackend(store));
+    const result = await new SyncRun(store, { ...options, connector }).run();
     await store.saveTo(options.file);
     return result;
   } finally {

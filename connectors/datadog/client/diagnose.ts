@@ -2,7 +2,7 @@
  * Connection test for ConnectorService.Validate and the `check` subcommand: says precisely what is wrong.
  *
  * 1. GET /api/v1/validate checks the network path (DNS, TLS, proxy, timeout) and the API key alone.
- * 2. One small read per resource type (sent alongside step 1) checks the application key and its permissions (the permission each
+ * 2. One small read per resource type (each type's `diagnose` in resources/<type>.ts; sent alongside step 1) checks the application key and its permissions (the permission each
  *    operation needs comes from the spec's x-permission). Datadog answers 403 both for a bad application key and
  *    for a missing permission; when every read is refused and none of the refusals names a permission, the key
  *    itself is the problem; when some reads work, the refused ones lack their permission.
@@ -10,9 +10,9 @@
 import { Code, ConnectorError } from "../../../src/index.ts";
 import { HttpError, HttpErrorCode } from "../../../src/index.ts";
 import { API_KEY_HEADER } from "./credentials.ts";
-import { id, isValidId, path } from "./ids.ts";
 import type { DatadogClient } from "./datadog-client.ts";
 import { OPERATIONS, type OperationId } from "./operations.ts";
+import { RESOURCE_TYPES } from "../resources/registry.ts";
 import { validSitesText } from "./sites.ts";
 import { checkWrites, heldPermissions, writeNeeds } from "./write-permissions.ts";
 
@@ -136,22 +136,13 @@ export async function diagnose(client: DatadogClient, options: DiagnoseOptions =
   const small = { "page[size]": 1, "page[number]": 0 };
   const read = (operation: OperationId, path: string, query: Record<string, string | number> = small) =>
     client.http.request({ method: "GET", path, query, operation, signal: readSignal });
-  const probes: Probe[] = [
-    { resourceType: "user", what: "users", operation: "ListUsers", run: () => read("ListUsers", "/api/v2/users") },
-    { resourceType: "role", what: "roles", operation: "ListRoles", run: () => read("ListRoles", "/api/v2/roles") },
-    { resourceType: "team", what: "teams", operation: "ListTeams", run: () => read("ListTeams", "/api/v2/team") },
-  ];
-  if (options.syncSecrets) {
-    probes.push(
-      { resourceType: "api-key", what: "API keys", operation: "ListAPIKeys", run: () => read("ListAPIKeys", "/api/v2/api_keys") },
-      {
-        resourceType: "application-key",
-        what: "application keys",
-        operation: "ListApplicationKeys",
-        run: () => read("ListApplicationKeys", "/api/v2/application_keys"),
-      },
-    );
-  }
+  const enabled = RESOURCE_TYPES.filter((t) => !t.enabledBy || options[t.enabledBy]);
+  const probeOf = (type: (typeof enabled)[number], path: string, query?: Record<string, string | number>): Probe => {
+    const check = type.diagnose!;
+    const operation = check.operation.id as OperationId;
+    return { resourceType: type.type.id, what: check.what, operation, run: () => read(operation, path, query) };
+  };
+  const probes: Probe[] = enabled.filter((t) => t.diagnose && !t.diagnose.after).map((t) => probeOf(t, t.diagnose!.operation.path));
   const reading = Promise.all(
     probes.map(async (p) => {
       try {
@@ -200,33 +191,21 @@ export async function diagnose(client: DatadogClient, options: DiagnoseOptions =
 
   const results = await reading;
 
-  // Schedules: there is no list operation; reading one team's routing rules needs the same permission.
-  if (options.syncSchedules) {
-    const teams = results.find((r) => r.probe.resourceType === "team");
-    // The team answer is unchecked here: only an id of a team's shape may go into the probe's path (a team id
-    // of ".." would otherwise send GET /api/v2/on-call/teams/../routing-rules).
-    const teamData = (teams?.value as { body?: { data?: { id?: unknown }[] } } | undefined)?.body?.data;
-    const firstTeamId = Array.isArray(teamData) ? teamData.map((t) => t?.id).find((v) => isValidId("team", v)) : undefined;
-    const probe: Probe = {
-      resourceType: "schedule",
-      what: "on-call schedules",
-      operation: "GetOnCallTeamRoutingRules",
-      run: () => read("GetOnCallTeamRoutingRules", path`/api/v2/on-call/teams/${id.team(firstTeamId ?? "")}/routing-rules`, {}),
-    };
-    if (firstTeamId !== undefined) {
-      try {
-        results.push({ probe, value: await probe.run(), error: undefined });
-      } catch (error) {
-        results.push({ probe, value: undefined, error });
-      }
-    } else {
-      checks.push({
-        name: "read:schedule",
-        ok: true,
-        skipped: true,
-        resourceType: "schedule",
-        message: "On-call access not tested: no team is readable to start schedule discovery from.",
-      });
+  // Reads that start from another type's answer (on-call schedules from a team), once that answer is in.
+  for (const type of enabled) {
+    const after = type.diagnose?.after;
+    if (!after) continue;
+    const source = results.find((r) => r.probe.resourceType === after.type);
+    const readPath = source && source.error === undefined ? after.path((source.value as { body?: unknown } | undefined)?.body) : undefined;
+    if (readPath === undefined) {
+      checks.push({ name: `read:${type.type.id}`, ok: true, skipped: true, resourceType: type.type.id, message: after.skipped });
+      continue;
+    }
+    const probe = probeOf(type, readPath, {});
+    try {
+      results.push({ probe, value: await probe.run(), error: undefined });
+    } catch (error) {
+      results.push({ probe, value: undefined, error });
     }
   }
 

@@ -4,18 +4,40 @@
  * so the SecretTrait names the creator (`created_by_id`) and leaves `identity_id` empty.
  * Deleting the resource revokes the key; deleting a key that is already gone succeeds (idempotent).
  */
-import { annotate } from "../../../src/index.ts";
+import { annotate, resourceType } from "../../../src/index.ts";
 import { resourceId, secretResource } from "../../../src/index.ts";
 import type { ResourceDeleter, ResourceSyncer } from "../../../src/index.ts";
-import type { Resource } from "../../../src/messages.ts";
-import type { ApiKey } from "../client/index.ts";
+import { ResourceType_Trait, type Resource } from "../../../src/messages.ts";
+import type { ApiKey } from "../client/schemas.ts";
+import { op } from "../client/operation-info.ts";
+import type { SyncerDeps } from "./deps.ts";
 import { call, datadogError, isHttpStatus } from "./errors.ts";
+import { q } from "./links.ts";
 import { numberedPage } from "./paging.ts";
-import { API_KEY, apiKeyType, USER } from "./resource-types.ts";
-import type { SyncerDeps } from "./users.ts";
+import { datadogResourceType } from "./resource-type.ts";
+import { USER } from "./users.ts";
 import { dateOf, instantOf, latest, nonEmpty, profileOf } from "./values.ts";
 
-export function apiKeyToResource(key: ApiKey, links: SyncerDeps["links"]): Resource {
+export const API_KEY = "api-key";
+
+// Keys have neither entitlements nor grants: saying so on the type saves the engine two calls per key.
+export const apiKeyType = resourceType({
+  id: API_KEY,
+  displayName: "API Key",
+  description: "Datadog API keys (metadata only, never the key's value)",
+  traits: [ResourceType_Trait.SECRET],
+  annotations: [annotate.skipEntitlementsAndGrants()],
+});
+
+const operations = {
+  ListAPIKeys: op("ListAPIKeys", "GET", "/api/v2/api_keys", ["api_keys_read"], "list API keys"),
+  GetAPIKey: op("GetAPIKey", "GET", "/api/v2/api_keys/{api_key_id}", ["api_keys_read"], "read an API key"),
+  DeleteAPIKey: op("DeleteAPIKey", "DELETE", "/api/v2/api_keys/{api_key_id}", ["api_keys_delete"], "delete API keys"),
+} as const;
+
+const link = (deps: SyncerDeps, id: string) => deps.appLink(`/organization-settings/api-keys?id=${q(id)}`);
+
+export function apiKeyToResource(key: ApiKey, deps: SyncerDeps): Resource {
   const a = key.attributes ?? {};
   const creator = key.relationships?.created_by?.data?.id;
   // Older answers carry only `date_last_used`; newer ones also `last_used_date.timestamp`, which may be the
@@ -35,7 +57,7 @@ export function apiKeyToResource(key: ApiKey, links: SyncerDeps["links"]): Resou
       used_in_last_24_hours: a.used_in_last_24_hours,
     }),
     createdAt: dateOf(a.created_at),
-    annotations: links.apiKey(key.id),
+    annotations: link(deps, key.id),
     secret: {
       lastUsedAt: lastUsed,
       createdById: creator ? resourceId(USER, creator) : undefined,
@@ -64,23 +86,25 @@ export function keyDeleter(deps: SyncerDeps, what: string, del: (id: string, sig
 }
 
 export function apiKeySyncer(deps: SyncerDeps): ResourceSyncer {
-  const { client, links } = deps;
+  const { client } = deps;
   return {
     resourceType: apiKeyType,
     async list(ctx, _parent, pageToken) {
       const page = await numberedPage(pageToken, "API keys", (n) => call(client, () => client.listAPIKeysPage(n, ctx.signal)));
-      return { ...page, items: page.items.map((k) => apiKeyToResource(k, links)) };
-    },
-    async entitlements() {
-      return { items: [] };
-    },
-    async grants() {
-      return { items: [] };
+      return { ...page, items: page.items.map((k) => apiKeyToResource(k, deps)) };
     },
     async get(ctx, id) {
       const key = await call(client, () => client.getAPIKey(id.resource, ctx.signal), { notFound: `Datadog API key "${id.resource}" does not exist` });
-      return apiKeyToResource(key, links);
+      return apiKeyToResource(key, deps);
     },
     deleter: keyDeleter(deps, "API key", (id, signal) => client.deleteAPIKey(id, signal)),
   };
 }
+
+export const apiKeys = datadogResourceType({
+  type: apiKeyType,
+  operations,
+  enabledBy: "syncSecrets",
+  diagnose: { what: "API keys", operation: operations.ListAPIKeys },
+  syncer: apiKeySyncer,
+});

@@ -12,20 +12,62 @@
  * identities only for service accounts, so that is FAILED_PRECONDITION.
  */
 import { create } from "@bufbuild/protobuf";
-import { resourceId, secretResource } from "../../../src/index.ts";
+import { annotate, resourceId, resourceType, secretResource } from "../../../src/index.ts";
 import { Code, ConnectorError } from "../../../src/index.ts";
 import type { CredentialManager, ResourceSyncer } from "../../../src/index.ts";
 import { CapabilityDetailCredentialOption } from "../../../src/messages.ts";
-import { PlaintextDataSchema, type Resource } from "../../../src/messages.ts";
-import type { ApplicationKey } from "../client/index.ts";
+import { PlaintextDataSchema, ResourceType_Trait, type Resource } from "../../../src/messages.ts";
+import type { ApplicationKey } from "../client/schemas.ts";
+import { op } from "../client/operation-info.ts";
 import { keyDeleter } from "./api-keys.ts";
+import type { SyncerDeps } from "./deps.ts";
 import { call, datadogError, isHttpStatus } from "./errors.ts";
+import { q } from "./links.ts";
 import { numberedPage } from "./paging.ts";
-import { APPLICATION_KEY, applicationKeyType, USER } from "./resource-types.ts";
-import type { SyncerDeps } from "./users.ts";
+import { datadogResourceType } from "./resource-type.ts";
+import { USER } from "./users.ts";
 import { dateOf, nonEmpty, profileOf } from "./values.ts";
 
-export function applicationKeyToResource(key: ApplicationKey, links: SyncerDeps["links"]): Resource {
+export const APPLICATION_KEY = "application-key";
+
+export const applicationKeyType = resourceType({
+  id: APPLICATION_KEY,
+  displayName: "Application Key",
+  description: "Datadog application keys (metadata only, never the key's value)",
+  traits: [ResourceType_Trait.SECRET],
+  annotations: [annotate.skipEntitlementsAndGrants()],
+});
+
+const operations = {
+  ListApplicationKeys: op("ListApplicationKeys", "GET", "/api/v2/application_keys", ["org_app_keys_read"], "list application keys"),
+  GetApplicationKey: op("GetApplicationKey", "GET", "/api/v2/application_keys/{app_key_id}", ["org_app_keys_read"], "read an application key"),
+  DeleteApplicationKey: op("DeleteApplicationKey", "DELETE", "/api/v2/application_keys/{app_key_id}", ["org_app_keys_write"], "delete application keys"),
+  ListServiceAccountApplicationKeys: op(
+    "ListServiceAccountApplicationKeys",
+    "GET",
+    "/api/v2/service_accounts/{service_account_id}/application_keys",
+    ["service_account_write"],
+    "list a service account's application keys",
+  ),
+  CreateServiceAccountApplicationKey: op(
+    "CreateServiceAccountApplicationKey",
+    "POST",
+    "/api/v2/service_accounts/{service_account_id}/application_keys",
+    ["service_account_write"],
+    "create service account application keys",
+  ),
+  DeleteServiceAccountApplicationKey: op(
+    "DeleteServiceAccountApplicationKey",
+    "DELETE",
+    "/api/v2/service_accounts/{service_account_id}/application_keys/{app_key_id}",
+    ["service_account_write"],
+    "delete service account application keys",
+  ),
+} as const;
+
+const link = (deps: SyncerDeps, id: string) => deps.appLink(`/organization-settings/application-keys?id=${q(id)}`);
+
+export function applicationKeyToResource(key: ApplicationKey, deps: SyncerDeps): Resource {
   const a = key.attributes ?? {};
   const owner = key.relationships?.owned_by?.data?.id;
   const ownerId = owner ? resourceId(USER, owner) : undefined;
@@ -43,7 +85,7 @@ export function applicationKeyToResource(key: ApplicationKey, links: SyncerDeps[
       owner_id: owner,
     }),
     createdAt: dateOf(a.created_at),
-    annotations: links.applicationKey(key.id),
+    annotations: link(deps, key.id),
     secret: { lastUsedAt: dateOf(a.last_used_at), createdById: creator ? resourceId(USER, creator) : undefined, identityId: ownerId },
   });
 }
@@ -123,26 +165,28 @@ function credentialManager(deps: SyncerDeps): CredentialManager {
 }
 
 export function applicationKeySyncer(deps: SyncerDeps): ResourceSyncer {
-  const { client, links } = deps;
+  const { client } = deps;
   return {
     resourceType: applicationKeyType,
     async list(ctx, _parent, pageToken) {
       const page = await numberedPage(pageToken, "application keys", (n) => call(client, () => client.listApplicationKeysPage(n, ctx.signal)));
-      return { ...page, items: page.items.map((k) => applicationKeyToResource(k, links)) };
-    },
-    async entitlements() {
-      return { items: [] };
-    },
-    async grants() {
-      return { items: [] };
+      return { ...page, items: page.items.map((k) => applicationKeyToResource(k, deps)) };
     },
     async get(ctx, id) {
       const key = await call(client, () => client.getApplicationKey(id.resource, ctx.signal), {
         notFound: `Datadog application key "${id.resource}" does not exist`,
       });
-      return applicationKeyToResource(key, links);
+      return applicationKeyToResource(key, deps);
     },
     deleter: keyDeleter(deps, "application key", (id, signal) => client.deleteApplicationKey(id, signal)),
     credentialManager: credentialManager(deps),
   };
 }
+
+export const applicationKeys = datadogResourceType({
+  type: applicationKeyType,
+  operations,
+  enabledBy: "syncSecrets",
+  diagnose: { what: "application keys", operation: operations.ListApplicationKeys },
+  syncer: applicationKeySyncer,
+});

@@ -7,7 +7,7 @@
 import { annotate } from "../../../src/index.ts";
 import { Code, ConnectorError } from "../../../src/index.ts";
 import { HttpError, HttpErrorCode, toConnectorError } from "../../../src/index.ts";
-import type { DatadogClient } from "../client/index.ts";
+import type { DatadogClient } from "../client/datadog-client.ts";
 
 export interface ErrorContext {
   /** Sentence used for a 404, e.g. `Datadog user "abc" does not exist (principal user:abc)`. */

@@ -7,16 +7,14 @@
  */
 import { HttpError, HttpErrorCode } from "../../../src/index.ts";
 import { z } from "zod";
+// The client's leaf modules, not client/index.ts: see resource-type.ts.
+import type { DatadogClient } from "../client/datadog-client.ts";
+import { id, path } from "../client/ids.ts";
+import { nextPageNumber, teamsNextPage } from "../client/paging.ts";
+import { parseResponse } from "../client/parse.ts";
+import { readEntries, SkipTally } from "../client/tolerant.ts";
 import {
-  DatadogClient,
-  id,
-  nextPageNumber,
-  parseResponse,
-  path,
-  readEntries,
   RoleSchema,
-  SkipTally,
-  teamsNextPage,
   TEAM_MEMBERSHIP_ENTRY,
   TeamMembershipSchema,
   TeamMembershipsResponseSchema,
@@ -26,7 +24,7 @@ import {
   type Role,
   type TeamMembership,
   type User,
-} from "../client/index.ts";
+} from "../client/schemas.ts";
 
 const RoleResponseSchema = z.looseObject({ data: RoleSchema });
 

@@ -6,7 +6,7 @@ import type { Entitlement } from "../../../src/messages.ts";
 import type { Grant } from "../../../src/messages.ts";
 import type { Resource } from "../../../src/messages.ts";
 import { Code, ConnectorError } from "../../../src/index.ts";
-import { USER } from "./resource-types.ts";
+import { USER } from "./users.ts";
 
 /** The Datadog user id of a principal, which must be a `user` resource. */
 export function principalUserId(principal: Resource | undefined, action: string): string {
@@ -49,4 +49,3 @@ export function grantParts(grant: Grant, resourceType: string, slugs: readonly s
   return { ...target, userId };
 }
 
-export const userNotFound = (userId: string) => `Datadog user "${userId}" does not exist (principal user:${userId})`;

@@ -1,21 +1,47 @@
 /**
  * `role`: Datadog roles with one entitlement, `member`, held by the role's users. The permission names go in
  * the profile: the list answer already carries each role's permission ids, so names come from one
- * ListPermissions per sync (cached by sync id) instead of one request per role.
+ * ListPermissions per sync (kept in ctx.session, so a resumed sync does not ask again) instead of one request
+ * per role.
  */
-import { annotate } from "../../../src/index.ts";
+import { z } from "zod";
+import { annotate, resourceType } from "../../../src/index.ts";
 import { entitlement, grant, resourceId, roleResource } from "../../../src/index.ts";
 import { Code, ConnectorError } from "../../../src/index.ts";
 import type { CallContext, Provisioner, ResourceSyncer } from "../../../src/index.ts";
-import type { Resource } from "../../../src/messages.ts";
-import type { DatadogClient, Role } from "../client/index.ts";
+import { ResourceType_Trait, type Resource } from "../../../src/messages.ts";
+import type { DatadogClient } from "../client/datadog-client.ts";
+import type { Role } from "../client/schemas.ts";
+import { op } from "../client/operation-info.ts";
+import type { SyncerDeps } from "./deps.ts";
 import { call } from "./errors.ts";
+import { q } from "./links.ts";
 import { getRole } from "./lookups.ts";
 import { numberedPage } from "./paging.ts";
-import { entitlementTarget, grantParts, principalUserId, userNotFound } from "./provisioning.ts";
-import { ROLE, roleType, USER, userType } from "./resource-types.ts";
-import type { SyncerDeps } from "./users.ts";
+import { entitlementTarget, grantParts, principalUserId } from "./provisioning.ts";
+import { datadogResourceType } from "./resource-type.ts";
+import { USER, userNotFound, userType } from "./users.ts";
 import { dateOf, profileOf } from "./values.ts";
+
+export const ROLE = "role";
+
+export const roleType = resourceType({
+  id: ROLE,
+  displayName: "Role",
+  description: "Datadog roles; their permissions are in the profile",
+  traits: [ResourceType_Trait.ROLE],
+});
+
+const operations = {
+  ListRoles: op("ListRoles", "GET", "/api/v2/roles", ["user_access_read"], "list roles"),
+  ListPermissions: op("ListPermissions", "GET", "/api/v2/permissions", ["user_access_read"], "list permissions"),
+  ListRoleUsers: op("ListRoleUsers", "GET", "/api/v2/roles/{role_id}/users", ["user_access_read"], "list the users of a role"),
+  ListRolePermissions: op("ListRolePermissions", "GET", "/api/v2/roles/{role_id}/permissions", ["user_access_read"], "list the permissions of a role"),
+  AddUserToRole: op("AddUserToRole", "POST", "/api/v2/roles/{role_id}/users", ["user_access_manage"], "add users to roles"),
+  RemoveUserFromRole: op("RemoveUserFromRole", "DELETE", "/api/v2/roles/{role_id}/users", ["user_access_manage"], "remove users from roles"),
+} as const;
+
+const link = (deps: SyncerDeps, id: string) => deps.appLink(`/organization-settings/roles/${q(id)}`);
 
 const SLUGS = ["member"] as const;
 
@@ -30,45 +56,51 @@ function memberEntitlement(role: Resource) {
   });
 }
 
-/** Permission id → name, fetched once per sync (or once a minute outside a sync). */
-class PermissionNames {
-  #key = "";
-  #at = 0;
-  #names: Promise<Map<string, string>> | undefined;
-  readonly #client: DatadogClient;
+/** ctx.session key of the permission names: pairs, not an object, so no permission id can be "__proto__". */
+const PERMISSION_NAMES_KEY = "role:permission-names";
+const PermissionNamesSchema = z.array(z.tuple([z.string(), z.string()])).max(100_000);
 
-  constructor(client: DatadogClient) {
-    this.#client = client;
-  }
-
-  get(ctx: CallContext): Promise<Map<string, string>> {
-    const key = ctx.activeSyncId ?? "";
-    const fresh = key !== "" ? key === this.#key : Date.now() - this.#at < 60_000 && this.#key === "";
-    if (!this.#names || !fresh) {
-      this.#key = key;
-      this.#at = Date.now();
-      const pending = call(this.#client, () => this.#client.listPermissions(ctx.signal)).then(
-        (list) => new Map(list.map((p) => [p.id, p.attributes.name])),
-      );
-      // A failed fetch must not be cached: the next page asks again.
-      pending.catch(() => {
-        if (this.#names === pending) this.#names = undefined;
-      });
-      this.#names = pending;
+/**
+ * Permission id → name, fetched once per sync and kept in ctx.session (a resumed sync finds it there).
+ * Pages of one sync that ask at the same moment share the one request in flight; that join is not a cache,
+ * it ends when the request does.
+ */
+function permissionNames(client: DatadogClient): (ctx: CallContext) => Promise<Map<string, string>> {
+  const inFlight = new Map<string, Promise<Map<string, string>>>();
+  const fetchAndKeep = async (ctx: CallContext) => {
+    const list = await call(client, () => client.listPermissions(ctx.signal));
+    const names = new Map(list.map((p) => [p.id, p.attributes.name]));
+    try {
+      await ctx.session.setJson(PERMISSION_NAMES_KEY, [...names]);
+    } catch (err) {
+      // Only a cache: a value the session refuses (too large) means asking again, not failing the listing.
+      ctx.logger.debug({ err: (err as Error).message }, "permission names not kept in the session");
     }
-    return this.#names;
-  }
+    return names;
+  };
+  return async (ctx) => {
+    const kept = await ctx.session.getJson(PERMISSION_NAMES_KEY, (raw) => PermissionNamesSchema.parse(raw));
+    if (kept) return new Map(kept);
+    const join = ctx.activeSyncId;
+    if (join === undefined) return fetchAndKeep(ctx);
+    let pending = inFlight.get(join);
+    if (!pending) {
+      pending = fetchAndKeep(ctx).finally(() => inFlight.delete(join));
+      inFlight.set(join, pending);
+    }
+    return pending;
+  };
 }
 
 export function roleSyncer(deps: SyncerDeps): ResourceSyncer {
-  const { client, links } = deps;
-  const permissionNames = new PermissionNames(client);
+  const { client } = deps;
+  const namesOf = permissionNames(client);
 
   const toResource = async (ctx: CallContext, role: Role): Promise<Resource> => {
     const refs = role.relationships?.permissions?.data;
     let permissions: string[];
     if (refs) {
-      const names = await permissionNames.get(ctx);
+      const names = await namesOf(ctx);
       permissions = refs.map((r) => names.get(r.id) ?? r.id);
     } else {
       // Only when an answer lacks the relationship: one request for this role.
@@ -85,7 +117,7 @@ export function roleSyncer(deps: SyncerDeps): ResourceSyncer {
         modified_at: role.attributes.modified_at ?? undefined,
       }),
       createdAt: dateOf(role.attributes.created_at),
-      annotations: links.role(role.id),
+      annotations: link(deps, role.id),
     });
   };
 
@@ -127,7 +159,7 @@ export function roleSyncer(deps: SyncerDeps): ResourceSyncer {
       return { items: [memberEntitlement(resource)] };
     },
     async grants(ctx, resource, pageToken) {
-      const roleId = resource.id!.resource;
+      const roleId = resource.id.resource;
       // A role can hold most of the org: its pages are fetched side by side, not as one long chain.
       const page = await numberedPage(pageToken, `users of role ${roleId}`, (n) =>
         call(client, () => client.listRoleUsersPage(roleId, n, ctx.signal), { notFound: `Datadog role "${roleId}" no longer exists` }),
@@ -137,7 +169,7 @@ export function roleSyncer(deps: SyncerDeps): ResourceSyncer {
     },
     async get(ctx, id) {
       // The permission names are asked for alongside the role (one round trip, not two); a failure is seen below.
-      permissionNames.get(ctx).catch(() => undefined);
+      namesOf(ctx).catch(() => undefined);
       const role = await call(client, () => getRole(client, id.resource, ctx.signal));
       if (!role) throw new ConnectorError(Code.NOT_FOUND, `Datadog role "${id.resource}" does not exist`);
       return toResource(ctx, role);
@@ -145,3 +177,10 @@ export function roleSyncer(deps: SyncerDeps): ResourceSyncer {
     provisioner,
   };
 }
+
+export const roles = datadogResourceType({
+  type: roleType,
+  operations,
+  diagnose: { what: "roles", operation: operations.ListRoles },
+  syncer: roleSyncer,
+});

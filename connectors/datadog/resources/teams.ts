@@ -7,20 +7,43 @@
  * existing member; revoking `admin` demotes (the membership stays); revoking `member` removes the membership,
  * so an admin loses both.
  */
-import { annotate, pack } from "../../../src/index.ts";
-import { GrantMetadataSchema } from "../../../src/messages.ts";
+import { annotate, pack, resourceType } from "../../../src/index.ts";
+import { GrantMetadataSchema, ResourceType_Trait } from "../../../src/messages.ts";
 import { entitlement, grant, groupResource, resourceId } from "../../../src/index.ts";
 import { Code, ConnectorError } from "../../../src/index.ts";
 import type { CallContext, Provisioner, ResourceSyncer } from "../../../src/index.ts";
 import type { Resource } from "../../../src/messages.ts";
-import type { Team, TeamMembership } from "../client/index.ts";
+import type { Team, TeamMembership } from "../client/schemas.ts";
+import { op } from "../client/operation-info.ts";
+import type { SyncerDeps } from "./deps.ts";
 import { call, callOrAbsent, datadogError, isHttpStatus } from "./errors.ts";
+import { q } from "./links.ts";
 import { findTeamMembership, teamExists } from "./lookups.ts";
 import { numberedPage } from "./paging.ts";
-import { entitlementTarget, grantParts, principalUserId, userNotFound } from "./provisioning.ts";
-import { TEAM, teamType, USER, userType } from "./resource-types.ts";
-import type { SyncerDeps } from "./users.ts";
+import { entitlementTarget, grantParts, principalUserId } from "./provisioning.ts";
+import { datadogResourceType } from "./resource-type.ts";
+import { USER, userNotFound, userType } from "./users.ts";
 import { dateOf, nonEmpty, profileOf } from "./values.ts";
+
+export const TEAM = "team";
+
+export const teamType = resourceType({
+  id: TEAM,
+  displayName: "Team",
+  description: "Datadog teams, with member and admin entitlements",
+  traits: [ResourceType_Trait.GROUP],
+});
+
+const operations = {
+  ListTeams: op("ListTeams", "GET", "/api/v2/team", ["teams_read"], "list teams"),
+  GetTeam: op("GetTeam", "GET", "/api/v2/team/{team_id}", ["teams_read"], "read a team"),
+  GetTeamMemberships: op("GetTeamMemberships", "GET", "/api/v2/team/{team_id}/memberships", ["teams_read"], "list team members"),
+  CreateTeamMembership: op("CreateTeamMembership", "POST", "/api/v2/team/{team_id}/memberships", ["teams_read"], "add team members"),
+  UpdateTeamMembership: op("UpdateTeamMembership", "PATCH", "/api/v2/team/{team_id}/memberships/{user_id}", ["teams_read"], "change team member roles"),
+  DeleteTeamMembership: op("DeleteTeamMembership", "DELETE", "/api/v2/team/{team_id}/memberships/{user_id}", ["teams_read"], "remove team members"),
+} as const;
+
+const link = (deps: SyncerDeps, handle: string) => deps.appLink(`/teams/${q(handle)}`);
 
 const SLUGS = ["member", "admin"] as const;
 
@@ -52,7 +75,7 @@ export function membershipAnnotations(m: TeamMembership) {
   return Object.keys(metadata).length ? [pack(GrantMetadataSchema, { metadata })] : [];
 }
 
-export function teamToResource(team: Team, links: SyncerDeps["links"]): Resource {
+export function teamToResource(team: Team, deps: SyncerDeps): Resource {
   const a = team.attributes;
   return groupResource({
     type: TEAM,
@@ -69,12 +92,12 @@ export function teamToResource(team: Team, links: SyncerDeps["links"]): Resource
       is_managed: a.is_managed ?? undefined,
     }),
     createdAt: dateOf(a.created_at),
-    annotations: links.team(team.id, a.handle),
+    annotations: link(deps, a.handle),
   });
 }
 
 export function teamSyncer(deps: SyncerDeps): ResourceSyncer {
-  const { client, links } = deps;
+  const { client } = deps;
 
   /** After a 404 on a membership call: which of the team or the user is missing (undefined: both exist). */
   const missing = async (ctx: CallContext, teamId: string, userId: string, slug: string): Promise<ConnectorError | undefined> => {
@@ -144,14 +167,14 @@ export function teamSyncer(deps: SyncerDeps): ResourceSyncer {
     resourceType: teamType,
     async list(ctx, _parent, pageToken) {
       const page = await numberedPage(pageToken, "teams", (n) => call(client, () => client.listTeamsPage(n, ctx.signal)));
-      return { ...page, items: page.items.map((t) => teamToResource(t, links)) };
+      return { ...page, items: page.items.map((t) => teamToResource(t, deps)) };
     },
     async entitlements(_ctx, resource) {
       const { member, admin } = teamEntitlements(resource);
       return { items: [member, admin] };
     },
     async grants(ctx, resource, pageToken) {
-      const teamId = resource.id!.resource;
+      const teamId = resource.id.resource;
       const page = await numberedPage(pageToken, `members of team ${teamId}`, (n) =>
         call(client, () => client.listTeamMembershipsPage(teamId, n, ctx.signal), { notFound: `Datadog team "${teamId}" no longer exists` }),
       );
@@ -165,8 +188,15 @@ export function teamSyncer(deps: SyncerDeps): ResourceSyncer {
     },
     async get(ctx, id) {
       const team = await call(client, () => client.getTeam(id.resource, ctx.signal), { notFound: `Datadog team "${id.resource}" does not exist` });
-      return teamToResource(team, links);
+      return teamToResource(team, deps);
     },
     provisioner,
   };
 }
+
+export const teams = datadogResourceType({
+  type: teamType,
+  operations,
+  diagnose: { what: "teams", operation: operations.ListTeams },
+  syncer: teamSyncer,
+});

@@ -8,26 +8,47 @@
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { create } from "@bufbuild/protobuf";
-import { annotate } from "../../../src/index.ts";
+import { annotate, resourceType } from "../../../src/index.ts";
 import { userResource } from "../../../src/index.ts";
 import { Code, ConnectorError } from "../../../src/index.ts";
 import type { AccountManager, CallContext, CreateAccountResult, ResourceDeleter, ResourceSyncer } from "../../../src/index.ts";
 import { CapabilityDetailCredentialOption } from "../../../src/messages.ts";
-import { UserTrait_AccountType, UserTrait_MFAStatusSchema, UserTrait_StructuredNameSchema } from "../../../src/messages.ts";
+import { ResourceType_Trait, UserTrait_AccountType, UserTrait_MFAStatusSchema, UserTrait_StructuredNameSchema } from "../../../src/messages.ts";
 import type { AccountInfo, Resource } from "../../../src/messages.ts";
-import { DatadogClient, type Role, type User } from "../client/index.ts";
+import type { DatadogClient } from "../client/datadog-client.ts";
+import type { Role, User } from "../client/schemas.ts";
+import { op } from "../client/operation-info.ts";
+import type { SyncerDeps } from "./deps.ts";
 import { call, callOrAbsent, isHttpStatus, datadogError } from "./errors.ts";
-import type { AppLinks } from "./links.ts";
+import { q } from "./links.ts";
 import { findUsersByEmail } from "./lookups.ts";
 import { numberedPage } from "./paging.ts";
-import { userNotFound } from "./provisioning.ts";
-import { USER, userType } from "./resource-types.ts";
+import { datadogResourceType } from "./resource-type.ts";
 import { dateOf, nonEmpty, profileOf } from "./values.ts";
 
-export interface SyncerDeps {
-  client: DatadogClient;
-  links: AppLinks;
-}
+/** Resource type ids are part of the contract (they are in every stored entitlement and grant id): never change them. */
+export const USER = "user";
+
+// Users have neither entitlements nor grants: saying so on the type saves the engine two calls per user.
+export const userType = resourceType({
+  id: USER,
+  displayName: "User",
+  description: "Datadog users, service accounts included",
+  traits: [ResourceType_Trait.USER],
+  annotations: [annotate.skipEntitlementsAndGrants()],
+});
+
+const operations = {
+  ListUsers: op("ListUsers", "GET", "/api/v2/users", ["user_access_read"], "list users"),
+  GetUser: op("GetUser", "GET", "/api/v2/users/{user_id}", ["user_access_read"], "read a user"),
+  CreateUser: op("CreateUser", "POST", "/api/v2/users", ["user_access_invite"], "create users"),
+  DisableUser: op("DisableUser", "DELETE", "/api/v2/users/{user_id}", ["user_access_manage", "service_account_write"], "disable users"),
+  SendInvitations: op("SendInvitations", "POST", "/api/v2/user_invitations", ["user_access_invite"], "send user invitations"),
+} as const;
+
+const link = (deps: SyncerDeps, id: string) => deps.appLink(`/organization-settings/users?user_id=${q(id)}`);
+
+export const userNotFound = (userId: string) => `Datadog user "${userId}" does not exist (principal user:${userId})`;
 
 type UserState = "active" | "pending" | "disabled";
 
@@ -69,7 +90,7 @@ function pickName(entry: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
-export function userToResource(user: User, links: AppLinks): Resource {
+export function userToResource(user: User, deps: SyncerDeps): Resource {
   const a = user.attributes;
   const serviceAccount = a.service_account === true;
   const state = stateOf(user);
@@ -101,7 +122,7 @@ export function userToResource(user: User, links: AppLinks): Resource {
     status: state === "disabled" ? "disabled" : "enabled",
     statusDetails: state === "pending" ? "pending invitation" : undefined,
     createdAt: dateOf(a.created_at),
-    annotations: links.user(user.id),
+    annotations: link(deps, user.id),
     user: {
       emails: [{ address: a.email, isPrimary: true }],
       login: handle,
@@ -159,10 +180,10 @@ async function resolveRoles(client: DatadogClient, refs: string[], signal: Abort
 }
 
 function accountManager(deps: SyncerDeps): AccountManager {
-  const { client, links } = deps;
+  const { client } = deps;
   const existing = async (email: string, signal: AbortSignal): Promise<CreateAccountResult | undefined> => {
     const [user] = await call(client, () => findUsersByEmail(client, email, signal));
-    return user ? { kind: "already_exists", resource: userToResource(user, links) } : undefined;
+    return user ? { kind: "already_exists", resource: userToResource(user, deps) } : undefined;
   };
   return {
     schema: {
@@ -215,7 +236,7 @@ function accountManager(deps: SyncerDeps): AccountManager {
         const [invitation] = await client.sendInvitations([user.id], ctx.signal);
         return {
           kind: "success",
-          resource: userToResource(user, links),
+          resource: userToResource(user, deps),
           invitationExpiresAt: dateOf(invitation?.attributes?.expires_at),
         };
       } catch (err) {
@@ -225,7 +246,7 @@ function accountManager(deps: SyncerDeps): AccountManager {
         ctx.logger.warn({ userId: user.id, err: reason }, "created the Datadog user but could not send the invitation");
         return {
           kind: "action_required",
-          resource: userToResource(user, links),
+          resource: userToResource(user, deps),
           message: `the user ${user.id} was created but the invitation could not be sent (${reason}); resend it from Datadog's user settings`,
         };
       }
@@ -257,24 +278,25 @@ function deleter(deps: SyncerDeps): ResourceDeleter {
 }
 
 export function userSyncer(deps: SyncerDeps): ResourceSyncer {
-  const { client, links } = deps;
+  const { client } = deps;
   return {
     resourceType: userType,
     async list(ctx: CallContext, _parent, pageToken) {
       const page = await numberedPage(pageToken, "users", (n) => call(client, () => client.listUsersPage(n, ctx.signal)));
-      return { ...page, items: page.items.map((u) => userToResource(u, links)) };
-    },
-    async entitlements() {
-      return { items: [] };
-    },
-    async grants() {
-      return { items: [] };
+      return { ...page, items: page.items.map((u) => userToResource(u, deps)) };
     },
     async get(ctx, id) {
       const user = await call(client, () => client.getUser(id.resource, ctx.signal), { notFound: userNotFound(id.resource) });
-      return userToResource(user, links);
+      return userToResource(user, deps);
     },
     accountManager: accountManager(deps),
     deleter: deleter(deps),
   };
 }
+
+export const users = datadogResourceType({
+  type: userType,
+  operations,
+  diagnose: { what: "users", operation: operations.ListUsers },
+  syncer: userSyncer,
+});
