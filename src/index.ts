@@ -96,8 +96,8 @@ export type {
 } from "./cli/index.ts";
 
 // ── gRPC: serve a connector, or talk to one served elsewhere ──
-export { serveConnector } from "./grpc/connector-server.ts";
-export { connectorClient } from "./grpc/connector-client.ts";
+// Through deferred.ts: grpc-js loads on the first call, not with the SDK (a one-shot sync never needs it).
+export { serveConnector, connectorClient } from "./deferred.ts";
 
 // ── HTTP: the client a connector's API client is built on (retries, rate limits, proxies, bounded bodies) ──
 export { HttpClient, HttpError, HttpErrorCode, httpErrorToCode, toConnectorError, HttpMetrics, encodePath } from "./http/index.ts";
@@ -112,9 +112,10 @@ export type { EgressPolicy } from "./http/egress.ts";
 // ── Hosted (Lambda) runtime: what a connector declares to run as a platform-hosted function ──
 export { defineHostedConnector } from "./hosted/definition.ts";
 export type { HostedConnectorDefinition, HostedBuildEnv, HostedBuilt } from "./hosted/definition.ts";
-export { startHostedRuntime, HostedReloadError } from "./hosted/runtime.ts";
+export { startHostedRuntime } from "./deferred.ts";
+export { HostedReloadError } from "./hosted/reload.ts";
 /** The Lambda handler (nodejs24.x) and the `lambda` subcommand (container images, the Runtime API). */
-export { createLambdaHandler } from "./hosted/handler.ts";
+export { createLambdaHandler } from "./deferred.ts";
 export { lambdaCommand } from "./hosted/lambda-command.ts";
 export type { HostedRuntime, Generation, InvocationAuthSettings, ColdStartTimings } from "./hosted/runtime.ts";
 

@@ -6,7 +6,7 @@
  * in and get only ciphertext back.
  */
 import { create } from "@bufbuild/protobuf";
-import { CompactEncrypt, calculateJwkThumbprint, importJWK, type JWK } from "jose";
+import type { JWK } from "jose";
 import {
   EncryptedDataSchema,
   type EncryptedData,
@@ -101,6 +101,8 @@ export async function encryptPlaintext(config: EncryptionConfig, plaintext: Plai
   }
   const recipientJwk = parseJwk(config.config.value.pubKey);
   const { jwk, alg } = recipientKey(recipientJwk);
+  // jose loads with the first secret to encrypt (rotation, credential issuance), not with every sync.
+  const { CompactEncrypt, calculateJwkThumbprint, importJWK } = await import("jose");
   const key = await importJWK(jwk, alg);
   const keyId = config.keyId || (await calculateJwkThumbprint(recipientJwk));
   const jwe = await new CompactEncrypt(plaintext.bytes)

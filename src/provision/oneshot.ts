@@ -5,7 +5,7 @@
  */
 import { create, toJson, type JsonObject } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
-import { exportJWK, generateKeyPair, compactDecrypt, type JWK } from "jose";
+import type { JWK } from "jose";
 import {
   CredentialOptionsSchema,
   CredentialOptions_NoPasswordSchema,
@@ -167,6 +167,8 @@ export async function runOneShot(op: OneShotOperation, opts: OneShotOptions): Pr
       return { summary: gone ? `${ref} was already gone; nothing to do` : `deleted ${ref}`, result: { deleted: true, alreadyGone: gone } };
     }
     case "rotate-credentials": {
+      // jose loads for rotation only (issue 14: a sync or a grant never loads it).
+      const { exportJWK, generateKeyPair, compactDecrypt } = await import("jose");
       let recipient = op.recipientPublicJwk;
       let privateKey: CryptoKey | undefined;
       if (!recipient) {

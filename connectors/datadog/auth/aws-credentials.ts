@@ -6,7 +6,6 @@ import { homedir } from "node:os";
  *
  * The secret parts of the credentials never leave this module except into the proof signer.
  */
-import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import { raceAbort } from "../../../src/index.ts";
 
 export interface AwsCredentials {
@@ -80,7 +79,15 @@ export class AwsCredentialSource {
     if (options.region !== undefined) clientConfig.region = options.region;
     // The chain is memoized by the SDK: it re-resolves only when temporary credentials are within 5 min of expiry.
     ensureHomeForAwsSdk();
-    this.#provider = fromNodeProviderChain(Object.keys(clientConfig).length > 0 ? { clientConfig } : {});
+    // The AWS SDK (its credential chain and STS client) loads with the first resolve: only delegated auth uses it.
+    let chain: AwsCredentialProviderFn | undefined;
+    this.#provider = async () => {
+      if (!chain) {
+        const { fromNodeProviderChain } = await import("@aws-sdk/credential-providers");
+        chain = fromNodeProviderChain(Object.keys(clientConfig).length > 0 ? { clientConfig } : {});
+      }
+      return chain();
+    };
   }
 
   /** Resolves credentials (cached by the SDK chain) and says where they came from. */

@@ -7,7 +7,6 @@
  * Signing is @smithy/signature-v4's; we only choose what goes into the request.
  */
 import { inspect } from "node:util";
-import { SignatureV4 } from "@smithy/signature-v4";
 import type { AwsCredentials } from "./aws-credentials.ts";
 import { NodeSha256 } from "./sha256.ts";
 
@@ -92,6 +91,8 @@ export async function buildDelegatedProof(options: BuildProofOptions): Promise<B
   }
   const target = stsTarget(options.region);
   const { accessKeyId, secretAccessKey, sessionToken } = options.credentials;
+  // Loaded with the first proof: a sync with API keys never signs one.
+  const { SignatureV4 } = await import("@smithy/signature-v4");
   const signer = new SignatureV4({
     service: "sts",
     region: target.signingRegion,

@@ -1,0 +1,91 @@
+/**
+ * What the CLI loads (issue 14): `--help` loads the runner and zod, nothing of the connector; a one-shot sync
+ * with API keys loads neither grpc-js, nor the AWS SDK, nor jose; delegated auth loads the AWS SDK only when it
+ * signs. Each run is a real child process of bin/baton-datadog.js (on the sources: vitest.config.ts sets
+ * RUN_SOURCES) against the simulator, with an --import hook that records every module it resolves.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { datadogCli, startSimulator } from "../../connectors/datadog/index.ts";
+import { runConnectorCli } from "../../src/index.ts";
+import { runProcess, type ChildRun } from "../helpers/child-process.ts";
+
+const ROOT = join(import.meta.dirname, "../..");
+const BIN = join(ROOT, "bin/baton-datadog.js");
+const RECORDER = join(import.meta.dirname, "module-recorder.mjs");
+
+let dir: string;
+let sim: Awaited<ReturnType<typeof startSimulator>>;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "loaded-modules-"));
+  sim = await startSimulator({ seed: 3, counts: { users: 30 } });
+});
+afterAll(async () => {
+  await sim?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Runs the CLI with `args`; resolves with its output and the npm packages (by name) it loaded. */
+async function runRecorded(name: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<ChildRun & { packages: Set<string>; modules: string[] }> {
+  const record = join(dir, `${name}.modules`);
+  const run = await runProcess(process.execPath, ["--import", RECORDER, BIN, ...args], {
+    cwd: dir,
+    env: { PATH: process.env.PATH, HOME: dir, RUN_SOURCES: "1", MODULE_RECORD_FILE: record, ...env },
+  });
+  const modules = readFileSync(record, "utf8").split("\n").filter(Boolean);
+  const packages = new Set<string>();
+  for (const url of modules) {
+    const m = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
+    if (m) packages.add(m[1]!);
+  }
+  return { ...run, packages, modules };
+}
+
+const HEAVY = ["@grpc/grpc-js", "@aws-sdk/credential-providers", "@smithy/signature-v4", "jose"];
+
+describe("modules the CLI loads", () => {
+  it("--help loads zod and the runner only: no connector, HTTP client, logger, messages or store", async () => {
+    const r = await runRecorded("help", ["--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("Usage:");
+    expect([...r.packages]).toEqual(["zod"]);
+    expect(r.modules.filter((u) => /\/(src\/(gen|store\/(?!size\.ts)|sync\/engine|http)|connectors\/datadog\/(resources|client\/datadog))/.test(u))).toEqual([]);
+  });
+
+  it("a one-shot sync with API keys loads undici and the messages, but neither grpc-js, nor the AWS SDK, nor jose", async () => {
+    const r = await runRecorded("sync", ["--base-url", sim.baseUrl, "--api-key", sim.apiKey, "--app-key", sim.appKey, "-f", "sync.c1z"]);
+    expect(r.stderr).not.toMatch(/error/i);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Sync finished in /);
+    // The recorder sees what the sync needed: it would see the heavy ones too.
+    expect(r.packages).toContain("undici");
+    expect(r.packages).toContain("@bufbuild/protobuf");
+    expect(HEAVY.filter((p) => r.packages.has(p))).toEqual([]);
+    expect(r.modules.filter((u) => /\/src\/(grpc\/(serve|adapter|connector-server|connector-client)\.ts|service\/|hosted\/runtime)/.test(u))).toEqual([]);
+  });
+
+  it("the sync's console logs (a terminal's format) load pino-pretty; JSON logs do not", async () => {
+    const json = await runRecorded("json-logs", ["--base-url", sim.baseUrl, "--api-key", sim.apiKey, "--app-key", sim.appKey, "-f", "json.c1z", "--log-format", "json"]);
+    expect(json.code).toBe(0);
+    expect(json.packages.has("pino-pretty")).toBe(false);
+    const console = await runRecorded("console-logs", ["--base-url", sim.baseUrl, "--api-key", sim.apiKey, "--app-key", sim.appKey, "-f", "console.c1z", "--log-format", "console"]);
+    expect(console.code).toBe(0);
+    expect(console.packages.has("pino-pretty")).toBe(true);
+  });
+});
+
+describe("--version", () => {
+  it("bin/ answers a lone --version (and -v) without loading the program, with the runner's own words", async () => {
+    const lines: string[] = [];
+    const code = await runConnectorCli(datadogCli, ["--version"], { stdout: { write: (t: string) => lines.push(t) } }, { handleSignals: false });
+    expect(code).toBe(0);
+    for (const flag of ["--version", "-v"]) {
+      const r = await runRecorded(`version${flag}`, [flag]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(lines.join(""));
+      expect(r.modules.filter((u) => u.startsWith("file:") && !u.endsWith("/bin/baton-datadog.js"))).toEqual([]);
+    }
+  });
+});
