@@ -76,8 +76,10 @@ export function platformSessionBackend(grpc: PlatformGrpc, options: PlatformSess
       if (hit) evict(slot(syncId, key));
       const res = await call(() => grpc.unary(svc, svc.method.get, { syncId, key }));
       if (!res.found) return undefined;
-      remember(syncId, key, res.value);
-      return res.value;
+      // A plain copy: the decoded bytes may be a Buffer view into a pooled gRPC frame.
+      const value = new Uint8Array(res.value);
+      remember(syncId, key, value);
+      return value;
     },
     async set(syncId, key, value) {
       checkSyncId(syncId);

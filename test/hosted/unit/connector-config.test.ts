@@ -54,10 +54,10 @@ describe("plaintext config → connector config", () => {
   });
 
   it("lays the config over the function's own BATON_* settings", () => {
-    const r = connectorConfigFrom(config, { "api-key": "k-1234567890" }, { ...base, env: { BATON_SITE: "EU1", BATON_PROVISIONING: "true" } });
+    const r = connectorConfigFrom<{ site: string }>(config, { "api-key": "k-1234567890" }, { ...base, env: { BATON_SITE: "EU1", BATON_PROVISIONING: "true" } });
     expect(r.config.site).toBe("EU1");
     expect(r.provisioning).toBe(true);
-    const over = connectorConfigFrom(config, { "api-key": "k-1234567890", site: "US1", provisioning: false }, { ...base, env: { BATON_SITE: "EU1", BATON_PROVISIONING: "true" } });
+    const over = connectorConfigFrom<{ site: string }>(config, { "api-key": "k-1234567890", site: "US1", provisioning: false }, { ...base, env: { BATON_SITE: "EU1", BATON_PROVISIONING: "true" } });
     expect(over.config.site).toBe("US1");
     expect(over.provisioning).toBe(false);
   });
