@@ -2,9 +2,12 @@
  * The Lambda deployment zip (issue 15 item 7) as Lambda gets it: built into a private stage (test/package/stage.ts,
  * the same build as `npm run build`), packaged by scripts/package-lambda.ts with the production dependencies alone,
  * then unpacked with the zip reader into an empty directory and the handler module imported by Node 24 in a fresh
- * process with an empty environment, as the nodejs24.x runtime would (handler dist/connectors/datadog/lambda.handler).
+ * process with an empty environment, as the nodejs24.x runtime would (handler dist/connectors/datadog/lambda.handler);
+ * then that process cold-starts against the hosted test platform and serves the Datadog simulator, so a file the
+ * zip lacks (a module loaded lazily, a dependency left out) fails here and not in a deployed function.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { createInterface } from "node:readline";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -12,7 +15,12 @@ import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readZip, type ZipEntry } from "../../scripts/lambda-zip.ts";
 import { HANDLER, HANDLER_FILE, packageLambda, type PackageResult } from "../../scripts/package-lambda.ts";
+import { create } from "@bufbuild/protobuf";
+import { startSimulator } from "../../connectors/datadog/simulator/index.ts";
+import { ConnectorServiceGetMetadataRequestSchema, ConnectorServiceValidateRequestSchema } from "../../src/gen/c1/connector/v2/connector_pb.js";
+import { ResourceTypesServiceListResourceTypesRequestSchema, type ResourceTypesServiceListResourceTypesResponse } from "../../src/gen/c1/connector/v2/resource_pb.js";
 import { stagePackage } from "../package/stage.ts";
+import { buildEvent, decodeResult, findMethod, startHostedPlatform } from "./platform/index.ts";
 
 const dirs: string[] = [];
 let result: PackageResult | undefined;
@@ -98,4 +106,71 @@ describe("the Lambda deployment zip", () => {
     expect(loaded.type).toBe("function");
     console.log(`handler module import from the unpacked zip: ${loaded.ms} ms`);
   });
+});
+
+/** The unpacked handler in its own Node 24 process: one JSON event per stdin line, one JSON answer per stdout line. */
+function handlerProcess(moduleUrl: string, env: Record<string, string>) {
+  const script = `
+    import { createInterface } from "node:readline";
+    const started = performance.now();
+    const { handler } = await import(${JSON.stringify(moduleUrl)});
+    let first = true;
+    for await (const line of createInterface({ input: process.stdin })) {
+      let out;
+      try {
+        const payload = await handler(JSON.parse(line), { awsRequestId: "pkg-test", getRemainingTimeInMillis: () => 30000 });
+        out = { ok: true, payload: JSON.parse(JSON.stringify(payload)) };
+      } catch (err) {
+        out = { ok: false, error: String(err && err.stack || err) };
+      }
+      if (first) { out.coldStartMs = Math.round(performance.now() - started); first = false; }
+      out.maxRssKb = process.resourceUsage().maxRSS;
+      process.stdout.write(JSON.stringify(out) + "\\n");
+    }`;
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, ["--input-type=module", "-e", script], { cwd: unpacked, env, stdio: "pipe" });
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += String(d)));
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  return {
+    async call(event: unknown): Promise<{ ok: boolean; payload?: unknown; error?: string; coldStartMs?: number; maxRssKb: number }> {
+      child.stdin.write(`${JSON.stringify(event)}\n`);
+      const next = await lines.next();
+      if (next.done) throw new Error(`the handler process ended: ${stderr.slice(-2000)}`);
+      return JSON.parse(next.value);
+    },
+    stderr: () => stderr,
+    close: () => child.kill(),
+  };
+}
+
+describe("the unpacked handler on the hosted platform", () => {
+  it("cold-starts (token, config, connector) and answers GetMetadata, Validate and ListResourceTypes from the zip's files alone", async (ctx) => {
+    if (skipReason) return ctx.skip(skipReason);
+    const sim = await startSimulator({ seed: 3, counts: { users: 5, teams: 2, roles: 3, schedules: 1, apiKeys: 1, appKeys: 1, serviceAccounts: 1 } });
+    const platform = await startHostedPlatform({ config: { config: { "api-key": sim.apiKey, "app-key": sim.appKey, "base-url": sim.baseUrl }, version: "cv-1" } });
+    const fn = handlerProcess(pathToFileURL(join(unpacked, HANDLER_FILE)).href, { PATH: "/usr/bin:/bin", ...platform.env });
+    try {
+      const call = async (method: string, request: Parameters<typeof buildEvent>[1], encoding: "legacy" | "v2") => {
+        const answer = await fn.call(buildEvent(method, request, { encoding, jwt: await platform.mintInvocationJwt() }));
+        expect(answer.error).toBeUndefined();
+        return { ...decodeResult(answer.payload, findMethod(method)?.output), answer };
+      };
+      const meta = await call("/c1.connector.v2.ConnectorService/GetMetadata", create(ConnectorServiceGetMetadataRequestSchema), "v2");
+      expect(meta.status).toMatchObject({ code: 0 });
+      expect(meta.encoding).toBe("v2");
+      const validate = await call("/c1.connector.v2.ConnectorService/Validate", create(ConnectorServiceValidateRequestSchema), "legacy");
+      expect(validate.status).toMatchObject({ code: 0 });
+      expect(validate.encoding).toBe("legacy");
+      const types = await call("/c1.connector.v2.ResourceTypesService/ListResourceTypes", create(ResourceTypesServiceListResourceTypesRequestSchema), "v2");
+      expect(types.status.code).toBe(0);
+      expect((types.response as ResourceTypesServiceListResourceTypesResponse).list.map((t) => t.id)).toContain("user");
+      expect(platform.counters.configFetches).toBe(1);
+      expect(platform.tokenRequests.map((r) => r.status)).toEqual([400, 200]); // the nonce challenge, then the token
+      console.log(`from the zip: cold start (import to first response) ${meta.answer.coldStartMs} ms, max RSS after 3 invocations ${Math.round(types.answer.maxRssKb / 1024)} MB`);
+    } finally {
+      fn.close();
+      await platform.close();
+      await sim.close();
+    }
+  }, 60_000);
 });
