@@ -21,7 +21,7 @@ import {
   type RefFile,
 } from "./reference-tables.ts";
 
-const checkedPackages = ["c1.connector.v2", "c1.connectorapi.baton.v1", "c1.config.v1"];
+const checkedPackages = ["c1.connector.v2", "c1.connectorapi.baton.v1", "c1.config.v1", "c1.transport.v1"];
 
 /** Files the project needs (issue 2 / team brief); each must be generated and match the reference. */
 const requiredFiles = [
@@ -50,6 +50,11 @@ const requiredFiles = [
     "action",
   ].map((f) => `c1/connector/v2/${f}.proto`),
   "c1/connectorapi/baton/v1/baton.proto",
+  // the hosted Lambda runtime (issue 15)
+  "c1/connectorapi/baton/v1/config.proto",
+  "c1/connectorapi/baton/v1/servedpolicy.proto",
+  "c1/connectorapi/baton/v1/session.proto",
+  "c1/transport/v1/transport.proto",
   "c1/config/v1/config.proto",
   "c1/config/v1/rules.proto",
 ];
