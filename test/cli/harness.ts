@@ -1,9 +1,10 @@
 /** Runs the fixture connector's CLI in-process or as a real child process, capturing its output. */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { runConnectorCli } from "../../src/cli/index.ts";
 import { fixtureSpec } from "./fixtures/connector.ts";
+import { runProcess } from "../helpers/child-process.ts";
 
 export interface CliRun {
   code: number;
@@ -40,21 +41,8 @@ const nodeBin = existsSync(join(repo, "node_modules/.bin/node")) ? join(repo, "n
 const entry = join(repo, "test/cli/fixtures/main.ts");
 
 /** The fixture's CLI as a real process (with a clean environment plus `env`). */
-export function runChild(argv: string[], input: RunInput, onStdout?: (text: string, child: ChildProcess) => void): Promise<CliRun> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(nodeBin, [entry, ...argv], {
-      cwd: input.cwd,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...input.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-      onStdout?.(stdout, child);
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
-  });
+export async function runChild(argv: string[], input: RunInput, onStdout?: (text: string, child: ChildProcess) => void): Promise<CliRun> {
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...input.env };
+  const run = await runProcess(nodeBin, [entry, ...argv], { cwd: input.cwd, env, onStdout });
+  return { code: run.code ?? -1, stdout: run.stdout, stderr: run.stderr };
 }

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { startSimulator } from "../../connectors/datadog/simulator/index.ts";
 import { type CliRun, runDatadogCliInProcess } from "../helpers/cli-in-process.ts";
 import { tempDirs } from "../helpers/temp-dir.ts";
+import { lastCliError, runProcess } from "../helpers/child-process.ts";
 
 const newTempDir = tempDirs("all");
 const tempDir = () => newTempDir("papercuts-");
@@ -23,23 +24,10 @@ function cli(argv: string[], options: { env?: Record<string, string>; cwd?: stri
 const BIN = join(import.meta.dirname, "../../bin/baton-datadog.js");
 
 /** The real binary as a child process (clean environment plus `env`). */
-function child(argv: string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [BIN, ...argv], {
-      cwd: options.cwd ?? tempDir(),
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    proc.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    proc.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    proc.on("error", reject);
-    proc.on("close", (code) => {
-      const error = stderr.split("\n").filter((l) => l.startsWith("baton-datadog: error:")).at(-1);
-      resolve({ code: code ?? -1, stdout, stderr, error });
-    });
-  });
+async function child(argv: string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<Run> {
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env };
+  const { code, stdout, stderr } = await runProcess(process.execPath, [BIN, ...argv], { cwd: options.cwd ?? tempDir(), env });
+  return { code: code ?? -1, stdout, stderr, error: lastCliError(stderr) };
 }
 
 describe("papercuts: simulate", () => {

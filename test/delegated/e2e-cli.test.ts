@@ -7,7 +7,6 @@
  * - `check`: every stage reported, exit 0; a refused proof names the failing stage and exits 1;
  * - none of the proofs, tokens, AWS secrets or static keys in any captured output.
  */
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -20,6 +19,7 @@ import { startSimulator, type Simulator } from "../../connectors/datadog/simulat
 import { installDelegatedTokenRoute, type DelegatedTokenStats } from "../../connectors/datadog/simulator/delegated-token.ts";
 import { c1zRows } from "../helpers/c1z-rows.ts";
 import { silentLogger } from "../helpers/logger.ts";
+import { type ChildRun as CliRun, runProcess } from "../helpers/child-process.ts";
 import { expectNoSecrets, TEST_AWS } from "./sim-helpers.ts";
 
 const COUNTS = { users: 40, roles: 5, teams: 4, schedules: 2, apiKeys: 3, appKeys: 3, serviceAccounts: 2 };
@@ -31,12 +31,6 @@ const repo = resolve(import.meta.dirname, "../..");
 const nodeBin = existsSync(join(repo, "node_modules/.bin/node")) ? join(repo, "node_modules/.bin/node") : process.execPath;
 const cliEntry = join(repo, "bin/baton-datadog.js");
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 let dir: string;
 let sim: Simulator;
 let dt: DelegatedTokenStats;
@@ -44,25 +38,11 @@ let referenceRows: string[];
 /** Every run's output, for the leak check at the end. */
 const outputs: CliRun[] = [];
 
-function runCli(args: string[], env: Record<string, string>, cwd: string): Promise<CliRun> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(nodeBin, [cliEntry, ...args], {
-      cwd,
-      // Only PATH from this process: no stray AWS_* or BATON_* settings reach the CLI.
-      env: { PATH: process.env.PATH ?? "", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      const run = { code, stdout, stderr };
-      outputs.push(run);
-      resolvePromise(run);
-    });
-  });
+async function runCli(args: string[], env: Record<string, string>, cwd: string): Promise<CliRun> {
+  // Only PATH from this process: no stray AWS_* or BATON_* settings reach the CLI.
+  const run = await runProcess(nodeBin, [cliEntry, ...args], { cwd, env: { PATH: process.env.PATH ?? "", ...env } });
+  outputs.push(run);
+  return run;
 }
 
 /** Delegated auth on, AWS credentials only from the environment (no shared files, no instance metadata). */

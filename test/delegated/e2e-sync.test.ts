@@ -5,7 +5,6 @@
  * slowly, so the token expires several times during the sync. The result must equal a static-key sync of the
  * same seed, every refresh must have been single-flight, and nothing secret may reach the child's output.
  */
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -19,6 +18,7 @@ import { startSimulator, type OrgCounts, type Simulator } from "../../connectors
 import { installDelegatedTokenRoute, type DelegatedTokenStats } from "../../connectors/datadog/simulator/delegated-token.ts";
 import { c1zRows } from "../helpers/c1z-rows.ts";
 import { silentLogger } from "../helpers/logger.ts";
+import { type ChildRun, runProcess } from "../helpers/child-process.ts";
 import { expectNoSecrets, TEST_AWS } from "./sim-helpers.ts";
 
 const SEED = 61;
@@ -76,27 +76,9 @@ interface ChildReport {
   sync: { durationMs: number; warnings: string[]; resources: number; grants: number };
 }
 
-interface ChildRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function runChild(env: Record<string, string>, cwd: string): Promise<ChildRun> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(nodeBin, ["--input-type=module", "-e", CHILD_SCRIPT], {
-      cwd,
-      // Nothing from this process's environment but PATH: the AWS chain sees exactly what the test sets.
-      env: { PATH: process.env.PATH ?? "", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolvePromise({ code, stdout, stderr }));
-  });
+  // Nothing from this process's environment but PATH: the AWS chain sees exactly what the test sets.
+  return runProcess(nodeBin, ["--input-type=module", "-e", CHILD_SCRIPT], { cwd, env: { PATH: process.env.PATH ?? "", ...env } });
 }
 
 let dir: string;

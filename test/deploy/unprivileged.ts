@@ -6,6 +6,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, chownSync } from "node:fs";
 import { resolve } from "node:path";
+import { collectOutput } from "../helpers/child-process.ts";
 
 export const IMAGE_UID = 65532;
 const WORLD_WRITABLE = ["/tmp", "/var/tmp", "/dev/shm"];
@@ -52,17 +53,11 @@ export function runUnprivileged(command: string, args: string[], options: Unpriv
     argv = [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "--", command, ...args];
   }
   const child = spawn(file, argv, { env, cwd: options.cwd ?? writableDir, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  const output = collectOutput(child);
   options.onSpawn?.(child);
-  return new Promise((resolvePromise, reject) => {
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      const strayWrites = isolated ? filesOwnedBy(uid, writableDir).filter((p) => !before.has(p)) : [];
-      resolvePromise({ code, signal, stdout, stderr, strayWrites, isolated });
-    });
+  return output.then((run) => {
+    const strayWrites = isolated ? filesOwnedBy(uid, writableDir).filter((p) => !before.has(p)) : [];
+    return { ...run, strayWrites, isolated };
   });
 }
 

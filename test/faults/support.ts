@@ -18,6 +18,7 @@ import { datadogConnector } from "../../connectors/datadog/connector.ts";
 import { startSimulator, type OrgCounts, type Simulator, type SimulatorOptions } from "../../connectors/datadog/simulator/index.ts";
 import { c1zRows } from "../helpers/c1z-rows.ts";
 import { makeTempDir } from "../helpers/temp-dir.ts";
+import { collectOutput, lastCliError } from "../helpers/child-process.ts";
 import { collector } from "./collect.ts";
 
 export const HEAVY = process.env.FAULTS_HEAVY === "1";
@@ -102,20 +103,7 @@ export function startCli(args: string[], options: { source: string; cwd?: string
     : [process.execPath, [CLI, ...args]];
   const child = spawn(argv[0] as string, argv[1] as string[], { cwd, env: childEnv(options.env), stdio: ["ignore", "pipe", "pipe"] });
   collector.attach(`${options.source}#${++childCounter}`, child);
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
-  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
-  const done = new Promise<ChildResult>((resolvePromise, reject) => {
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      const error = stderr
-        .split("\n")
-        .filter((l) => l.startsWith("baton-datadog: error:"))
-        .at(-1);
-      resolvePromise({ code, signal, stdout, stderr, error });
-    });
-  });
+  const done = collectOutput(child).then((run): ChildResult => ({ ...run, error: lastCliError(run.stderr) }));
   onCleanup(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   });
