@@ -6,10 +6,10 @@
  */
 import { SignJWT } from "jose";
 import { PlatformTokenSource, authorizationValue } from "../service/token.ts";
-import type { PlatformEndpoint } from "../service/credentials.ts";
+import { parseHostPort, type PlatformEndpoint } from "../service/credentials.ts";
 import { createDpopProof, type DpopKey } from "./dpop.ts";
 import type { IdAttestor } from "./id-attestation.ts";
-import type { HostedSettings } from "./settings.ts";
+import { ENV, type HostedSettings } from "./settings.ts";
 
 /** The assertion is valid 60 s back and 120 s ahead (Go's values). */
 const ASSERTION_NBF_S = 60;
@@ -41,9 +41,10 @@ export interface HostedPlatformAuth {
 }
 
 export function hostedPlatformAuth(settings: HostedSettings, dpopKey: DpopKey, attestor: IdAttestor, userAgent: string): HostedPlatformAuth {
+  const { port = 443 } = parseHostPort(settings.tokenHost, ENV.tokenHost);
   const endpoint: PlatformEndpoint = {
     host: settings.tokenAudience,
-    port: 443,
+    port,
     authority: settings.tokenHost,
     audience: settings.tokenAudience,
     tokenUrl: settings.tokenUrl,
@@ -54,6 +55,7 @@ export function hostedPlatformAuth(settings: HostedSettings, dpopKey: DpopKey, a
     endpoint,
     ca: settings.ca,
     userAgent,
+    credentialsHint: `check ${ENV.clientId} and ${ENV.clientSecret}`,
     dpop: {
       proof: (nonce) => createDpopProof(dpopKey, { htm: "POST", htu: settings.tokenUrl, ...(nonce === undefined ? {} : { nonce }) }),
       assertion: () => hostedClientAssertion(settings, attestor),

@@ -71,11 +71,22 @@ export function platformGrpc(settings: HostedSettings, auth: HostedPlatformAuth)
       if (closed) throw new ConnectorError(Code.UNAVAILABLE, "the platform connection is closed");
       const { grpc, adapter } = await load();
       const client = await clientFor(service);
-      const headers = await auth.callMetadata(adapter.methodPath(method), opts.signal);
-      const metadata = new grpc.Metadata();
-      for (const [k, v] of Object.entries(headers)) metadata.set(k, v);
       const fn = client[method.localName] as (r: unknown, o: unknown) => Promise<MessageShape<typeof method.output>>;
-      return fn(req, { signal: opts.signal, timeoutMs: opts.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, metadata });
+      const attempt = async () => {
+        const headers = await auth.callMetadata(adapter.methodPath(method), opts.signal);
+        const metadata = new grpc.Metadata();
+        for (const [k, v] of Object.entries(headers)) metadata.set(k, v);
+        return fn(req, { signal: opts.signal, timeoutMs: opts.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, metadata });
+      };
+      try {
+        return await attempt();
+      } catch (err) {
+        // A token the platform no longer accepts (revoked, rotated keys) is dropped and the call made once more
+        // with a fresh one; every method on this channel is idempotent, so the retry is safe.
+        if (!(err instanceof ConnectorError) || err.code !== Code.UNAUTHENTICATED) throw err;
+        auth.tokens.invalidate();
+        return attempt();
+      }
     },
     warm() {
       load().catch(() => {}); // a failure surfaces again on the first call

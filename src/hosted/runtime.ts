@@ -7,6 +7,7 @@
  */
 import type { Logger } from "pino";
 import type { SessionBackend } from "../connector/session.ts";
+import { SDK_WIRE_VERSION } from "../connector/service.ts";
 import { createLogger } from "../log/logger.ts";
 import { connectorConfigFrom } from "./connector-config.ts";
 import { fetchConnectorConfig } from "./config-fetch.ts";
@@ -80,7 +81,7 @@ export async function startHostedRuntime<C>(
       base: { ...settings.logFields, connector_name: def.name, connector_version: def.version },
     });
   const dpopKey = generateDpopKey();
-  const auth = hostedPlatformAuth(settings, dpopKey, attestor, `baton-lambda/${settings.clientId.value} v0.25.0`);
+  const auth = hostedPlatformAuth(settings, dpopKey, attestor, `baton-lambda/${settings.clientId.value} v${SDK_WIRE_VERSION}`);
   const grpc = platformGrpc(settings, auth);
   const sessions = lazySessions(() => platformSessionBackend(grpc, { cacheBytes: settings.sessionCacheBytes }));
   const baseLevel = { level: settings.logLevel, debugExpiresAt: settings.logLevelDebugExpiresAt };

@@ -36,6 +36,8 @@ export interface TokenSourceOptions {
    * the nonce a `use_dpop_nonce` refusal asks for (kept for later requests), its own client assertion, and
    * oauth2's token rules (token_type DPoP or Bearer, `expires_in` or `expiry`, reused until 10 s before expiry).
    */
+  /** How a refusal tells the user to fix it (default: "check --client-id and --client-secret"). */
+  credentialsHint?: string;
   dpop?: {
     proof(nonce: string | undefined): Promise<string>;
     assertion(): Promise<string>;
@@ -181,7 +183,6 @@ export class PlatformTokenSource {
         });
       }
       if (!dpop || status !== 400 || errorCode(text) !== "use_dpop_nonce") break;
-      if (attempt > 0) break; // a second nonce challenge is a refusal like any other
       if (!nonceHeader) {
         throw new ConnectorError(
           Code.UNAVAILABLE,
@@ -189,12 +190,19 @@ export class PlatformTokenSource {
         );
       }
       this.#nonce = nonceHeader.slice(0, 1024);
+      if (attempt > 0) {
+        // Retried once, as Go does; the new nonce is kept, so the next exchange can succeed.
+        throw new ConnectorError(
+          Code.UNAVAILABLE,
+          `the platform's token endpoint asked for a new DPoP nonce again right after the retry with one (${endpoint.tokenUrl}); the next attempt uses the new nonce`,
+        );
+      }
     }
     if (status === 400 || status === 401 || status === 403) {
       throw new ConnectorError(
         Code.UNAUTHENTICATED,
         `the platform refused the client credentials: ${describeRefusal(status, text)} (HTTP ${status} from ${endpoint.tokenUrl}; ` +
-          "check --client-id and --client-secret, and that the credential was not revoked)",
+          `${this.#opts.credentialsHint ?? "check --client-id and --client-secret"}, and that the credential was not revoked)`,
       );
     }
     if (status < 200 || status >= 300) {

@@ -185,6 +185,7 @@ describe("hosted cold-start failures", () => {
       expect(err).toBeInstanceOf(ConnectorError);
       expect((err as ConnectorError).code).toBe(Code.UNAUTHENTICATED);
       expect(err.message).toMatch(/the platform refused the client credentials/);
+      expect(err.message).toMatch(/check BATON_LAMBDA_CLIENT_ID and BATON_LAMBDA_CLIENT_SECRET/);
       p.fail.token.challengesWithoutNonceHeader = 1;
       expect((await rejection(start(p.env))).message).toMatch(/asked for a DPoP nonce \(use_dpop_nonce\) but sent no DPoP-Nonce header/);
     } finally {

@@ -80,6 +80,32 @@ describe("platform session backend", () => {
     expect(calls()).toBe(start);
   });
 
+  it("a token the platform stops accepting is replaced and the call made once more", async () => {
+    const backend = platformSessionBackend(grpc, { cacheBytes: 0 });
+    await backend.set(SYNC, "before", bytes(1));
+    const tokens = platform.counters.tokenRequests;
+    platform.revokeTokens();
+    await backend.set(SYNC, "after", bytes(2));
+    expect(await backend.get(SYNC, "after")).toEqual(bytes(2));
+    expect(platform.counters.tokenRequests).toBe(tokens + 1);
+    expect(platform.grpcCalls.filter((c) => c.outcome === "unauthenticated")).toHaveLength(1);
+  });
+
+  it("a rotated nonce costs one retry; one that rotates again right after fails that exchange clearly, and the next uses it", async () => {
+    auth.tokens.invalidate();
+    platform.fail.token.nonceRotations = 1;
+    let before = platform.counters.tokenRequests;
+    await auth.tokens.token();
+    expect(platform.counters.tokenRequests).toBe(before + 2);
+    auth.tokens.invalidate();
+    platform.fail.token.nonceRotations = 2;
+    const err = await auth.tokens.token().then(() => undefined, (e: unknown) => e);
+    expect((err as Error).message).toMatch(/asked for a new DPoP nonce again right after the retry/);
+    before = platform.counters.tokenRequests;
+    await auth.tokens.token();
+    expect(platform.counters.tokenRequests).toBe(before + 1);
+  });
+
   it("clear drops the sync's cached values and the platform's", async () => {
     const backend = platformSessionBackend(grpc, { cacheBytes: 1024 });
     await backend.set(SYNC, "gone", bytes(3));
