@@ -80,7 +80,10 @@ export function connectorConfigFrom<C>(
     if (!(err instanceof ConfigError)) throw err;
     const text = err.issues
       .map((i) => {
-        const message = i.message.replace(/set by the program/g, "from the platform's config");
+        // The platform's config names fields by their config names, not by flag and env var.
+        const message = i.message
+          .replace(/set by the program/g, "from the platform's config")
+          .replace(/--([a-z0-9-]+) \/ BATON_[A-Z0-9_]+/g, '"$1"');
         return i.key ? `"${kebabName(i.key)}" ${message}` : message;
       })
       .join("; ");

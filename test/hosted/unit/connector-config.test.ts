@@ -65,7 +65,7 @@ describe("plaintext config → connector config", () => {
   it("validates the Datadog connector's own fields and constraints (the ones config_schema.json describes)", () => {
     const ok = connectorConfigFrom(datadogConfig, { "api-key": "a".repeat(32), "app-key": "b".repeat(40), site: "EU1" }, base);
     expect(ok.config).toMatchObject({ site: "EU1" });
-    expect(failure(() => connectorConfigFrom(datadogConfig, { "api-key": "a".repeat(32) }, base))).toMatch(/also need/);
+    expect(failure(() => connectorConfigFrom(datadogConfig, { "api-key": "a".repeat(32) }, base))).toMatch(/failed to validate config: "api-key" also needs "app-key"/);
   });
 
   it("refuses plaintext that is not a JSON object, describing it without quoting it", () => {
