@@ -36,7 +36,7 @@ import { createPlatformClient, oversizedMessage, PLATFORM_MAX_RECEIVE_BYTES, typ
 import type { PolledTask } from "./get-task-decode.ts";
 import { malformedTask, refuseTask, TaskFailure } from "./task-rules.ts";
 import type { ServiceSyncScope } from "../sync/scope.ts";
-import { executeTask, PROVISIONING_KINDS, taskKindName, UploadKept, uploadWorthKeeping } from "./tasks.ts";
+import { executeTask, PROVISIONING_KINDS, successAnnotations, taskKindName, UploadKept, uploadWorthKeeping } from "./tasks.ts";
 import { uploadSyncFile } from "./upload.ts";
 import { PlatformTokenSource } from "./token.ts";
 import { trustedCaCertificates } from "./trust.ts";
@@ -418,7 +418,7 @@ class Service {
         hello: (taskId, s) => this.#hello(taskId, s),
         keepUpload: this.#kept ? (file, err) => this.#keepUpload(task.id, file, err, log) : undefined,
       });
-      request = { hostId: this.#hostId, taskId: task.id, finalState: { case: "success", value: { response } } };
+      request = { hostId: this.#hostId, taskId: task.id, finalState: { case: "success", value: { response, annotations: successAnnotations(kind, response) } } };
       log.info("task succeeded");
     } catch (thrown) {
       if (thrown instanceof UploadKept) {

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { type DescMessage, type MessageShape } from "@bufbuild/protobuf";
-import { anyPack, type Any } from "@bufbuild/protobuf/wkt";
+import { anyPack, anyUnpack, type Any } from "@bufbuild/protobuf/wkt";
 import { TaskSchema, type Task } from "../gen/c1/connectorapi/baton/v1/baton_pb.js";
 import { GrantManagerServiceGrantResponseSchema, GrantManagerServiceRevokeResponseSchema } from "../gen/c1/connector/v2/grant_pb.js";
 import {
@@ -83,6 +83,17 @@ export class UploadKept extends Error {
 }
 
 const pack = <D extends DescMessage>(schema: D, message: MessageShape<D>): Any => anyPack(schema, message);
+
+/**
+ * FinishTask's success annotations: Go copies the connector's response annotations there for issue_credential
+ * and create_resource (PROTOCOL-2 §5); every other kind finishes without.
+ */
+export function successAnnotations(kind: TaskKind | undefined, response: Any | undefined): Any[] {
+  if (!response) return [];
+  if (kind === "issueCredential") return anyUnpack(response, IssueCredentialResponseSchema)?.annotations ?? [];
+  if (kind === "createResource") return anyUnpack(response, CreateResourceResponseSchema)?.annotations ?? [];
+  return [];
+}
 
 export async function executeTask(ctx: TaskContext): Promise<Any | undefined> {
   const { task, rpc, signal } = ctx;

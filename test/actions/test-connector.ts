@@ -5,13 +5,14 @@
  */
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ActionDefinition, Connector, CredentialIssuer, EventFeed, FeedEvent, ResourceSyncer } from "../../src/index.ts";
-import { Code, ConnectorError, resourceId, resourceType, secretResource, userResource } from "../../src/index.ts";
+import { Code, ConnectorError, pack, resourceId, resourceType, secretResource, userResource } from "../../src/index.ts";
 import {
   ActionType,
   CapabilityDetailCredentialOption,
   ConstraintKind,
   CredentialResourceMode,
   EventType,
+  ResourceIdSchema,
   ResourceType_Trait,
 } from "../../src/messages.ts";
 
@@ -203,6 +204,8 @@ function keyIssuer(state: TestState): CredentialIssuer {
       return {
         secret: resource,
         plaintext: [{ name: "api_key", bytes: new TextEncoder().encode(broken === "empty-value" ? "" : secret) }],
+        // Any message will do: the tests check that the annotations reach the caller.
+        annotations: [pack(ResourceIdSchema, { resourceType: "issued-by", resource: "test" })],
       };
     },
   };

@@ -77,6 +77,7 @@ describe("issuing", () => {
     expect(new TextDecoder().decode(plaintext)).toBe(held.secret);
     expect(held).toMatchObject({ owner: "sa1", scopes: ["read"] });
     expect(r.encryptedData[0]!.name).toBe("api_key");
+    expect(r.annotations).toHaveLength(1);
   });
 
   it("without provisioning: FAILED_PRECONDITION, nothing issued", async () => {

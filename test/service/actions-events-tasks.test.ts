@@ -22,7 +22,7 @@ import {
   ListActionSchemasResponseSchema,
 } from "../../src/gen/c1/connector/v2/action_pb.js";
 import { ListEventFeedsResponseSchema, ListEventsResponseSchema } from "../../src/gen/c1/connector/v2/event_feed_pb.js";
-import { EncryptionConfigSchema, IssueCredentialResponseSchema } from "../../src/gen/c1/connector/v2/resource_pb.js";
+import { EncryptionConfigSchema, IssueCredentialResponseSchema, ResourceIdSchema } from "../../src/gen/c1/connector/v2/resource_pb.js";
 import type { BatonServiceFinishTaskRequest } from "../../src/gen/c1/connectorapi/baton/v1/baton_pb.js";
 import { makeTestPki, startTestPlatform, type TestPki, type TestPlatform, type TaskInit } from "../platform/index.ts";
 import { EVENT_COUNT, FEED_ID, FIRST_EVENT_AT, testConnector, testState, type TestState } from "../actions/test-connector.ts";
@@ -158,8 +158,12 @@ describe("issue_credential task", () => {
     const id = platform.enqueue({
       taskType: { case: "issueCredential", value: { identityId: { resourceType: "service_account", resource: "sa1" }, credentialOptions: { options: { case: "apiKey", value: { scopes: ["write"] } } }, encryptionConfigs: [enc.config] } },
     });
-    const r = anyUnpack(success(await platform.waitForFinished(id))!, IssueCredentialResponseSchema)!;
+    const finish = await platform.waitForFinished(id);
+    const r = anyUnpack(success(finish)!, IssueCredentialResponseSchema)!;
     expect(r.requestId).toBe(id);
+    // The response's annotations are also FinishTask's, as Go sends them.
+    const annotations = finish.finalState.case === "success" ? finish.finalState.value.annotations : [];
+    expect(annotations.map((a) => anyUnpack(a, ResourceIdSchema)?.resourceType)).toEqual(["issued-by"]);
     const held = state.keys.get(`key-${id}`)!;
     expect(held.scopes).toEqual(["write"]);
     expect(await enc.decrypt(r.encryptedData[0]!.encryptedBytes)).toBe(held.secret);
