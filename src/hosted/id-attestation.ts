@@ -4,13 +4,13 @@
  * binary-encoded, base64url without padding. The platform replays it to STS to learn which role is calling.
  *
  * Credentials: the env's AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN (what Lambda sets) when
- * present, else the AWS default chain, imported only then (it is large and a Lambda never needs it).
+ * present, else the AWS default chain, imported only then (it is large and a Lambda never needs it). The signer
+ * itself is imported on the first attestation, so loading the handler module does not pay for it.
  */
 import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
-import { SignatureV4 } from "@smithy/signature-v4";
 import { ConfigError } from "../config/errors.ts";
 import { registerSecret } from "../log/secrets.ts";
 import { Sigv4SignedRequestSTSGetCallerIdentitySchema } from "../gen/c1/connectorapi/baton/v1/config_pb.js";
@@ -101,6 +101,7 @@ export function idAttestor(env: NodeJS.ProcessEnv): IdAttestor {
   return {
     region,
     async attest(now = new Date()) {
+      const { SignatureV4 } = await import("@smithy/signature-v4");
       const signer = new SignatureV4({
         service: "sts",
         region,
