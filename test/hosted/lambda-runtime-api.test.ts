@@ -17,6 +17,7 @@ import { ResourcesServiceListResourcesRequestSchema } from "../../src/gen/c1/con
 import { EntitlementSchema } from "../../src/gen/c1/connector/v2/entitlement_pb.js";
 import { ResourceSchema } from "../../src/gen/c1/connector/v2/resource_pb.js";
 import { buildEvent, invoke, invokeRaw, startHostedPlatform, startRuntimeApiEmulator, type HostedPlatform, type RuntimeApiEmulator } from "./platform/index.ts";
+import { runDatadogCliInProcess } from "../helpers/cli-in-process.ts";
 import { cliSyncCounts, hostedConfig, hostedWalk, newSyncId, simulatedOrg, type Counts } from "./hosted-walk.ts";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
@@ -155,6 +156,17 @@ describe("baton-datadog lambda under the Runtime API emulator", () => {
       await emu.close();
     }
   }, 40_000);
+});
+
+describe("baton-datadog lambda outside a Lambda function", () => {
+  it("without AWS_LAMBDA_RUNTIME_API, or with one that is not host:port, says so and exits 2", async () => {
+    const missing = await runDatadogCliInProcess(["lambda"], { env: {}, cwd: repo });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("lambda: AWS_LAMBDA_RUNTIME_API is not set");
+    const bad = await runDatadogCliInProcess(["lambda"], { env: { AWS_LAMBDA_RUNTIME_API: "http://x/y" }, cwd: repo });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('AWS_LAMBDA_RUNTIME_API must be host:port (got "http://x/y")');
+  });
 });
 
 describe("the zip handler (connectors/datadog/lambda.ts) in a process of its own", () => {
