@@ -223,6 +223,29 @@ describe("hosted cold-start failures", () => {
     }
   });
 
+  it("debug mode from the config lapses to info at its expiry, without a reload, for the connector's own child loggers too", async () => {
+    const expires = new Date(Date.now() + 1500).toISOString();
+    const p = await startHostedPlatform({ pki, config: { config: { ...good, "log-level": "debug", "log-level-debug-expires-at": expires }, version: "v1" } });
+    const c = testConnector();
+    try {
+      const rt = await startHostedRuntime(c.def, p.env, { logger });
+      const connectorChild = c.builds[0]!.env.logger.child({ component: "client" });
+      let lease = await rt.acquire("v1");
+      expect(lease.generation.logger.level).toBe("debug");
+      expect(connectorChild.isLevelEnabled("debug")).toBe(true);
+      lease.release();
+      await new Promise((r) => setTimeout(r, 1600));
+      lease = await rt.acquire("v1");
+      expect(lease.generation.logger.level).toBe("info");
+      expect(connectorChild.isLevelEnabled("debug")).toBe(false);
+      lease.release();
+      expect(p.counters.configFetches).toBe(1);
+      await rt.close();
+    } finally {
+      await p.close();
+    }
+  });
+
   it("a served policy that is malformed denies all egress", async () => {
     const p = await startHostedPlatform({ pki, config: { config: good, version: "v1", policy: { allowedHosts: ["api.example.com"], mode: "enforce", envelopeVersion: 2 } } });
     const c = testConnector();
