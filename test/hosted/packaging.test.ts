@@ -86,10 +86,14 @@ describe("the Lambda deployment zip", () => {
     console.log(`zip: ${result!.zipBytes} bytes (${(result!.zipBytes / 1e6).toFixed(2)} MB), ${result!.entries} files, ${result!.unpackedBytes} bytes unpacked`);
   });
 
-  it("the same files make the same zip (fixed timestamps, sorted entries)", (ctx) => {
+  it("the same files make the same zip (fixed timestamps, sorted entries), and another zip reader accepts it", (ctx) => {
     if (skipReason) return ctx.skip(skipReason);
     const names = entries.map((e) => e.name);
     expect(names).toEqual([...names].sort());
+    // A second opinion on the format from Info-ZIP's unzip where the machine has it (not needed to build the zip).
+    const unzip = spawnSync("unzip", ["-tq", result!.zipPath], { encoding: "utf8" });
+    if (unzip.error) return;
+    expect(unzip.status, unzip.stdout + unzip.stderr).toBe(0);
   });
 
   it("its handler module imports with Node 24 in an empty environment and exports handler(event, context)", (ctx) => {

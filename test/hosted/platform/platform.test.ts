@@ -117,6 +117,18 @@ describe("token endpoint", () => {
     expect(withPort.status).toBe(401);
   });
 
+  it("rotates the nonce on demand: a proof with the old one is challenged again with a new one", async () => {
+    const key = newDpopKey();
+    const nonce = (await tokenRequest(platform, await dpopProof(key, { htm: "POST", htu: tokenUrl() }), await clientAssertion(platform))).nonce!;
+    platform.fail.token.nonceRotations = 1;
+    const rotated = await tokenRequest(platform, await dpopProof(key, { htm: "POST", htu: tokenUrl(), nonce }), await clientAssertion(platform));
+    expect(rotated.body.error).toBe("use_dpop_nonce");
+    expect(rotated.nonce).not.toBe(nonce);
+    const stale = await tokenRequest(platform, await dpopProof(key, { htm: "POST", htu: tokenUrl(), nonce }), await clientAssertion(platform));
+    expect(stale.nonce).toBe(rotated.nonce);
+    expect((await tokenRequest(platform, await dpopProof(key, { htm: "POST", htu: tokenUrl(), nonce: rotated.nonce! }), await clientAssertion(platform))).status).toBe(200);
+  });
+
   it("injects failures: HTTP 500, a challenge without DPoP-Nonce", async () => {
     const key = newDpopKey();
     platform.fail.token.serverErrors = 1;
@@ -191,6 +203,32 @@ describe("ConnectorConfigService", () => {
       expect((await grpcError(call(await callMetadata(platform, key, token, ConnectorConfigService, "GetConnectorConfig")))).code).toBe(14);
     } finally {
       client.close();
+    }
+  });
+});
+
+describe("one host for both (singleHost)", () => {
+  it("serves the token endpoint and gRPC on one port, and the env names neither host override", async () => {
+    const single = await startHostedPlatform({ pki, singleHost: true, config: { config: { a: 1 }, version: "v1" } });
+    try {
+      expect(single.configurationHost).toBe(single.tokenHost);
+      expect(single.env.BATON_LAMBDA_TOKEN_HOST).toBeUndefined();
+      expect(single.env.BATON_LAMBDA_CONFIGURATION_HOST).toBeUndefined();
+      expect(single.env.BATON_LAMBDA_CLIENT_ID).toContain(`@${single.tokenHost}/`);
+      const key = newDpopKey();
+      const token = await fetchToken(single, key);
+      const client = platformClient(single, ConnectorConfigService);
+      try {
+        const answer = await client.getConnectorConfig({}, { metadata: await callMetadata(single, key, token, ConnectorConfigService, "GetConnectorConfig") });
+        expect(JSON.parse(decryptAgeWithEd25519(answer.config, key.seed).toString("utf8"))).toEqual({ a: 1 });
+        // An error (a trailers-only answer) crosses the relay with its code and message.
+        const refused = await grpcError(client.getConnectorConfig({}, { metadata: await callMetadata(single, key, "bad", ConnectorConfigService, "GetConnectorConfig") }));
+        expect([refused.code, refused.message]).toEqual([16, "unknown access token"]);
+      } finally {
+        client.close();
+      }
+    } finally {
+      await single.close();
     }
   });
 });

@@ -12,9 +12,16 @@
 import { randomBytes, type KeyObject } from "node:crypto";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createSecureServer, type Http2SecureServer } from "node:http2";
-import type { AddressInfo } from "node:net";
-import type { TLSSocket } from "node:tls";
+import {
+  connect as h2Connect,
+  constants as h2,
+  createSecureServer,
+  type ClientHttp2Session,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type IncomingHttpHeaders,
+} from "node:http2";
+import type { AddressInfo, Server, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
@@ -55,6 +62,12 @@ export interface HostedPlatformOptions {
   stampConfigVersion?: boolean;
   /** false: long-term AWS credentials without a session token. Default true. */
   awsSessionToken?: boolean;
+  /**
+   * Token endpoint and gRPC services on ONE host:port (ALPN-routed), as the real platform has them; env then sets
+   * neither BATON_LAMBDA_TOKEN_HOST nor BATON_LAMBDA_CONFIGURATION_HOST (both default from the client id).
+   * Default: two ports, both overrides set.
+   */
+  singleHost?: boolean;
   /** GetAll page size of the session service (default 100). */
   sessionPageSize?: number;
   /** A first config version, as setConfig(config, version, policy). */
@@ -95,7 +108,7 @@ export interface HostedPlatform {
   close(): Promise<void>;
 }
 
-const listen = async (server: Http2SecureServer): Promise<number> => {
+const listen = async (server: Server): Promise<number> => {
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   return (server.address() as AddressInfo).port;
@@ -118,17 +131,32 @@ export async function startHostedPlatform(opts: HostedPlatformOptions = {}): Pro
     res.writeHead(503);
     res.end();
   };
-  const https = createSecureServer({ key: pki.server.keyPem, cert: pki.server.certPem, allowHTTP1: true, minVersion: "TLSv1.2" }, (req, res) =>
-    handle(req as never, res as never),
-  );
-  https.on("tlsClientError", () => {});
   // Keep-alive and h2 sessions stay open after close(); tracked so close() can end them.
-  const sockets = new Set<TLSSocket>();
-  https.on("secureConnection", (socket) => {
+  const sockets = new Set<Socket>();
+  const track = (socket: Socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
-  });
-  const tokenHost = `127.0.0.1:${await listen(https)}`;
+  };
+  const tlsOptions = { key: pki.server.keyPem, cert: pki.server.certPem, minVersion: "TLSv1.2" as const };
+  let grpcBackendPort = 0;
+  let front: Server;
+  if (opts.singleHost) {
+    // One host:port for both, as the real platform has it: HTTP/1.1 and h2 requests for /auth/… and /.well-known/…
+    // reach the token endpoint; h2 streams for /<pkg.Service>/<Method> are relayed to the gRPC server, which listens
+    // in plaintext on a private loopback port behind this TLS front.
+    const tokenPath = (path: string) => path.startsWith("/auth/") || path.startsWith("/.well-known/");
+    const h2 = createSecureServer({ ...tlsOptions, allowHTTP1: true }, (req, res) => {
+      if (req.httpVersion === "2.0" && !tokenPath(req.url ?? "")) return relayGrpc(req, res, grpcBackendPort);
+      handle(req as never, res as never);
+    });
+    h2.on("secureConnection", track);
+    front = h2;
+  } else {
+    front = createSecureServer({ ...tlsOptions, allowHTTP1: true }, (req, res) => handle(req as never, res as never));
+    front.on("secureConnection", track);
+  }
+  front.on("tlsClientError", () => {});
+  const tokenHost = `127.0.0.1:${await listen(front)}`;
   const clientId = `baton-hosted@${tokenHost}/connector-${randomBytes(4).toString("hex")}`;
   const jwksUrl = `https://${tokenHost}/.well-known/jwks.json`;
 
@@ -172,18 +200,19 @@ export async function startHostedPlatform(opts: HostedPlatformOptions = {}): Pro
   });
   addService(server, ConnectorConfigService, configServiceImpl(configStore), { interceptors: [auth] });
   addService(server, BatonSessionService, sessionServiceImpl(sessions), { interceptors: [auth] });
-  const credentials = grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(pki.server.keyPem), cert_chain: Buffer.from(pki.server.certPem) }], false);
+  const credentials = opts.singleHost
+    ? grpc.ServerCredentials.createInsecure() // TLS ends at the front
+    : grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(pki.server.keyPem), cert_chain: Buffer.from(pki.server.certPem) }], false);
   const grpcPort = await new Promise<number>((resolve, reject) =>
     server.bindAsync("127.0.0.1:0", credentials, (err, port) => (err ? reject(err) : resolve(port))),
   );
-  configurationHost = `127.0.0.1:${grpcPort}`;
+  grpcBackendPort = grpcPort;
+  configurationHost = opts.singleHost ? tokenHost : `127.0.0.1:${grpcPort}`;
   if (opts.config) setConfig(configStore, opts.config.config, opts.config.version, opts.config.policy);
 
   const env: Record<string, string> = {
     BATON_LAMBDA_CLIENT_ID: clientId,
     BATON_LAMBDA_CLIENT_SECRET: secret,
-    BATON_LAMBDA_TOKEN_HOST: tokenHost,
-    BATON_LAMBDA_CONFIGURATION_HOST: configurationHost,
     BATON_LAMBDA_CA_CERT_PATH: pki.caFile,
     BATON_LAMBDA_AUTH_JWT_EXPECTED_ISSUER: signer.expected.iss,
     BATON_LAMBDA_AUTH_JWT_EXPECTED_SUBJECT: signer.expected.sub,
@@ -192,6 +221,11 @@ export async function startHostedPlatform(opts: HostedPlatformOptions = {}): Pro
     AWS_SECRET_ACCESS_KEY: aws.secretAccessKey,
     AWS_REGION: aws.region,
   };
+  // With one host the function finds both from the client id alone (§1.2 defaults), so neither override is set.
+  if (!opts.singleHost) {
+    env.BATON_LAMBDA_TOKEN_HOST = tokenHost;
+    env.BATON_LAMBDA_CONFIGURATION_HOST = configurationHost;
+  }
   if (aws.sessionToken) env.AWS_SESSION_TOKEN = aws.sessionToken;
   if (opts.invocationAuth === "jwks") env.BATON_LAMBDA_AUTH_JWT_JWKS_URL = jwksUrl;
   else env.BATON_LAMBDA_AUTH_JWT_SIGNER = JSON.stringify(signer.publicJwk);
@@ -252,10 +286,63 @@ export async function startHostedPlatform(opts: HostedPlatformOptions = {}): Pro
           resolve();
         });
       });
-      const httpsClosed = new Promise<void>((resolve) => https.close(() => resolve()));
+      const httpsClosed = new Promise<void>((resolve) => front.close(() => resolve()));
       for (const s of sockets) s.destroy();
       await Promise.race([httpsClosed, new Promise((r) => setTimeout(r, 1000).unref())]);
       if (ownDir) rmSync(ownDir, { recursive: true, force: true });
     },
   };
+}
+
+const relaySessions = new Map<number, ClientHttp2Session>();
+
+/**
+ * Relays one gRPC call (an h2 request) to the gRPC server on `port` and its answer back. A trailers-only answer
+ * (grpc-status in the response headers: an error) is passed on as headers + trailers, which gRPC clients read the same.
+ */
+function relayGrpc(req: Http2ServerRequest, res: Http2ServerResponse, port: number): void {
+  let session = relaySessions.get(port);
+  if (!session || session.closed || session.destroyed) {
+    session = h2Connect(`http://127.0.0.1:${port}`);
+    session.on("error", () => {});
+    session.unref();
+    relaySessions.set(port, session);
+  }
+  const forward: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (v === undefined || k === ":authority" || k === ":scheme" || k === "host") continue;
+    forward[k] = v;
+  }
+  forward[":scheme"] = "http";
+  forward[":authority"] = `127.0.0.1:${port}`;
+  const upstream = session.request(forward);
+  const headersOf = (h: IncomingHttpHeaders) => {
+    const out: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(h)) if (v !== undefined && !k.startsWith(":")) out[k] = v;
+    return out;
+  };
+  upstream.on("error", () => res.stream.close(h2.NGHTTP2_INTERNAL_ERROR));
+  req.on("error", () => upstream.close(h2.NGHTTP2_CANCEL));
+  res.on("close", () => {
+    if (!upstream.closed) upstream.close(h2.NGHTTP2_CANCEL);
+  });
+  upstream.on("response", (responseHeaders) => {
+    const headers = headersOf(responseHeaders);
+    const status = Number(responseHeaders[":status"] ?? 200);
+    if (headers["grpc-status"] !== undefined) {
+      const trailers: Record<string, string | string[]> = {};
+      for (const k of Object.keys(headers)) if (k.startsWith("grpc-")) {
+        trailers[k] = headers[k];
+        delete headers[k];
+      }
+      res.writeHead(status, headers);
+      res.addTrailers(trailers);
+      res.end();
+      return;
+    }
+    upstream.on("trailers", (t) => res.addTrailers(headersOf(t)));
+    res.writeHead(status, headers);
+    upstream.pipe(res);
+  });
+  req.pipe(upstream);
 }
