@@ -75,6 +75,7 @@ export class Generations {
   #building: { requested: string; promise: Promise<void> } | undefined;
   readonly #retiring = new Set<Promise<void>>();
   #reloads = 0;
+  #closed = false;
 
   constructor(initial: LiveGeneration, opts: GenerationsOptions) {
     this.#opts = opts;
@@ -95,6 +96,7 @@ export class Generations {
 
   /** The generation for one invocation, reloading first when §1.4 says so; release() when the call is done. */
   async acquire(requestedVersion: string | undefined, signal?: AbortSignal): Promise<Acquired> {
+    if (this.#closed) throw new ConnectorError(Code.UNAVAILABLE, "the hosted runtime is shut down");
     const requested = requestedVersion ?? "";
     if (requested !== "" && requested !== this.#current.version) await this.#maybeReload(requested, signal);
     const generation = this.#current;
@@ -198,7 +200,8 @@ export class Generations {
 
   /** Closes the current generation (after its calls drain) and waits for retiring ones. */
   async close(): Promise<void> {
-    this.#retire(this.#current);
+    if (!this.#closed) this.#retire(this.#current);
+    this.#closed = true;
     await Promise.all([...this.#retiring]);
   }
 }

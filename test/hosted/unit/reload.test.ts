@@ -134,5 +134,8 @@ describe("generations and reload", () => {
     expect(t.lines.some((l) => l.includes("did not close within 50 ms"))).toBe(true);
     const a = await t.gens.acquire(undefined);
     expect(a.generation.logger.level).toBe("info");
+    a.release();
+    await t.gens.close();
+    await expect(t.gens.acquire(undefined)).rejects.toThrow(/shut down/);
   });
 });
