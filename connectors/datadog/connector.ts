@@ -13,6 +13,9 @@ import { diagnose, diagnosisError, type DatadogClient } from "./client/index.ts"
 import { syncerDeps } from "./resources/deps.ts";
 import { datadogError } from "./resources/errors.ts";
 import { RESOURCE_TYPES } from "./resources/registry.ts";
+import { auditFeeds } from "./resources/audit-feed.ts";
+import { serviceAccountCredentialIssuer } from "./resources/service-account-credentials.ts";
+import { USER } from "./resources/users.ts";
 import { envName, flagName } from "../../src/index.ts";
 
 export interface DatadogConnectorOptions {
@@ -41,6 +44,11 @@ export function datadogConnector(opts: DatadogConnectorOptions): Connector {
     if (!type.enabledBy || opts[type.enabledBy]) syncers.push(type.syncer(deps));
     else optionalResourceTypes[type.type.id] = `${flagName(type.enabledBy)} (${envName(type.enabledBy)}=true)`;
   }
+  // Service accounts get issued application keys only when keys are synced: an issued key is DISCOVERABLE.
+  if (opts.syncSecrets) {
+    const i = syncers.findIndex((s) => s.resourceType.id === USER);
+    if (i >= 0) syncers[i] = { ...syncers[i], credentialIssuer: serviceAccountCredentialIssuer(client) };
+  }
 
   /*
    * The full diagnosis (API key, then one read per resource type) runs at a connector's first Validate. Once it
@@ -68,6 +76,7 @@ export function datadogConnector(opts: DatadogConnectorOptions): Connector {
     },
     syncers,
     optionalResourceTypes,
+    eventFeeds: auditFeeds(client, { keys: opts.syncSecrets }),
 
     async validate(ctx) {
       if (validatedOnce) {

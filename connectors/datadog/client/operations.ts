@@ -7,6 +7,7 @@
  */
 import { op, type OperationInfo } from "./operation-info.ts";
 import { RESOURCE_TYPES } from "../resources/registry.ts";
+import { AUDIT_OPERATIONS } from "./audit.ts";
 
 export { op, type OperationInfo } from "./operation-info.ts";
 
@@ -21,6 +22,8 @@ const CLIENT_OPERATIONS = {
     ["user_app_keys"],
     "list the caller's own application keys",
   ),
+  // The Audit Trail event feeds (resources/audit-feed.ts).
+  ...AUDIT_OPERATIONS,
 } as const satisfies Record<string, OperationInfo>;
 
 type Merged<U> = (U extends unknown ? (u: U) => void : never) extends (m: infer M) => void ? M : never;

@@ -18,12 +18,14 @@ import type { AccountInfo, Resource } from "../../../src/messages.ts";
 import type { DatadogClient } from "../client/datadog-client.ts";
 import type { Role, User } from "../client/schemas.ts";
 import { op } from "../client/operation-info.ts";
+import { USER_STATE_OPERATIONS } from "../client/user-state.ts";
 import type { SyncerDeps } from "./deps.ts";
 import { call, callOrAbsent, isHttpStatus, datadogError } from "./errors.ts";
 import { q } from "./links.ts";
 import { findUsersByEmail } from "./lookups.ts";
 import { numberedPage } from "./paging.ts";
 import { datadogResourceType } from "./resource-type.ts";
+import { userActions } from "./user-actions.ts";
 import { dateOf, nonEmpty, profileOf } from "./values.ts";
 
 /** Resource type ids are part of the contract (they are in every stored entitlement and grant id): never change them. */
@@ -44,6 +46,8 @@ const operations = {
   CreateUser: op("CreateUser", "POST", "/api/v2/users", ["user_access_invite"], "create users"),
   DisableUser: op("DisableUser", "DELETE", "/api/v2/users/{user_id}", ["user_access_manage", "service_account_write"], "disable users"),
   SendInvitations: op("SendInvitations", "POST", "/api/v2/user_invitations", ["user_access_invite"], "send user invitations"),
+  // UpdateUser re-enables users (the enable_user action, user-actions.ts).
+  ...USER_STATE_OPERATIONS,
 } as const;
 
 const link = (deps: SyncerDeps, id: string) => deps.appLink(`/organization-settings/users?user_id=${q(id)}`);
@@ -291,6 +295,7 @@ export function userSyncer(deps: SyncerDeps): ResourceSyncer {
     },
     accountManager: accountManager(deps),
     deleter: deleter(deps),
+    actions: userActions(client),
   };
 }
 
