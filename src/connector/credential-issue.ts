@@ -247,7 +247,7 @@ export async function issueCredential(init: MessageInitShape<typeof IssueCredent
     });
   } finally {
     for (const p of plaintext) p.bytes.fill(0);
-    for (const p of issued?.plaintext ?? []) p.bytes?.fill?.(0);
+    for (const p of issued?.plaintext ?? []) p.bytes?.fill(0);
   }
 }
 

@@ -18,7 +18,7 @@ import type {
 import type {
   CredentialIssueOptions,
   CredentialResourceMode,
-  PlaintextData,
+  PlaintextDataSchema,
   Resource,
   ResourceId,
 } from "../gen/c1/connector/v2/resource_pb.js";
@@ -50,8 +50,8 @@ export interface IssuedCredential {
    * whose `identityId` is the request's identity (and `expiresAt` ≤ the requested one, when one was requested).
    */
   secret: Resource;
-  /** ≥ 1 named values, names unique, bytes non-empty. Encrypted by the SDK, then dropped. */
-  plaintext: PlaintextData[];
+  /** ≥ 1 named values (`{ name, bytes }`), names unique, bytes non-empty. Encrypted by the SDK, then wiped. */
+  plaintext: MessageInitShape<typeof PlaintextDataSchema>[];
   /** Defaults to the advertised mode; when given it must equal it. */
   resourceMode?: CredentialResourceMode;
   annotations?: Any[];

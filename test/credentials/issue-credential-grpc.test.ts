@@ -45,6 +45,13 @@ async function served(connector: Connector, provisioning: boolean): Promise<Conn
 }
 
 const sa = { resourceType: "service_account", resource: "sa1" };
+/** The test issuer's one option, as a plain init to vary. */
+const apiKeyOption = () => ({
+  option: CapabilityDetailCredentialOption.API_KEY,
+  scopes: ["read", "write"],
+  resourceMode: CredentialResourceMode.DISCOVERABLE,
+  secretResourceTypeId: "api_key",
+});
 const apiKey = (scopes: string[]) => ({ options: { case: "apiKey" as const, value: { scopes } } });
 
 beforeAll(async () => {
@@ -124,7 +131,7 @@ describe("request checks, before the issuer runs", () => {
     const issuer = c.syncers.find((x) => x.credentialIssuer)!.credentialIssuer!;
     const withExpiry: CredentialIssuer = {
       ...issuer,
-      options: [{ ...issuer.options[0]!, expiry: { min: { seconds: 3600n }, max: { seconds: 86_400n } } }],
+      options: [{ ...apiKeyOption(), expiry: { min: { seconds: 3600n }, max: { seconds: 86_400n } } }],
     };
     const rpc = await served({ ...c, syncers: c.syncers.map((x) => (x.credentialIssuer ? { ...x, credentialIssuer: withExpiry } : x)) }, true);
     const at = (ms: number) => ({ identityId: sa, credentialOptions: apiKey([]), encryptionConfigs: [config], requestId: "e1", expiresAt: timestampFromDate(new Date(Date.now() + ms)) });
@@ -177,7 +184,7 @@ describe("declaration and capabilities (§8)", () => {
     const c = testConnector(testState());
     const issuer = c.syncers.find((x) => x.credentialIssuer)!.credentialIssuer!;
     const variant = (over: Partial<CredentialIssuer>) => ({ ...c, syncers: c.syncers.map((x) => (x.credentialIssuer ? { ...x, credentialIssuer: { ...issuer, ...over } } : x)) });
-    const opt = issuer.options[0]!;
+    const opt = apiKeyOption();
     expect(() => connectorCapabilities(variant({ preferredOption: CapabilityDetailCredentialOption.TOKEN }))).toThrow(/preferredOption TOKEN is not among/);
     expect(() => connectorCapabilities(variant({ options: [opt, opt] }))).toThrow(/listed twice/);
     expect(() => connectorCapabilities(variant({ options: [{ ...opt, resourceMode: CredentialResourceMode.UNSPECIFIED }] }))).toThrow(/resourceMode/);
