@@ -20,7 +20,7 @@ import { startSimulator } from "../../connectors/datadog/simulator/index.ts";
 import { ConnectorServiceGetMetadataRequestSchema, ConnectorServiceValidateRequestSchema } from "../../src/gen/c1/connector/v2/connector_pb.js";
 import { ResourceTypesServiceListResourceTypesRequestSchema, type ResourceTypesServiceListResourceTypesResponse } from "../../src/gen/c1/connector/v2/resource_pb.js";
 import { stagePackage } from "../package/stage.ts";
-import { buildEvent, decodeResult, findMethod, startHostedPlatform } from "./platform/index.ts";
+import { buildEvent, decodeResult, findMethod, invoke, startHostedPlatform, startRuntimeApiEmulator } from "./platform/index.ts";
 
 const dirs: string[] = [];
 let result: PackageResult | undefined;
@@ -173,6 +173,39 @@ describe("the unpacked handler on the hosted platform", () => {
       console.log(`from the zip: cold start (import to first response) ${meta.answer.coldStartMs} ms, max RSS after 3 invocations ${Math.round(types.answer.maxRssKb / 1024)} MB`);
     } finally {
       fn.close();
+      await platform.close();
+      await sim.close();
+    }
+  }, 60_000);
+});
+
+describe("the container-image entrypoint from the same files", () => {
+  it("`node bin/baton-datadog.js lambda` serves invocations through the Runtime API emulator, and reports a failed cold start as an init error", async (ctx) => {
+    if (skipReason) return ctx.skip(skipReason);
+    const sim = await startSimulator({ seed: 4, counts: { users: 3, teams: 1, roles: 2, schedules: 1, apiKeys: 1, appKeys: 1, serviceAccounts: 1 } });
+    const platform = await startHostedPlatform({ config: { config: { "api-key": sim.apiKey, "app-key": sim.appKey, "base-url": sim.baseUrl }, version: "cv-1" } });
+    const emulator = await startRuntimeApiEmulator();
+    const broken = await startRuntimeApiEmulator();
+    const run = (env: Record<string, string>) => spawn(process.execPath, [join(unpacked, "bin", "baton-datadog.js"), "lambda"], { cwd: unpacked, env: { PATH: "/usr/bin:/bin", ...env }, stdio: ["ignore", "ignore", "pipe"] });
+    const fn = run({ ...platform.env, ...emulator.env });
+    let stderr = "";
+    fn.stderr.on("data", (d) => (stderr += String(d)));
+    const { BATON_LAMBDA_CLIENT_SECRET: _secret, ...withoutSecret } = platform.env;
+    const failing = run({ ...withoutSecret, ...broken.env });
+    try {
+      expect(await emulator.waitForReady(30_000), stderr).toBe("ready");
+      const meta = await invoke(emulator, "/c1.connector.v2.ConnectorService/GetMetadata", create(ConnectorServiceGetMetadataRequestSchema), { jwt: await platform.mintInvocationJwt() });
+      expect(meta.status, stderr).toMatchObject({ code: 0 });
+      expect(meta.encoding).toBe("v2");
+      const unauthenticated = await invoke(emulator, "/c1.connector.v2.ConnectorService/GetMetadata", create(ConnectorServiceGetMetadataRequestSchema), { encoding: "legacy" });
+      expect(unauthenticated.status).toMatchObject({ code: 16, message: "missing authorization header" });
+      expect(await broken.waitForReady(30_000)).toBe("init-error");
+      expect(JSON.stringify(broken.initErrors[0].body)).toContain("BATON_LAMBDA_CLIENT_SECRET");
+    } finally {
+      fn.kill();
+      failing.kill();
+      await emulator.close();
+      await broken.close();
       await platform.close();
       await sim.close();
     }
