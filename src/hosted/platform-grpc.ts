@@ -48,6 +48,8 @@ export function platformGrpc(settings: HostedSettings, auth: HostedPlatformAuth)
 
   const clientFor = async (service: DescService) => {
     const { adapter, credentials } = await load();
+    // close() may have run while grpc-js was loading: open nothing after it.
+    if (closed) throw new ConnectorError(Code.UNAVAILABLE, "the platform connection is closed");
     let client = clients.get(service.typeName);
     if (!client) {
       const options = {
