@@ -1,6 +1,8 @@
 /**
  * The connector author's interface. A connector declares its resource types and, per type, a syncer that
- * lists resources, entitlements and grants one page at a time. Provisioning is opt-in per type: a syncer that
+ * lists resources, entitlements and grants one page at a time (a type without entitlements or grants leaves
+ * those methods out). Every call gets a CallContext whose `session` keeps values for the rest of the sync.
+ * Provisioning is opt-in per type: a syncer that
  * implements `provisioner`, `accountManager`, `credentialManager` or `deleter` gets the matching capability,
  * and nothing else has to be declared (capabilities are derived, never written by hand).
  */
