@@ -102,15 +102,30 @@ export interface StartedHosted {
 
 /** Cold start: the runtime (settings, token, config, connector) and then the invocation JWT verifier (§1.3). */
 export async function startHosted<C>(def: HostedConnectorDefinition<C>, env: NodeJS.ProcessEnv, opts: { logger?: Logger; fetch?: typeof fetch } = {}): Promise<StartedHosted> {
+  const t0 = performance.now();
   const { startHostedRuntime } = await import("./runtime.ts");
+  const t1 = performance.now();
   const runtime = await startHostedRuntime(def, env, opts);
   let verifier: InvocationVerifier;
+  const t2 = performance.now();
   try {
     verifier = await createInvocationVerifier(runtime.auth, { fetch: opts.fetch });
   } catch (err) {
     await runtime.close().catch(() => {});
     throw err;
   }
+  // One line per cold start, for the function's logs: where the time went.
+  runtime.logger.info(
+    {
+      coldStart: {
+        runtimeLoadMs: Math.round(t1 - t0),
+        ...Object.fromEntries(Object.entries(runtime.coldStart).map(([k, v]) => [k, Math.round(v)])),
+        verifierMs: Math.round(performance.now() - t2),
+        totalMs: Math.round(performance.now() - t0),
+      },
+    },
+    "hosted cold start done",
+  );
   return { invoke: createInvocationHandler(runtime, verifier, { logger: opts.logger }), close: () => runtime.close() };
 }
 

@@ -178,6 +178,7 @@ describe("the zip handler (connectors/datadog/lambda.ts) in a process of its own
     const script = `
       const t0 = performance.now();
       const { handler } = await import(${JSON.stringify(new URL("../../connectors/datadog/lambda.ts", import.meta.url).href)});
+      const importMs = performance.now() - t0;
       const events = JSON.parse(process.env.EVENTS);
       const ctx = { getRemainingTimeInMillis: () => 30000 };
       const first = await handler(events.first, ctx);
@@ -185,7 +186,7 @@ describe("the zip handler (connectors/datadog/lambda.ts) in a process of its own
       const t1 = performance.now();
       const warm = await handler(events.warm, ctx);
       const warmMs = performance.now() - t1;
-      process.stdout.write(JSON.stringify({ coldMs, warmMs, maxRssMb: process.resourceUsage().maxRSS / 1024, first: typeof first, okFirst: typeof first.frame === "string", okWarm: typeof warm.frame === "string" }));
+      process.stdout.write("\\nRESULT " + JSON.stringify({ importMs, coldMs, warmMs, maxRssMb: process.resourceUsage().maxRSS / 1024, first: typeof first, okFirst: typeof first.frame === "string", okWarm: typeof warm.frame === "string" }));
       await handler.close();
     `;
     const run = spawn(process.execPath, ["--input-type=module", "-e", script], { cwd: repo, env: childEnv({ ...platform.env, EVENTS: JSON.stringify(events) }), stdio: ["ignore", "pipe", "pipe"] });
@@ -195,9 +196,13 @@ describe("the zip handler (connectors/datadog/lambda.ts) in a process of its own
     run.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
     const code = await new Promise<number | null>((r) => run.once("exit", r));
     expect(code, err).toBe(0);
-    const m = JSON.parse(out) as { coldMs: number; warmMs: number; maxRssMb: number; first: string; okFirst: boolean; okWarm: boolean };
+    const logged = (out + err).split("\n").find((l) => l.includes("hosted cold start done"));
+    const breakdown = logged ? (JSON.parse(logged.slice(logged.indexOf("{"))) as { coldStart?: Record<string, number> }).coldStart : undefined;
+    const m = JSON.parse(out.split("\n").find((l) => l.startsWith("RESULT "))!.slice("RESULT ".length)) as { importMs: number; coldMs: number; warmMs: number; maxRssMb: number; first: string; okFirst: boolean; okWarm: boolean };
     expect(m.first).toBe("object"); // an object for nodejs24.x to serialise, never a string
     expect(m.okFirst && m.okWarm).toBe(true);
+    expect(breakdown?.totalMs).toBeGreaterThan(0);
+    console.log(`zip handler: cold start breakdown (ms): module import ${Math.round(m.importMs)}, ${JSON.stringify(breakdown)}`);
     console.log(`zip handler: import to first response ${Math.round(m.coldMs)} ms; warm ListResources ${Math.round(m.warmMs)} ms; peak RSS ${Math.round(m.maxRssMb)} MB`);
   }, 60_000);
 });
