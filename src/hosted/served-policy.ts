@@ -17,6 +17,13 @@ export interface ServedEgress {
 }
 
 const MAX_WARNED_ENTRIES = 5;
+const MAX_LOGGED_HOSTS = 20;
+
+/** A log line names a bounded number of hosts: the list comes from a peer. */
+function listed(hosts: string[]): string {
+  const shown = hosts.slice(0, MAX_LOGGED_HOSTS).join(", ");
+  return hosts.length > MAX_LOGGED_HOSTS ? `${shown} and ${hosts.length - MAX_LOGGED_HOSTS} more` : shown;
+}
 
 /** Go's validity test of one allowed_hosts entry; the canonical host when valid. */
 function validHost(entry: string): string | undefined {
@@ -66,7 +73,7 @@ export function egressFromEnvelope(envelope: ServedPolicyEnvelope | undefined, c
     warnings.push(`dropped ${dropped.length} allowed_hosts entr${dropped.length === 1 ? "y" : "ies"} that are not plain host names: ${dropped.slice(0, MAX_WARNED_ENTRIES).map((d) => JSON.stringify(d)).join(", ")}`);
   }
   if (!enforce) {
-    return { policy: ALLOW_ALL, reason: `observe only (mode ${EgressMode[egress.mode] ?? egress.mode}): would allow ${hosts.length === 0 ? "no host" : hosts.join(", ")}`, warnings };
+    return { policy: ALLOW_ALL, reason: `observe only (mode ${EgressMode[egress.mode] ?? egress.mode}): would allow ${hosts.length === 0 ? "no host" : listed(hosts)}`, warnings };
   }
   let policy: EgressPolicy;
   try {

@@ -49,6 +49,8 @@ describe("served policy → egress policy", () => {
     expect(report.policy.mode).toBe("allow-all");
     expect(report.reason).toMatch(/observe only .*would allow ok\.example/);
     expect(report.warnings.join()).toMatch(/dropped 1 allowed_hosts entry/);
+    const many = egressFromEnvelope(envelope({ mode: EgressMode.REPORT, allowedHosts: Array.from({ length: 500 }, (_, i) => `h${i}.example`) }), "cv-1");
+    expect(many.reason).toMatch(/h19\.example and 480 more$/);
   });
 
   it("an enforced empty list allows nothing; an unknown mode observes with a warning", () => {
