@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { datadogHosted } from "../../connectors/datadog/hosted.ts";
 import type { Simulator } from "../../connectors/datadog/simulator/index.ts";
 import { Code } from "../../src/connector/errors.ts";
-import { ConnectorServiceValidateRequestSchema } from "../../src/gen/c1/connector/v2/connector_pb.js";
+import { ConnectorServiceGetMetadataRequestSchema, ConnectorServiceValidateRequestSchema } from "../../src/gen/c1/connector/v2/connector_pb.js";
 import { EntitlementsServiceListEntitlementsRequestSchema, type EntitlementsServiceListEntitlementsResponse } from "../../src/gen/c1/connector/v2/entitlement_pb.js";
 import {
   GrantManagerServiceGrantRequestSchema,
@@ -18,7 +18,7 @@ import {
 import { ResourcesServiceListResourcesRequestSchema, type ResourcesServiceListResourcesResponse } from "../../src/gen/c1/connector/v2/resource_pb.js";
 import { createLambdaHandler } from "../../src/hosted/handler.ts";
 import { createLogger } from "../../src/log/index.ts";
-import { invoke, invokeRaw, startHostedPlatform, type HostedPlatform } from "./platform/index.ts";
+import { buildEvent, decodeResult, invoke, invokeRaw, startHostedPlatform, type HostedPlatform } from "./platform/index.ts";
 import { cliSyncCounts, hostedConfig, hostedWalk, newSyncId, simulatedOrg, type Counts } from "./hosted-walk.ts";
 
 let sim: Simulator;
@@ -59,6 +59,24 @@ describe("nodejs24.x handler on the hosted platform", () => {
     expect(platform.counters.configFetches).toBe(1); // reused, not rebuilt per invocation
     expect(platform.counters.sessionCalls).toBeGreaterThan(0); // ctx.session went to the platform's session service
   }, 60_000);
+
+  it("a cold start that fails fails the invocation with the reason (no secret in it) and is tried again by the next one", async () => {
+    const env = { ...platform.env, BATON_LAMBDA_CLIENT_SECRET: "secret-token:nope" };
+    const broken = createLambdaHandler(datadogHosted, { env });
+    try {
+      const tokens = platform.counters.tokenRequests;
+      const event = () => platform.mintInvocationJwt().then((token) => buildEvent("/c1.connector.v2.ConnectorService/GetMetadata", create(ConnectorServiceGetMetadataRequestSchema), { jwt: token }));
+      const err = await broken(await event(), {}).then(() => undefined, (e: unknown) => e as Error);
+      expect(err?.message).toMatch(/BATON_LAMBDA_CLIENT_SECRET/);
+      expect(err?.message).not.toContain("secret-token:nope");
+      expect(platform.counters.tokenRequests).toBe(tokens); // refused before contacting the platform
+      env.BATON_LAMBDA_CLIENT_SECRET = platform.env.BATON_LAMBDA_CLIENT_SECRET; // the next invocation cold-starts again
+      const ok = decodeResult(await broken(await event(), {}));
+      expect(ok.status.code).toBe(0);
+    } finally {
+      await broken.close();
+    }
+  });
 
   it("refuses unauthenticated, wrong-audience and expired invocations", async () => {
     const noJwt = await invoke(handler, "/c1.connector.v2.ConnectorService/Validate", create(ConnectorServiceValidateRequestSchema), {});
