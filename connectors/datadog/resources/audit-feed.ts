@@ -24,7 +24,7 @@
  */
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { z } from "zod";
-import { Code, ConnectorError, entitlement, resourceId } from "../../../src/index.ts";
+import { Code, ConnectorError, resourceId } from "../../../src/index.ts";
 import type { CallContext, EventFeed, EventPage, FeedEvent } from "../../../src/index.ts";
 import { EventType, ResourceSchema, type Resource } from "../../../src/messages.ts";
 import { create } from "@bufbuild/protobuf";
@@ -32,6 +32,8 @@ import { listAuditEventsPage, MAX_AUDIT_CURSOR, MAX_AUDIT_PAGE, type AuditEntry 
 import type { DatadogClient } from "../client/datadog-client.ts";
 import { isValidId, type IdKind } from "../client/ids.ts";
 import { call } from "./errors.ts";
+import { memberEntitlement } from "./roles.ts";
+import { teamEntitlements } from "./teams.ts";
 
 export const USAGE_FEED = "datadog_audit_usage";
 export const CHANGES_FEED = "datadog_audit_changes";
@@ -129,8 +131,13 @@ function change(entry: AuditEntry, suffix: string, type: string, id: string): Fe
   return { id: `${entry.id}${suffix}`, occurredAt: at(entry), event: { case: "resourceChangeEvent", value: { resourceId: resourceId(type, id) } } };
 }
 
-function grantOrRevoke(entry: AuditEntry, suffix: string, granted: boolean, on: Resource, slug: string, userId: string): FeedEvent {
-  const value = { entitlement: entitlement(on, slug), principal: ref(USER, userId) };
+/** The entitlements as the sync declares them (roles.ts, teams.ts), so an event names the same entitlement. */
+function entitlementOf(on: Resource, slug: "member" | "admin") {
+  return on.id?.resourceType === TEAM ? teamEntitlements(on)[slug] : memberEntitlement(on);
+}
+
+function grantOrRevoke(entry: AuditEntry, suffix: string, granted: boolean, on: Resource, slug: "member" | "admin", userId: string): FeedEvent {
+  const value = { entitlement: entitlementOf(on, slug), principal: ref(USER, userId) };
   return {
     id: `${entry.id}${suffix}`,
     occurredAt: at(entry),

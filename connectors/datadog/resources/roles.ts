@@ -47,7 +47,7 @@ const SLUGS = ["member"] as const;
 
 const roleNotFound = (roleId: string) => `Datadog role "${roleId}" does not exist (entitlement role:${roleId}:member)`;
 
-function memberEntitlement(role: Resource) {
+export function memberEntitlement(role: Resource) {
   return entitlement(role, "member", {
     displayName: `${role.displayName} member`,
     description: `Has the Datadog role ${role.displayName}`,

@@ -35,14 +35,14 @@ const returns: ActionField[] = [
 ];
 
 /** The Datadog user id an invocation names, checked before any request. */
-function userIdOf(resourceId: ResourceId | undefined, action: string): string {
-  if (!resourceId?.resource) throw new ConnectorError(Code.INVALID_ARGUMENT, `${action}: the "user" argument (a resource id of type user) is required`);
+function userIdOf(resourceId: ResourceId | undefined): string {
+  if (!resourceId?.resource) throw new ConnectorError(Code.INVALID_ARGUMENT, "the \"user\" argument (a resource id of type user) is required");
   if (resourceId.resourceType !== USER_TYPE) {
-    throw new ConnectorError(Code.INVALID_ARGUMENT, `${action}: ${resourceId.resourceType}:${resourceId.resource} is not a user; pass a resource id of type user`);
+    throw new ConnectorError(Code.INVALID_ARGUMENT, `${resourceId.resourceType}:${resourceId.resource} is not a user; pass a resource id of type user`);
   }
   const userId: string = resourceId.resource;
   if (!isValidId("user", userId)) {
-    throw new ConnectorError(Code.INVALID_ARGUMENT, `${action}: "${resourceId.resource.slice(0, 64)}" is not a Datadog user id (a UUID)`);
+    throw new ConnectorError(Code.INVALID_ARGUMENT, `"${resourceId.resource.slice(0, 64)}" is not a Datadog user id (a UUID)`);
   }
   return userId;
 }
@@ -72,7 +72,7 @@ export function userActions(client: DatadogClient): ActionDefinition[] {
     returnTypes: returns,
     requiresProvisioning: true,
     async invoke(ctx, _args, resourceId) {
-      const userId = userIdOf(resourceId, "disable_user");
+      const userId = userIdOf(resourceId);
       const before = await readUser(client, ctx, userId);
       if (before.attributes.disabled) return done(before, false);
       try {
@@ -82,7 +82,7 @@ export function userActions(client: DatadogClient): ActionDefinition[] {
         if (!isHttpStatus(err, 404)) throw datadogError(err, client);
       }
       const after = await readUser(client, ctx, userId);
-      if (!after.attributes.disabled) throw new ConnectorError(Code.UNKNOWN, `disable_user: Datadog accepted the request but user ${userId} is still ${statusOf(after)}`);
+      if (!after.attributes.disabled) throw new ConnectorError(Code.UNKNOWN, `Datadog accepted the request but user ${userId} is still ${statusOf(after)}`);
       return done(after, true);
     },
   };
@@ -96,7 +96,7 @@ export function userActions(client: DatadogClient): ActionDefinition[] {
     returnTypes: returns,
     requiresProvisioning: true,
     async invoke(ctx, _args, resourceId) {
-      const userId = userIdOf(resourceId, "enable_user");
+      const userId = userIdOf(resourceId);
       const before = await readUser(client, ctx, userId);
       if (!before.attributes.disabled) return done(before, false);
       const after = await call(client, () => setUserDisabled(client, userId, false, ctx.signal), { notFound: missing(userId) });
@@ -117,16 +117,16 @@ export function userActions(client: DatadogClient): ActionDefinition[] {
     ],
     requiresProvisioning: true,
     async invoke(ctx, _args, resourceId) {
-      const userId = userIdOf(resourceId, "resend_invitation");
+      const userId = userIdOf(resourceId);
       const user = await readUser(client, ctx, userId);
       const a = user.attributes;
       if (a.service_account) {
-        throw new ConnectorError(Code.FAILED_PRECONDITION, `resend_invitation: user ${userId} is a service account; service accounts are never invited`);
+        throw new ConnectorError(Code.FAILED_PRECONDITION, `user ${userId} is a service account; service accounts are never invited`);
       }
       if (a.disabled || (a.status ?? "").toLowerCase() !== "pending") {
         throw new ConnectorError(
           Code.FAILED_PRECONDITION,
-          `resend_invitation: user ${userId} is ${statusOf(user)}, not Pending; only a user who has not accepted an invitation yet can be sent one again` +
+          `user ${userId} is ${statusOf(user)}, not Pending; only a user who has not accepted an invitation yet can be sent one again` +
             (a.disabled ? " (enable the user first with enable_user)" : ""),
         );
       }
