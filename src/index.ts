@@ -80,7 +80,11 @@ export { parseByteSize } from "./store/size.ts";
 export { SyncStore } from "./store/store.ts";
 
 // ── The CLI runner: what a connector's `main` needs (flags, config, logging, inspection, exit codes) ──
-export { runConnectorCli, runConnectorCliMain, defineCommand, UsageError, ExitCode, runServiceMode, serveCommand } from "./cli/index.ts";
+// From their own modules: cli/index.ts also loads the JSON registry of every generated message, which a sync does without.
+export { runConnectorCli, runConnectorCliMain } from "./cli/run.ts";
+export { defineCommand } from "./cli/spec.ts";
+export { UsageError, ExitCode } from "./cli/errors.ts";
+export { runServiceMode, serveCommand } from "./cli/modes.ts";
 export type {
   RunOptions,
   ConnectorCliSpec,

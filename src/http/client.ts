@@ -19,7 +19,8 @@
  * retry.ts → decode.ts → auth.ts → pacing.ts → metrics → transport (undici request, timeout, capped body read).
  */
 import { getCACertificates, rootCertificates } from "node:tls";
-import { EnvHttpProxyAgent, type Dispatcher } from "undici";
+import { createRequire } from "node:module";
+import type { Dispatcher, EnvHttpProxyAgent as EnvHttpProxyAgentClass } from "undici";
 import type { Logger } from "pino";
 import { eitherSignal } from "./abort.ts";
 import { authInterceptor } from "./auth.ts";
@@ -35,6 +36,17 @@ import { describeProxy, proxyFor, proxySettingsFromEnv, type ProxySettings } fro
 import { parseRateLimitHeaders, RateLimiter, type RateLimiterOptions } from "./rate-limit.ts";
 import { retrying } from "./retry.ts";
 import { egressInterceptor, type EgressPolicy } from "./egress.ts";
+
+/**
+ * undici's proxy-aware agent from its own file: undici's index loads 109 modules (fetch, WebSocket, caches,
+ * mocks), this and the request API 32, and a sync needs no more (issue 14: start-up). What the index does besides
+ * exporting, this does too: it puts the request API (request, stream, pipeline, upgrade, connect) on every
+ * dispatcher's prototype (the proxy agent's CONNECT tunnel calls it). test/http/undici-deep-import.test.ts checks
+ * that these are the index's own for the pinned version.
+ */
+const requireUndici = createRequire(import.meta.url);
+const EnvHttpProxyAgent = requireUndici("undici/lib/dispatcher/env-http-proxy-agent.js") as typeof EnvHttpProxyAgentClass;
+Object.assign((requireUndici("undici/lib/dispatcher/dispatcher.js") as { prototype: object }).prototype, requireUndici("undici/lib/api/index.js"));
 
 /** Where a request's credentials come from. Structurally the same as a connector's credential provider. */
 export interface HttpAuth {
@@ -247,7 +259,7 @@ export class HttpClient {
         bodyTimeout: this.#timeoutMs,
         connect: { timeout: connectTimeout, ...(ca ? { ca } : {}) },
         ...(ca ? { requestTls: { ca }, proxyTls: { ca } } : {}),
-      } as EnvHttpProxyAgent.Options);
+      } as EnvHttpProxyAgentClass.Options);
       this.#ownsDispatcher = true;
     }
 

@@ -3,7 +3,6 @@
  * AWS identity, the proof, Datadog's acceptance or the token itself is the problem.
  */
 import type { Dispatcher } from "undici";
-import { request } from "undici";
 import { AwsCredentialSource, type ResolvedAwsCredentials } from "./aws-credentials.ts";
 import { exchangeProofForToken, extractErrors, type ExchangedToken } from "./exchange.ts";
 import { buildDelegatedProof, type BuiltProof } from "./proof.ts";
@@ -96,6 +95,8 @@ export async function checkDelegatedAuth(options: CheckDelegatedAuthOptions): Pr
     detail: `Datadog accepted the proof for org ${options.orgUuid.toLowerCase()}; the access token is valid for ${validFor} s`,
   });
 
+  // undici's index loads for `check` with delegated auth only (auth/index.ts re-exports this module to every sync).
+  const { request } = await import("undici");
   try {
     const timeout = AbortSignal.timeout(timeoutMs);
     const res = await request(`${apiBaseUrl}${TOKEN_PROBE_PATH}`, {

@@ -2,7 +2,7 @@
  * One proof → token exchange: POST <apiBase>/api/v2/delegated-token with `Authorization: Delegated <proof>` and an
  * empty body. Bounded in time (30 s) and size (1 MiB). Errors quote Datadog's own error text and nothing we sent.
  */
-import { request, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
 import { z } from "zod";
 import { Code, ConnectorError } from "../../../src/index.ts";
 import type { DelegatedProof } from "./proof.ts";
@@ -59,6 +59,8 @@ export class DelegatedExchangeError extends ConnectorError {
 }
 
 export async function exchangeProofForToken(options: ExchangeOptions): Promise<ExchangedToken> {
+  // undici's index (109 modules) loads with the first exchange: a sync with API keys never makes one.
+  const { request } = await import("undici");
   const timeoutMs = options.timeoutMs ?? EXCHANGE_TIMEOUT_MS;
   const maxBytes = options.maxBytes ?? EXCHANGE_MAX_BYTES;
   const now = options.now ?? Date.now;

@@ -4,6 +4,8 @@
  * grown 5×, and prints one JSON line last:
  *   wallSeconds, requests, http429, lowerBoundSeconds, ratio, peakRssMb, rows   (the base org)
  *   peakRssMb5x, rssGrowth5x, wallSeconds5x                                      (the 5× org)
+ *   peakRssMb2k, wallSeconds2k, requests2k     (2,000 users / 100 teams / 20 roles at 25 ms: the Go comparison org)
+ *   versionMs, versionRssMb, helpMs, helpRssMb, firstRequestMs    (start-up of bin/baton-datadog.js, startup.ts)
  * lowerBoundSeconds = max(requests × latency / connections, max over limit names of (⌈requests / limit⌉ − 1) × period):
  * what the request count, latency, connection pool and advertised fixed-window limits allow, whatever the
  * engine does (n requests under a limit of L per window cannot finish before window ⌈n/L⌉ opens).
@@ -12,19 +14,25 @@
  * team confirms it: targetedRequests, targetedRoundTrips, targetedWallMs (a connector that has validated before,
  * as in service mode) and the same *Cold (a connector built for the one sync, as the one-shot CLI).
  * Environment: BENCH_LATENCY_MS, BENCH_RATE_LIMIT (N/SECONDS), BENCH_CONCURRENCY, BENCH_SKIP_5X=1 (base org only),
- * BENCH_ONLY_TARGETED=1 (the targeted part only), BENCH_DEBUG=1 (the targeted syncs' requests by operation, on stderr).
+ * BENCH_ONLY_TARGETED=1 (the targeted part only), BENCH_ONLY_STARTUP=1 (start-up and the 2k org only),
+ * BENCH_STARTUP_RUNS (default 5), BENCH_DEBUG=1 (the targeted syncs' requests by operation, on stderr).
+ * Every sync runs the compiled program (sync-child.mjs imports dist/; `npm run bench` builds it first).
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseRateLimit, startSimulator, type OrgCounts } from "../simulator/index.ts";
+import { measureCommand, measureFirstRequest } from "./startup.ts";
 import { measureTargeted } from "./targeted.ts";
 
 const latencyMs = Number(process.env.BENCH_LATENCY_MS ?? 100);
 const rateLimit = parseRateLimit(process.env.BENCH_RATE_LIMIT ?? "800/10");
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const base: OrgCounts = { users: 20_000, teams: 500, roles: 200, schedules: 100, apiKeys: 2_000, appKeys: 500, serviceAccounts: 200 };
+/** The org of the side-by-side with ConductorOne's Go connector (issue 14), other counts at the simulator's defaults. */
+const goComparison = { counts: { users: 2_000, teams: 100, roles: 20 } as Partial<OrgCounts>, latencyMs: 25 };
+const startupRuns = Number(process.env.BENCH_STARTUP_RUNS ?? 5);
 const scaled = (k: number): OrgCounts =>
   Object.fromEntries(Object.entries(base).map(([key, n]) => [key, n * k])) as unknown as OrgCounts;
 
@@ -41,7 +49,7 @@ interface ChildResult {
 function runChild(baseUrl: string, file: string, apiKey: string, appKey: string): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     // The sync runs with the V8 flags the CLI and the container use (bin/baton-datadog.js, Dockerfile).
-    const child = spawn(process.execPath, ["--max-semi-space-size=2", new URL("./sync-child.ts", import.meta.url).pathname, baseUrl, file, String(concurrency)], {
+    const child = spawn(process.execPath, ["--max-semi-space-size=2", new URL("./sync-child.mjs", import.meta.url).pathname, baseUrl, file, String(concurrency)], {
       env: { ...process.env, BENCH_API_KEY: apiKey, BENCH_APP_KEY: appKey },
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -55,8 +63,8 @@ function runChild(baseUrl: string, file: string, apiKey: string, appKey: string)
   });
 }
 
-async function measure(counts: OrgCounts, dir: string) {
-  const sim = await startSimulator({ seed: 7, counts, latencyMs, rateLimit });
+async function measure(counts: Partial<OrgCounts>, dir: string, latency = latencyMs) {
+  const sim = await startSimulator({ seed: 7, counts, latencyMs: latency, rateLimit });
   try {
     const result = await runChild(sim.baseUrl, join(dir, `bench-${counts.users}.c1z`), sim.apiKey, sim.appKey);
     const limitOf = new Map(sim.routes().map((r) => [`${r.method} ${r.template}`, r.rateLimit]));
@@ -66,7 +74,7 @@ async function measure(counts: OrgCounts, dir: string) {
       if (name) perName.set(name, (perName.get(name) ?? 0) + n);
     }
     const requests = sim.stats.requests;
-    const latencyBound = (requests * latencyMs) / 1000 / concurrency;
+    const latencyBound = (requests * latency) / 1000 / concurrency;
     const rateBound = Math.max(0, ...[...perName.values()].map((n) => (Math.ceil(n / rateLimit.limit) - 1) * rateLimit.periodSeconds));
     const lowerBoundSeconds = Math.max(latencyBound, rateBound);
     return { result, requests, http429: sim.stats.http429, maxInFlight: sim.stats.maxInFlight, lowerBoundSeconds, perName: Object.fromEntries(perName) };
@@ -87,6 +95,36 @@ function targetedFields(t: Awaited<ReturnType<typeof measureTargeted>>): Record<
   };
 }
 
+/** Start-up (medians of `startupRuns`, min and max beside) and the Go comparison org's sync. */
+async function startupFields(dir: string): Promise<Record<string, unknown>> {
+  const version = await measureCommand(["--version"], startupRuns);
+  const help = await measureCommand(["--help"], startupRuns);
+  const first = await measureFirstRequest(startupRuns);
+  const twoK = await measure(goComparison.counts, dir, goComparison.latencyMs);
+  const r = (x: { median: number; min: number; max: number }) => ({ median: round(x.median), min: round(x.min), max: round(x.max) });
+  return {
+    versionMs: Math.round(version.ms.median),
+    versionRssMb: round(version.rssMb.median),
+    helpMs: Math.round(help.ms.median),
+    helpRssMb: round(help.rssMb.median),
+    firstRequestMs: Math.round(first.median),
+    peakRssMb2k: round(twoK.result.peakRssMb),
+    wallSeconds2k: round(twoK.result.wallSeconds),
+    requests2k: twoK.requests,
+    startupSpread: { runs: startupRuns, versionMs: r(version.ms), versionRssMb: r(version.rssMb), helpMs: r(help.ms), helpRssMb: r(help.rssMb), firstRequestMs: r(first) },
+  };
+}
+
+if (process.env.BENCH_ONLY_STARTUP === "1") {
+  const dir = mkdtempSync(join(tmpdir(), "baton-datadog-bench-"));
+  try {
+    process.stdout.write(JSON.stringify(await startupFields(dir)) + "\n");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  process.exit(0);
+}
+
 if (process.env.BENCH_ONLY_TARGETED === "1") {
   const t = await measureTargeted({ latencyMs, rateLimit });
   process.stdout.write(JSON.stringify({ ...targetedFields(t), latencyMs, rateLimit: `${rateLimit.limit}/${rateLimit.periodSeconds}` }) + "\n");
@@ -95,6 +133,8 @@ if (process.env.BENCH_ONLY_TARGETED === "1") {
 
 const dir = mkdtempSync(join(tmpdir(), "baton-datadog-bench-"));
 try {
+  // First, while the machine is quiet: start-up times are the most sensitive to other load.
+  const startup = await startupFields(dir);
   const one = await measure(base, dir);
   const rows = one.result.stats.resourceTypes + one.result.stats.resources + one.result.stats.entitlements + one.result.stats.grants;
   const line: Record<string, unknown> = {
@@ -122,6 +162,7 @@ try {
     line.grants5x = five.result.stats.grants;
   }
   Object.assign(line, targetedFields(await measureTargeted({ latencyMs, rateLimit })));
+  Object.assign(line, startup);
   process.stdout.write(JSON.stringify(line) + "\n");
 } finally {
   rmSync(dir, { recursive: true, force: true });
