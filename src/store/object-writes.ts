@@ -3,7 +3,15 @@
 import type { Entitlement } from "../gen/c1/connector/v2/entitlement_pb.js";
 import type { Grant } from "../gen/c1/connector/v2/grant_pb.js";
 import type { Resource, ResourceType } from "../gen/c1/connector/v2/resource_pb.js";
-import { entitlementRows, grantRows, resourceRows, resourceTypeRow } from "./codec.ts";
+import {
+  entitlementRows,
+  grantRows,
+  resourceRows,
+  resourceTypeRow,
+  type EntitlementRowValues,
+  type GrantRowValues,
+  type ResourceRowValues,
+} from "./codec.ts";
 import type { StoreConnection } from "./connection.ts";
 import { formatSqlTime } from "./time.ts";
 
@@ -47,8 +55,21 @@ export class ObjectWriter {
   }
 
   putResources(syncId: string, resources: readonly Resource[]): void {
-    if (resources.length === 0) return;
-    const rows = resourceRows(resources);
+    if (resources.length > 0) this.writeResourceRows(syncId, resourceRows(resources));
+  }
+
+  putEntitlements(syncId: string, entitlements: readonly Entitlement[]): void {
+    if (entitlements.length > 0) this.writeEntitlementRows(syncId, entitlementRows(entitlements));
+  }
+
+  /** Stores grants; a GrantExpandable annotation is moved into `expansion` (needs_expansion when it names any). */
+  putGrants(syncId: string, grants: readonly Grant[]): void {
+    if (grants.length > 0) this.writeGrantRows(syncId, grantRows(grants));
+  }
+
+  /** Rows already encoded (codec.ts), e.g. by a WriteBuffer. */
+  writeResourceRows(syncId: string, rows: readonly ResourceRowValues[]): void {
+    if (rows.length === 0) return;
     const now = formatSqlTime();
     const insert = this.#conn.statement(UPSERT_RESOURCE);
     this.#conn.transaction(() => {
@@ -56,9 +77,8 @@ export class ObjectWriter {
     });
   }
 
-  putEntitlements(syncId: string, entitlements: readonly Entitlement[]): void {
-    if (entitlements.length === 0) return;
-    const rows = entitlementRows(entitlements);
+  writeEntitlementRows(syncId: string, rows: readonly EntitlementRowValues[]): void {
+    if (rows.length === 0) return;
     const now = formatSqlTime();
     const insert = this.#conn.statement(UPSERT_ENTITLEMENT);
     this.#conn.transaction(() => {
@@ -66,10 +86,8 @@ export class ObjectWriter {
     });
   }
 
-  /** Stores grants; a GrantExpandable annotation is moved into `expansion` (needs_expansion when it names any). */
-  putGrants(syncId: string, grants: readonly Grant[]): void {
-    if (grants.length === 0) return;
-    const rows = grantRows(grants);
+  writeGrantRows(syncId: string, rows: readonly GrantRowValues[]): void {
+    if (rows.length === 0) return;
     const now = formatSqlTime();
     const insert = this.#conn.statement(UPSERT_GRANT);
     this.#conn.transaction(() => {

@@ -6,7 +6,8 @@
 // This class only puts the store's parts together; each concern is its own module, and none of them imports this
 // one: database-files.ts (open, save and remove the files: the only caller of format.ts), connection.ts
 // (statements, transactions, the closed/saving guard), run-log.ts (v1_sync_runs), object-writes.ts and
-// object-reads.ts (the objects, encoded by codec.ts, scanned with sql.ts), indexes.ts (index deferral).
+// object-reads.ts (the objects, encoded by codec.ts, scanned with sql.ts), write-buffer.ts (group commits of
+// encoded rows), indexes.ts (index deferral).
 import type { DatabaseSync } from "node:sqlite";
 import type { Logger } from "pino";
 import type { Entitlement } from "../gen/c1/connector/v2/entitlement_pb.js";
@@ -41,10 +42,12 @@ import type {
   UnfinishedSync,
 } from "./rows.ts";
 import { RunLog } from "./run-log.ts";
+import { WriteBuffer } from "./write-buffer.ts";
 import { DEFAULT_KEEP_SYNC_COUNT } from "./runs.ts";
 
 export { workingDatabasePath, type OpenForSyncOptions, type OpenReadOnlyOptions } from "./database-files.ts";
 export { SYNC_TYPES } from "./rows.ts";
+export type { WriteBuffer } from "./write-buffer.ts";
 export type {
   EntitlementFilter,
   EntitlementRow,
@@ -235,6 +238,10 @@ export class SyncStore {
   /** Marks grants as expanded (needs_expansion = 0); their `expansion` stays for the record. */
   setGrantExpansionDone(syncId: string, grantIds: readonly string[]): void {
     this.#writer.setGrantExpansionDone(syncId, grantIds);
+  }
+  /** A buffer whose pages are encoded on arrival and written in group commits (write-buffer.ts says why). */
+  createWriteBuffer(): WriteBuffer {
+    return new WriteBuffer(this.#conn, this.#writer);
   }
   putAsset(syncId: string, externalId: string, contentType: string, data: Uint8Array): void {
     this.#writer.putAsset(syncId, externalId, contentType, data);

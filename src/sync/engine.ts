@@ -23,7 +23,7 @@ import { Code, ConnectorError } from "../connector/errors.ts";
 import type { ConnectorRpc } from "../connector/rpc.ts";
 import { storeSessionBackend, withSessionBackend } from "../connector/session.ts";
 import { findTenantIdentity, type TenantIdentity } from "../connector/tenant.ts";
-import { SyncStore } from "../store/store.ts";
+import { SyncStore, type WriteBuffer } from "../store/store.ts";
 import { drain } from "./pool.ts";
 import { RowLane, type RowWork } from "./row-lane.ts";
 import { ListingQueue } from "./listing-queue.ts";
@@ -123,6 +123,8 @@ const EXTERNAL_MATCHES = [ExternalResourceMatchSchema, ExternalResourceMatchAllS
 
 const FLUSH_ROWS = 1000;
 const FLUSH_INTERVAL_MS = 250;
+/** Encoded bytes that make a group commit due whatever the row count: a few pages of large objects. */
+const FLUSH_BYTES = 4 * 1024 * 1024;
 
 const isNotFound = (err: unknown) => err instanceof ConnectorError && err.code === Code.NOT_FOUND;
 
@@ -168,6 +170,7 @@ class SyncRun {
     this.opts = opts;
     this.log = opts.logger;
     this.concurrency = Math.max(1, opts.concurrency ?? 8);
+    this.buffer = store.createWriteBuffer();
   }
 
   async run(): Promise<SyncResult> {
@@ -403,7 +406,7 @@ class SyncRun {
       );
       const resources = page.list.filter((r) => this.checkResource(r, action.resourceTypeId));
       if (this.unreadTypes.has(action.resourceTypeId)) {
-        this.buffer.resources.push(...resources);
+        this.buffer.addResources(resources);
         this.flushIfDue();
       } else {
         this.store.putResources(this.syncId, resources);
@@ -451,7 +454,7 @@ class SyncRun {
       }
       if (kind === "entitlements") {
         const kept = this.filterFresh(page.list as Entitlement[], (e) => [e.resource?.id?.resourceType]);
-        this.buffer.entitlements.push(...kept);
+        this.buffer.addEntitlements(kept);
         this.counts.entitlements += kept.length;
       } else {
         const kept = this.filterFresh(page.list as Grant[], (g) =>
@@ -459,7 +462,7 @@ class SyncRun {
             ? [g.entitlement?.resource?.id?.resourceType]
             : [g.entitlement?.resource?.id?.resourceType, g.principal?.id?.resourceType],
         );
-        this.buffer.grants.push(...kept);
+        this.buffer.addGrants(kept);
         this.counts.grants += kept.length;
       }
       this.flushIfDue();
@@ -509,7 +512,7 @@ class SyncRun {
     const copies = templates.map((t) =>
       create(EntitlementSchema, { ...t, resource, id: entitlementId(resource, t.slug || t.id) }),
     );
-    this.buffer.entitlements.push(...copies);
+    this.buffer.addEntitlements(copies);
     this.counts.entitlements += copies.length;
   }
 
@@ -635,27 +638,22 @@ class SyncRun {
    * Entitlements, grants and resources that no lane reads (types that skip both) are written in group commits:
    * one transaction per page would spend more time committing than fetching. Resources a lane reads are stored
    * at once, so their entitlements and grants can start. The buffer is always flushed with (before) a
-   * checkpoint, so a checkpoint never claims work whose objects are not stored.
+   * checkpoint, so a checkpoint never claims work whose objects are not stored. Pages are encoded as they arrive
+   * (write-buffer.ts): the buffer holds bytes, not message graphs.
    */
-  private readonly buffer = { resources: [] as Resource[], entitlements: [] as Entitlement[], grants: [] as Grant[] };
+  private readonly buffer: WriteBuffer;
   /** Resource types whose rows no lane reads. */
   private readonly unreadTypes = new Set<string>();
   private lastFlush = Date.now();
 
   private flushIfDue(): void {
-    const buffered = this.buffer.resources.length + this.buffer.entitlements.length + this.buffer.grants.length;
-    if (buffered >= FLUSH_ROWS || (buffered > 0 && Date.now() - this.lastFlush >= FLUSH_INTERVAL_MS)) this.flush();
+    const buffered = this.buffer.rows;
+    if (buffered >= FLUSH_ROWS || this.buffer.bytes >= FLUSH_BYTES || (buffered > 0 && Date.now() - this.lastFlush >= FLUSH_INTERVAL_MS)) this.flush();
   }
 
   private flush(): void {
     this.lastFlush = Date.now();
-    const { resources, entitlements, grants } = this.buffer;
-    if (resources.length === 0 && entitlements.length === 0 && grants.length === 0) return;
-    this.store.transaction(() => {
-      if (resources.length) this.store.putResources(this.syncId, resources.splice(0));
-      if (entitlements.length) this.store.putEntitlements(this.syncId, entitlements.splice(0));
-      if (grants.length) this.store.putGrants(this.syncId, grants.splice(0));
-    });
+    this.buffer.flush(this.syncId);
   }
 
   private checkpoint(force: boolean): void {
