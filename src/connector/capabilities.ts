@@ -26,9 +26,10 @@ function syncerCapabilities(s: ResourceSyncer): Capability[] {
   if (s.get) caps.push(Capability.TARGETED_SYNC);
   if (s.provisioner) caps.push(Capability.PROVISION);
   if (s.accountManager) caps.push(Capability.ACCOUNT_PROVISIONING);
+  // Go's order (§8): delete, rotation, issuance.
+  if (s.deleter) caps.push(Capability.RESOURCE_DELETE);
   if (s.credentialManager) caps.push(Capability.CREDENTIAL_ROTATION);
   if (s.credentialIssuer) caps.push(Capability.CREDENTIAL_ISSUE);
-  if (s.deleter) caps.push(Capability.RESOURCE_DELETE);
   if (s.resourceType.traits.includes(ResourceType_Trait.SECRET)) caps.push(Capability.SYNC_SECRETS);
   return caps;
 }
@@ -43,6 +44,8 @@ export function connectorCapabilities(connector: Connector): ConnectorCapabiliti
     const credentialIssue = credentialIssueDetails(s, bySyncerType);
     return create(ResourceTypeCapabilitySchema, { resourceType: s.resourceType, capabilities, credentialIssue });
   });
+  // Sorted by resource type id, as Go sorts them (§8), so the output does not depend on declaration order.
+  resourceTypeCapabilities.sort((a, b) => (a.resourceType!.id < b.resourceType!.id ? -1 : a.resourceType!.id > b.resourceType!.id ? 1 : 0));
   // Actions add nothing per type (§8); feeds and actions are connector-level capabilities.
   if ((connector.actions?.length ?? 0) > 0 || connector.syncers.some((s) => (s.actions?.length ?? 0) > 0)) all.add(Capability.ACTIONS);
   if ((connector.eventFeeds?.length ?? 0) > 0) all.add(Capability.EVENT_FEED_V2);

@@ -175,6 +175,14 @@ describe("declaration and capabilities (§8)", () => {
     const user = caps.resourceTypeCapabilities.find((c) => c.resourceType?.id === "user")!;
     expect(user.capabilities).not.toContain(Capability.ACTIONS);
     expect(caps.connectorCapabilities).toEqual(expect.arrayContaining([Capability.ACTIONS, Capability.EVENT_FEED_V2, Capability.CREDENTIAL_ISSUE]));
+    // Entries sorted by resource type id; within a type, Go's order (SYNC … RESOURCE_DELETE, CREDENTIAL_ROTATION, CREDENTIAL_ISSUE).
+    expect(caps.resourceTypeCapabilities.map((c) => c.resourceType?.id)).toEqual(["api_key", "service_account", "user"]);
+    const c = testConnector(testState());
+    const everything = c.syncers.map((x) =>
+      x.credentialIssuer ? { ...x, deleter: { delete: async () => ({}) }, credentialManager: { credentialOptions: [], preferredCredentialOption: 0, rotate: async () => ({ plaintext: [] }) } } : x,
+    );
+    const ordered = connectorCapabilities({ ...c, syncers: everything }).resourceTypeCapabilities.find((x) => x.resourceType?.id === "service_account")!;
+    expect(ordered.capabilities).toEqual([Capability.SYNC, Capability.RESOURCE_DELETE, Capability.CREDENTIAL_ROTATION, Capability.CREDENTIAL_ISSUE]);
     const plain = connectorCapabilities({ ...testConnector(testState()), actions: [], eventFeeds: [], syncers: [] });
     expect(plain.connectorCapabilities).not.toContain(Capability.ACTIONS);
     expect(plain.connectorCapabilities).not.toContain(Capability.EVENT_FEED_V2);
