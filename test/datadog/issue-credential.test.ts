@@ -91,6 +91,13 @@ describe("issuing an application key for a service account", () => {
     expect(await statusWith(key, "/api/v2/team?page[size]=1")).toBe(403);
     expect(h.logs.text()).not.toContain(key);
 
+    // A use of the key is a Request event in the Audit Trail: the usage feed reports the key used by its owner
+    // (the simulator records the request the key was allowed to make; the refused one reached no handler).
+    const usage = await on.listEvents({ eventFeedId: "datadog_audit_usage", startAt: timestampFromDate(new Date(Date.now() - 60_000)), pageSize: 100 });
+    const uses = usage.events.filter((e) => e.event.case === "usageEvent" && e.event.value.targetResource?.id?.resource === created.id);
+    expect(uses).toHaveLength(1);
+    for (const e of uses) if (e.event.case === "usageEvent") expect(e.event.value.actorResource?.id).toMatchObject({ resourceType: "user", resource: account.id });
+
     // DISCOVERABLE: the next sync lists the key, owned by the service account.
     const { file } = await h.sync();
     const synced = await readSync(file, (s, id) => s.getResource(id, "application-key", created.id));

@@ -111,7 +111,7 @@ export function userLoggedIn(user: SimUser, method: string): AuditRecord {
   };
 }
 
-export function keyUsed(key: { api?: SimApiKey; app?: SimAppKey }, path: string): AuditRecord {
+export function keyUsed(key: { api?: SimApiKey; app?: SimAppKey }, path: string, method: string): AuditRecord {
   const metadata: Record<string, unknown> = {};
   if (key.api) metadata.api_key = { id: key.api.id };
   if (key.app) metadata.application_key = { id: key.app.id };
@@ -119,7 +119,7 @@ export function keyUsed(key: { api?: SimApiKey; app?: SimAppKey }, path: string)
     evtName: "Request",
     action: "accessed",
     metadata,
-    extra: { http: { method: "GET", status_code: 200, url_details: { path } } },
-    message: `GET ${path}`,
+    extra: { http: { method, url_details: { path } } },
+    message: `${method} ${path}`,
   };
 }

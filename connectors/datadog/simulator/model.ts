@@ -397,7 +397,7 @@ export class Org {
   }
 
   /** A request made with an org API key or application key, as the Audit Trail's Request events record it. */
-  recordKeyUse(keyId: string, path = "/api/v2/users"): void {
+  recordKeyUse(keyId: string, path = "/api/v2/users", method = "GET"): void {
     const api = this.apiKeys.get(keyId);
     const app = api ? undefined : this.appKey(keyId);
     if (app) app.lastUsedAt = Date.now();
@@ -405,7 +405,7 @@ export class Org {
     const actor = app
       ? { type: "USER" as const, userId: app.owner.id, email: app.owner.email, name: app.owner.name }
       : { type: "API_KEY" as const, userId: null, email: null, name: null };
-    this.audit.record(audit.keyUsed({ api, app }, path), actor);
+    this.audit.record(audit.keyUsed({ api, app }, path, method), actor);
   }
 
   deleteApiKey(id: string): void {

@@ -68,8 +68,15 @@ export class Router {
 
   add(def: RouteDef): void {
     if (!def.template.startsWith("/")) throw new Error(`route template must start with "/": ${def.template}`);
-    // The org's Audit Trail records the writes a handler makes under the request's principal.
-    const handler: RouteHandler = (ctx) => ctx.org.audit.actingAs(actorOf(ctx.principal, (id) => ctx.org.users.get(id)), () => def.handler(ctx));
+    // The org's Audit Trail records the writes a handler makes under the request's principal, and, as Datadog's
+    // Request events do, each use of an org application key (reads of the Audit Trail itself left out, so that
+    // reading it with such a key does not add to it).
+    const audited = !def.template.startsWith("/api/v2/audit/");
+    const handler: RouteHandler = (ctx) => {
+      const keyId = ctx.principal?.appKeyId;
+      if (audited && keyId && ctx.org.appKeys.has(keyId)) ctx.org.recordKeyUse(keyId, ctx.url.pathname, ctx.method);
+      return ctx.org.audit.actingAs(actorOf(ctx.principal, (id) => ctx.org.users.get(id)), () => def.handler(ctx));
+    };
     const compiled = { def: { ...def, method: def.method.toUpperCase(), handler }, segments: def.template.split("/") };
     // Routes added later (plug-ins) win over built-in ones with the same shape.
     this.#routes.unshift(compiled);
