@@ -9,7 +9,8 @@
  *    source maps and .bin links) into dist-lambda/baton-datadog-lambda.zip, written whole or not at all.
  * 4. Prints the zip's size in bytes and MB, its entry count and unpacked size, and the handler name.
  *
- * Handler: dist/connectors/datadog/lambda.handler. Options: --out <zip>, --built <dir>.
+ * Handler: dist/connectors/datadog/lambda.handler. Options: --out <zip>, --built <dir>, --deps npm-ci|checkout
+ * (checkout: the lockfile's production packages from this checkout's node_modules, version-checked; no install).
  */
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -58,14 +59,51 @@ function shippedFromModules(path: string): boolean {
 }
 
 /** Regular files under `dir`, as '/'-separated paths relative to `base`; symlinks are not followed. */
-function walk(base: string, dir: string, out: string[] = []): string[] {
+function walk(base: string, dir: string, out: string[] = [], skipDir?: (path: string) => boolean): string[] {
   for (const name of readdirSync(dir)) {
     const full = join(dir, name);
     const st = lstatSync(full);
-    if (st.isDirectory()) walk(base, full, out);
-    else if (st.isFile()) out.push(relative(base, full).split(sep).join("/"));
+    if (st.isDirectory()) {
+      if (!skipDir?.(full)) walk(base, full, out, skipDir);
+    } else if (st.isFile()) out.push(relative(base, full).split(sep).join("/"));
   }
   return out;
+}
+
+/** The lockfile's production packages ("node_modules/…" paths of entries not flagged dev), as npm ci --omit=dev installs them. */
+export function lockedProductionPackages(lockText: string): { path: string; version: string }[] {
+  const lock = JSON.parse(lockText) as { lockfileVersion?: number; packages?: Record<string, { version?: string; dev?: boolean; devOptional?: boolean; link?: boolean }> };
+  if (!lock.packages || (lock.lockfileVersion ?? 1) < 2) throw new Error("package-lock.json has no `packages` section (lockfile v2 or v3 needed: run npm install with npm 7 or newer)");
+  return Object.entries(lock.packages)
+    .filter(([path, entry]) => path.startsWith("node_modules/") && !entry.dev && !entry.devOptional)
+    .map(([path, entry]) => {
+      if (entry.link) throw new Error(`${path} is a linked package; --deps checkout cannot package links (use the default npm ci)`);
+      return { path, version: entry.version ?? "" };
+    });
+}
+
+/**
+ * The production dependencies as they are installed in `root`'s node_modules, chosen by the lockfile (the same
+ * set and layout npm ci --omit=dev makes from it), each checked against its locked version. Faster than a fresh
+ * install and needs no registry or cache; it refuses a node_modules that does not match the lockfile.
+ */
+function checkoutDependencies(root: string): { name: string; from: string }[] {
+  const files: { name: string; from: string }[] = [];
+  for (const { path, version } of lockedProductionPackages(readFileSync(join(root, "package-lock.json"), "utf8"))) {
+    const dir = join(root, ...path.split("/"));
+    let installed: string | undefined;
+    try {
+      installed = (JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { version?: string }).version;
+    } catch {
+      throw new Error(`${path} is not installed in ${root} (run npm ci there, or package without --deps checkout)`);
+    }
+    if (installed !== version) throw new Error(`${path} is ${installed} in node_modules but ${version} in package-lock.json (run npm ci)`);
+    // The package's own node_modules holds other lockfile entries, taken (or left out) on their own; a folder of
+    // that name deeper inside is the package's content (pino ships test fixtures in one).
+    const nested = join(dir, "node_modules");
+    for (const f of walk(root, dir, [], (full) => full === nested)) files.push({ name: f, from: join(root, f) });
+  }
+  return files;
 }
 
 function run(cmd: string, args: string[], cwd: string, what: string): void {
@@ -78,7 +116,16 @@ function run(cmd: string, args: string[], cwd: string, what: string): void {
   }
 }
 
-export function packageLambda(opts: { built?: string; out?: string; log?: (line: string) => void } = {}): PackageResult {
+export interface PackageOptions {
+  /** A directory holding a build (dist/, package.json, package-lock.json); default: build the checkout. */
+  built?: string;
+  out?: string;
+  /** "npm-ci" (default): a fresh `npm ci --omit=dev`; "checkout": the lockfile's production packages from the checkout's node_modules. */
+  deps?: "npm-ci" | "checkout";
+  log?: (line: string) => void;
+}
+
+export function packageLambda(opts: PackageOptions = {}): PackageResult {
   const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const out = resolve(opts.out ?? DEFAULT_OUT);
   let built = opts.built ? resolve(opts.built) : ROOT;
@@ -97,15 +144,19 @@ export function packageLambda(opts: { built?: string; out?: string; log?: (line:
       const from = existsSync(join(built, f)) ? join(built, f) : join(ROOT, f);
       cpSync(from, join(staging, f));
     }
-    log("installing production dependencies (npm ci --omit=dev)…");
-    run("npm", ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"], staging, "installing the production dependencies");
+    if (opts.deps !== "checkout") {
+      log("installing production dependencies (npm ci --omit=dev)…");
+      run("npm", ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"], staging, "installing the production dependencies");
+    }
 
     const files: { name: string; from: string }[] = [];
     for (const path of walk(built, join(built, "dist"))) if (shippedFromDist(path)) files.push({ name: path, from: join(built, path) });
     const binDir = existsSync(join(built, "bin")) ? built : ROOT;
     for (const path of walk(binDir, join(binDir, "bin"))) files.push({ name: path, from: join(binDir, path) });
     files.push({ name: "package.json", from: join(staging, "package.json") });
-    if (existsSync(join(staging, "node_modules"))) {
+    if (opts.deps === "checkout") {
+      for (const f of checkoutDependencies(ROOT)) if (shippedFromModules(f.name)) files.push(f);
+    } else if (existsSync(join(staging, "node_modules"))) {
       for (const path of walk(staging, join(staging, "node_modules"))) if (shippedFromModules(path)) files.push({ name: path, from: join(staging, path) });
     }
     files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -140,8 +191,11 @@ export function packageLambda(opts: { built?: string; out?: string; log?: (line:
 
 if (import.meta.main) {
   try {
-    const { values } = parseArgs({ options: { out: { type: "string" }, built: { type: "string" } }, strict: true });
-    packageLambda({ out: values.out, built: values.built });
+    const { values } = parseArgs({ options: { out: { type: "string" }, built: { type: "string" }, deps: { type: "string" } }, strict: true });
+    if (values.deps !== undefined && values.deps !== "npm-ci" && values.deps !== "checkout") {
+      throw new Error(`--deps must be npm-ci (default: a fresh npm ci --omit=dev) or checkout (the lockfile's production packages from this checkout's node_modules), got ${JSON.stringify(values.deps)}`);
+    }
+    packageLambda({ out: values.out, built: values.built, deps: values.deps as PackageOptions["deps"] });
   } catch (err) {
     process.stderr.write(`package:lambda: ${(err as Error).message}\n`);
     process.exit(1);
