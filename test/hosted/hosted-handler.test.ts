@@ -153,7 +153,7 @@ describe("nodejs24.x handler on the hosted platform", () => {
     await pastReloadFloor();
     const sent = sim.stats.requests;
     const v = await validate({ configVersion: "cv-4" });
-    expect(v.status.code).not.toBe(0);
+    expect(v.status.code).toBe(Code.PERMISSION_DENIED);
     expect(v.status.message).toMatch(/egress to http:\/\/127\.0\.0\.1:\d+ is not allowed by the egress policy, which allows api\.datadoghq\.com/);
     for (const resourceTypeId of ["user", "role", "team"]) {
       const r = await invoke(handler, "/c1.connector.v2.ResourcesService/ListResources", create(ResourcesServiceListResourcesRequestSchema, { resourceTypeId }), { jwt: await jwt(), configVersion: "cv-4", encoding: "legacy" });

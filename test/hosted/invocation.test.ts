@@ -263,8 +263,7 @@ describe("egress policy through the connector", () => {
       ["/c1.connector.v2.ResourcesService/ListResources", ResourcesServiceListResourcesRequestSchema, { resourceTypeId: "user" }],
     ] as const) {
       const d = decodeResult(await call(eventFor(method, schema as typeof ConnectorServiceValidateRequestSchema, req as object, { encoding: "v2", headers: auth() })));
-      // Validate reports through the connector's diagnosis (UNKNOWN, the refusal in its text); listings keep the code
-      expect(d.code, method).toBe(method.endsWith("Validate") ? Code.UNKNOWN : Code.PERMISSION_DENIED);
+      expect(d.code, method).toBe(Code.PERMISSION_DENIED);
       expect(d.message).toMatch(/egress to http:\/\/127\.0\.0\.1:\d+ is not allowed by the egress policy, which allows no host at all/);
     }
     expect(dd.sim.stats.requests).toBe(before);

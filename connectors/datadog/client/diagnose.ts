@@ -8,7 +8,7 @@
  *    itself is the problem; when some reads work, the refused ones lack their permission.
  */
 import { Code, ConnectorError } from "../../../src/index.ts";
-import { HttpError, HttpErrorCode } from "../../../src/index.ts";
+import { EgressDeniedError, HttpError, HttpErrorCode } from "../../../src/index.ts";
 import { API_KEY_HEADER } from "./credentials.ts";
 import type { DatadogClient } from "./datadog-client.ts";
 import { OPERATIONS, type OperationId } from "./operations.ts";
@@ -28,6 +28,8 @@ export type DiagnosticProblem =
   | "MISSING_PERMISSION"
   | "RATE_LIMITED"
   | "SERVER_ERROR"
+  /** The egress policy (hosted mode's served policy) does not allow the API host: nothing was sent. */
+  | "EGRESS_DENIED"
   | "UNEXPECTED";
 
 export interface DiagnosticCheck {
@@ -79,6 +81,7 @@ export function describeTransportFailure(
 
 function describe(err: unknown, client: DatadogClient): { problem: DiagnosticProblem; message: string } {
   const h = host(client);
+  if (err instanceof EgressDeniedError) return { problem: "EGRESS_DENIED", message: err.message };
   if (!(err instanceof HttpError)) {
     return { problem: "UNEXPECTED", message: `Unexpected failure talking to ${h}: ${err instanceof Error ? err.message : String(err)}` };
   }
@@ -310,6 +313,7 @@ export function diagnosisError(d: Diagnosis): ConnectorError | undefined {
       case "INVALID_CREDENTIALS":
         return Code.UNAUTHENTICATED;
       case "MISSING_PERMISSION":
+      case "EGRESS_DENIED":
         return Code.PERMISSION_DENIED;
       case "TLS":
         return Code.FAILED_PRECONDITION;
