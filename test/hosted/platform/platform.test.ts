@@ -233,6 +233,35 @@ describe("one host for both (singleHost)", () => {
   });
 });
 
+describe("options", () => {
+  it("short-lived tokens expire, a versionless server stamps no config_version, policy variants, JWKS mode", async () => {
+    const other = await startHostedPlatform({ pki, tokenExpiresInSeconds: 1, stampConfigVersion: false, invocationAuth: "jwks", config: { config: { b: 2 }, version: "r1", policy: { allowedHosts: ["x.example"], mode: "report", omitEgress: false, envelopeVersion: 2, configVersion: "other" } } });
+    try {
+      expect(other.env.BATON_LAMBDA_AUTH_JWT_JWKS_URL).toBe(other.invocation.jwksUrl);
+      expect(other.env.BATON_LAMBDA_AUTH_JWT_SIGNER).toBeUndefined();
+      const key = newDpopKey();
+      const token = await fetchToken(other, key);
+      const client = platformClient(other, ConnectorConfigService);
+      try {
+        const answer = await client.getConnectorConfig({}, { metadata: await callMetadata(other, key, token, ConnectorConfigService, "GetConnectorConfig") });
+        expect(answer.configVersion).toBeUndefined();
+        expect(answer.lastUpdated).toBeDefined();
+        expect(answer.servedPolicyEnvelope).toMatchObject({ envelopeVersion: 2, configVersion: "other", egress: { mode: EgressMode.REPORT, allowedHosts: ["x.example"] } });
+        other.setConfig({ b: 3 }, "r2", { allowedHosts: [], omitEgress: true });
+        const noEgress = await client.getConnectorConfig({}, { metadata: await callMetadata(other, key, token, ConnectorConfigService, "GetConnectorConfig") });
+        expect(noEgress.servedPolicyEnvelope?.egress).toBeUndefined();
+        await new Promise((r) => setTimeout(r, 1100));
+        const expired = await grpcError(client.getConnectorConfig({}, { metadata: await callMetadata(other, key, token, ConnectorConfigService, "GetConnectorConfig") }));
+        expect(expired.message).toBe("the access token has expired");
+      } finally {
+        client.close();
+      }
+    } finally {
+      await other.close();
+    }
+  });
+});
+
 describe("BatonSessionService", () => {
   it("stores per sync id and validates sync ids, keys and counts", async () => {
     const key = newDpopKey();
