@@ -75,15 +75,17 @@ export function userActions(client: DatadogClient): ActionDefinition[] {
       const userId = userIdOf(resourceId);
       const before = await readUser(client, ctx, userId);
       if (before.attributes.disabled) return done(before, false);
+      let changed = true;
       try {
         await client.disableUser(userId, ctx.signal);
       } catch (err) {
         // Datadog answers 404 for a user disabled meanwhile: read again to tell that from a user deleted meanwhile.
         if (!isHttpStatus(err, 404)) throw datadogError(err, client);
+        changed = false;
       }
       const after = await readUser(client, ctx, userId);
       if (!after.attributes.disabled) throw new ConnectorError(Code.UNKNOWN, `Datadog accepted the request but user ${userId} is still ${statusOf(after)}`);
-      return done(after, true);
+      return done(after, changed);
     },
   };
 
