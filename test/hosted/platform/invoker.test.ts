@@ -99,6 +99,10 @@ describe("invoker", () => {
     expect(frame.method).toBe(GET_METADATA);
     expect(anyUnpack(frame.req!, invokerRegistry)?.$typeName).toBe("c1.connector.v2.ConnectorServiceGetMetadataRequest");
     expect(Object.keys(buildEvent(GET_METADATA, request, { encoding: "frame-only" }))).toEqual(["v", "frame"]);
+    // Past 5 MiB the dual form falls back to legacy alone, as the Go invoker does.
+    const big = buildEvent(GET_METADATA, request, { headers: { "x-big": "x".repeat(3 * 1024 * 1024) } });
+    expect(big.frame).toBeUndefined();
+    expect(big.method).toBe(GET_METADATA);
   });
 
   for (const encoding of ["legacy", "v2", "frame-only"] as const) {

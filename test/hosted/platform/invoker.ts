@@ -68,10 +68,12 @@ export interface InvokeResult<M extends Message = Message> {
 }
 
 const STATUS_TYPE_URL = "type.googleapis.com/google.rpc.Status";
+const MAX_DUAL_BYTES = 5 * 1024 * 1024;
 // gRPC status codes the invoker itself produces.
 const INTERNAL = 13;
 const UNKNOWN = 2;
 const DEADLINE_EXCEEDED = 4;
+const RESOURCE_EXHAUSTED = 8;
 
 /** §4.3 reading (protobuf-es holds a Struct field as a JSON object): keys lower-cased, non-list values ignored, empty strings dropped. */
 export function readHeaderStruct(struct: JsonObject | undefined): Record<string, string[]> | undefined {
@@ -107,7 +109,10 @@ export function buildEvent(method: string, request: Message, opts: InvokeOptions
   const encoding = opts.encoding ?? "v2";
   if (encoding === "frame-only") return { v: 2, frame };
   const legacy = toJson(RequestSchema, message, { registry: invokerRegistry }) as JsonObject;
-  return encoding === "legacy" ? legacy : { ...legacy, v: 2, frame };
+  if (encoding === "legacy") return legacy;
+  const dual = { ...legacy, v: 2, frame };
+  // As the Go invoker: a dual payload past 5 MiB goes as legacy protojson alone (§4.2).
+  return Buffer.byteLength(JSON.stringify(dual)) > MAX_DUAL_BYTES ? legacy : dual;
 }
 
 /** The @type's message name of an annotation element, undefined when it has none that parses. */
@@ -262,9 +267,10 @@ export async function invoke<M extends Message = Message>(
   const event = buildEvent(method, request, opts);
   const outcome = await invokeRaw(target, event, { lambdaTimeoutMs: opts.lambdaTimeoutMs });
   if (!outcome.ok) {
-    const code = outcome.error.kind === "timeout" ? DEADLINE_EXCEEDED : UNKNOWN;
+    // §6: timeouts are DEADLINE_EXCEEDED, out-of-memory RESOURCE_EXHAUSTED, every other function error UNKNOWN.
+    const code = outcome.error.kind === "timeout" ? DEADLINE_EXCEEDED : outcome.error.errorType === "Runtime.OutOfMemory" ? RESOURCE_EXHAUSTED : UNKNOWN;
     return {
-      status: { code, message: `lambda_transport: ${outcome.error.kind} (${outcome.error.errorType}): ${outcome.error.errorMessage}` },
+      status: { code, message: `lambda_transport: ${outcome.error.kind} (${outcome.error.errorType}): ${outcome.error.errorMessage}; logSummary: ` },
       encoding: "none",
       raw: undefined,
       functionError: outcome.error,
