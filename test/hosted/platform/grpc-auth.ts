@@ -14,6 +14,8 @@ export interface GrpcCallRecord {
   method: string;
   outcome: "ok" | "unauthenticated" | "failed-on-purpose";
   reason?: string;
+  /** The caller's user-agent (the SDK sends `baton-lambda/<client id> v0.25.0 grpc-go/…`). */
+  userAgent?: string;
 }
 
 export interface GrpcAuthOptions {
@@ -32,7 +34,9 @@ export function platformAuth(opts: GrpcAuthOptions): ServerInterceptorFn {
   const replay = new JtiReplayCache();
   return (next) => async (req, ctx) => {
     const method = `${ctx.method.parent.typeName}/${ctx.method.name}`;
-    const record = (outcome: GrpcCallRecord["outcome"], reason?: string) => opts.calls.push({ at: Date.now(), method, outcome, reason });
+    const ua = ctx.metadata.get("user-agent")[0];
+    const userAgent = typeof ua === "string" ? ua : undefined;
+    const record = (outcome: GrpcCallRecord["outcome"], reason?: string) => opts.calls.push({ at: Date.now(), method, outcome, reason, userAgent });
     try {
       await opts.before?.(ctx);
     } catch (err) {

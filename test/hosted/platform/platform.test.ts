@@ -66,6 +66,7 @@ describe("token endpoint", () => {
     expect(second.status).toBe(200);
     expect(second.body.token_type).toBe("DPoP");
     expect(platform.tokenRequests.at(-1)!.idAttSignedHeaders).toEqual(["content-length", "content-type", "host", "x-amz-date", "x-amz-security-token"]);
+    expect(["1.1", "2.0"]).toContain(platform.tokenRequests.at(-1)!.httpVersion); // undici 8 negotiates h2
   });
 
   it("refuses a proof for another URL (htu), a replayed jti, a wrong typ and a stale iat", async () => {
@@ -176,6 +177,7 @@ describe("ConnectorConfigService", () => {
       expect((await client.getConnectorConfig({ requestedVersion: "cv-2" }, { metadata: await md() })).configVersion).toBe("cv-1");
       platform.pinConfigVersion(undefined);
       expect(platform.lastConfigRequest).toMatchObject({ requestedVersion: "cv-2", servedVersion: "cv-1" });
+      expect(platform.grpcCalls.at(-1)).toMatchObject({ method: "c1.connectorapi.baton.v1.ConnectorConfigService/GetConnectorConfig", outcome: "ok", userAgent: expect.stringContaining("grpc-node-js") });
       expect(platform.counters.configFetches).toBe(5);
     } finally {
       client.close();

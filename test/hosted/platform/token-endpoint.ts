@@ -43,6 +43,9 @@ export interface TokenRequestRecord {
   /** SignedHeaders of the verified id_att. */
   idAttSignedHeaders?: string[];
   contentType?: string;
+  /** "1.1" or "2.0". */
+  httpVersion: string;
+  userAgent?: string;
 }
 
 export interface TokenFailures {
@@ -185,7 +188,13 @@ export function createTokenEndpoint(opts: TokenEndpointOptions): TokenEndpoint {
       endpoint.jwksFetches++;
       return sendJson(res, 200, opts.invocationJwks());
     }
-    const record: TokenRequestRecord = { at: Date.now(), status: 0, contentType: req.headers["content-type"] as string | undefined };
+    const record: TokenRequestRecord = {
+      at: Date.now(),
+      status: 0,
+      contentType: req.headers["content-type"] as string | undefined,
+      httpVersion: req.httpVersion,
+      userAgent: req.headers["user-agent"] as string | undefined,
+    };
     const answer = (status: number, body: Record<string, unknown>, headers?: Record<string, string>) => {
       record.status = status;
       if (typeof body.error === "string") record.error = body.error;
