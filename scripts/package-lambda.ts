@@ -128,7 +128,7 @@ export interface PackageOptions {
 export function packageLambda(opts: PackageOptions = {}): PackageResult {
   const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const out = resolve(opts.out ?? DEFAULT_OUT);
-  let built = opts.built ? resolve(opts.built) : ROOT;
+  const built = opts.built ? resolve(opts.built) : ROOT;
   if (!opts.built) {
     log("building (npm run build)…");
     run("npm", ["run", "build", "--silent"], ROOT, "the build");
@@ -136,7 +136,6 @@ export function packageLambda(opts: PackageOptions = {}): PackageResult {
   if (!existsSync(join(built, HANDLER_FILE))) {
     throw new Error(`the handler module ${HANDLER_FILE} is not in the build under ${built} (is connectors/datadog/lambda.ts there, and did the build run?)`);
   }
-  built = resolve(built);
 
   const staging = mkdtempSync(join(tmpdir(), "baton-lambda-stage-"));
   try {
@@ -175,8 +174,13 @@ export function packageLambda(opts: PackageOptions = {}): PackageResult {
     const zip = writeZip(entries);
     mkdirSync(dirname(out), { recursive: true });
     const partial = `${out}.partial-${process.pid}`;
-    writeFileSync(partial, zip);
-    renameSync(partial, out);
+    try {
+      writeFileSync(partial, zip);
+      renameSync(partial, out);
+    } catch (err) {
+      rmSync(partial, { force: true });
+      throw err;
+    }
 
     const mb = (zip.length / 1e6).toFixed(2);
     const mib = (zip.length / 1024 / 1024).toFixed(2);
