@@ -12,7 +12,7 @@ export function lambdaCommand<C>(definition: () => Promise<HostedConnectorDefini
     name: "lambda",
     description: "Run as an AWS Lambda function (container image): serve hosted invocations through AWS_LAMBDA_RUNTIME_API",
     async run(ctx) {
-      const [{ runtimeApiClient, runtimeApiBase }, { startHosted }] = await Promise.all([import("./runtime-api.ts"), import("./handler.ts")]);
+      const [{ runtimeApiClient, runtimeApiBase }, { startHosted }] = await Promise.all([import("./runtime-api.ts"), import("./invocation.ts")]);
       const env = { ...ctx.io.env } as NodeJS.ProcessEnv;
       const api = env.AWS_LAMBDA_RUNTIME_API;
       try {

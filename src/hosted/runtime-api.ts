@@ -7,7 +7,7 @@
  */
 import { Agent, request } from "undici";
 import type { Logger } from "pino";
-import type { InvokeFn } from "./handler.ts";
+import type { InvokeFn } from "./invocation.ts";
 
 const API_VERSION = "2018-06-01";
 /** Lambda caps a synchronous invoke payload at 6 MiB; a little slack for the encoding, no more. */

@@ -16,7 +16,7 @@ import { RequestSchema, ResponseSchema, type Response } from "../../src/gen/c1/t
 import { StatusSchema } from "../../src/gen/google/rpc/status_pb.js";
 import { hostedRegistry } from "../../src/hosted/protojson.ts";
 import type { EgressPolicy } from "../../src/http/egress.ts";
-import type { InvocationRuntime } from "../../src/hosted/handler.ts";
+import type { InvocationRuntime } from "../../src/hosted/invocation.ts";
 import { silentLogger } from "../helpers/logger.ts";
 
 export const ISSUER = "https://c1.test/issuer";

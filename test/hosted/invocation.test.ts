@@ -22,7 +22,7 @@ import { GrantManagerServiceGrantRequestSchema } from "../../src/gen/c1/connecto
 import { RequestSchema } from "../../src/gen/c1/transport/v1/transport_pb.js";
 import { createInvocationVerifier } from "../../src/hosted/auth.ts";
 import { EnvelopeError } from "../../src/hosted/envelope.ts";
-import { createInvocationHandler, type InvokeFn } from "../../src/hosted/handler.ts";
+import { createInvocationHandler, type InvokeFn } from "../../src/hosted/invocation.ts";
 import { DENY_ALL } from "../../src/http/egress.ts";
 import {
   AUDIENCE,
