@@ -52,6 +52,7 @@ export async function buildDatadog(config: DatadogConfig, logger: Logger, option
     explicitBaseUrl: config.baseUrl,
     logger,
     httpTimeoutMs: timeoutMs,
+    egress: options.egress,
   });
   // A bad delegated-auth setup should fail here, before any work starts.
   if (credentials instanceof DelegatedTokenProvider) await credentials.start();

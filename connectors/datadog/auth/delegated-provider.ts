@@ -12,7 +12,7 @@
  */
 import type { Logger } from "pino";
 import type { Dispatcher } from "undici";
-import { Code, ConnectorError } from "../../../src/index.ts";
+import { Code, ConnectorError, type EgressPolicy } from "../../../src/index.ts";
 import { backoffDelay, raceAbort, registerSecret } from "../../../src/index.ts";
 import { AwsCredentialSource, AwsCredentialsError } from "./aws-credentials.ts";
 import type { CredentialProvider } from "../client/credentials.ts";
@@ -38,6 +38,8 @@ export interface DelegatedTokenProviderOptions {
   readonly dispatcher?: Dispatcher;
   readonly exchangeTimeoutMs?: number;
   readonly exchangeMaxBytes?: number;
+  /** Hosted mode's served policy, checked before each exchange. */
+  readonly egress?: EgressPolicy;
   /** Backoff after a failed refresh: first delay and cap, in ms (jittered in [d/2, d]). */
   readonly backoffBaseMs?: number;
   readonly backoffMaxMs?: number;
@@ -98,6 +100,7 @@ export class DelegatedTokenProvider implements CredentialProvider {
   #usingFallback = false;
   #consecutiveFailures = 0;
   #nextAttemptAt = 0;
+  readonly #egress: EgressPolicy | undefined;
   #exchanges = 0;
   #failedExchanges = 0;
   #concurrent = 0;
@@ -122,6 +125,7 @@ export class DelegatedTokenProvider implements CredentialProvider {
     this.#fallback = options.fallback;
     this.#log = options.logger;
     this.#dispatcher = options.dispatcher;
+    this.#egress = options.egress;
     this.#timeoutMs = options.exchangeTimeoutMs ?? EXCHANGE_TIMEOUT_MS;
     this.#maxBytes = options.exchangeMaxBytes ?? EXCHANGE_MAX_BYTES;
     this.#backoffBaseMs = options.backoffBaseMs ?? 1_000;
@@ -322,6 +326,7 @@ export class DelegatedTokenProvider implements CredentialProvider {
         maxBytes: this.#maxBytes,
         now: this.#now,
         ...(this.#dispatcher ? { dispatcher: this.#dispatcher } : {}),
+        ...(this.#egress ? { egress: this.#egress } : {}),
       });
       registerSecret(token.accessToken);
       return { token: token.accessToken, expiresAt: this.#localExpiry(token, obtainedAt), obtainedAt };

@@ -4,7 +4,7 @@
  */
 import type { Dispatcher } from "undici";
 import { z } from "zod";
-import { Code, ConnectorError } from "../../../src/index.ts";
+import { Code, ConnectorError, EgressDeniedError, type EgressPolicy } from "../../../src/index.ts";
 import type { DelegatedProof } from "./proof.ts";
 
 export const DELEGATED_TOKEN_PATH = "/api/v2/delegated-token";
@@ -23,6 +23,8 @@ export interface ExchangeOptions {
   readonly maxBytes?: number;
   /** Clock for the default lifetime (ms since epoch). */
   readonly now?: () => number;
+  /** Hosted mode's served policy: an exchange to a host it does not allow is refused before anything is sent. */
+  readonly egress?: EgressPolicy;
 }
 
 export interface ExchangedToken {
@@ -67,6 +69,7 @@ export async function exchangeProofForToken(options: ExchangeOptions): Promise<E
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
   const url = `${options.apiBaseUrl}${DELEGATED_TOKEN_PATH}`;
+  if (options.egress && !options.egress.allows(new URL(url))) throw new EgressDeniedError(new URL(url), options.egress, "delegated auth token exchange");
 
   let status: number;
   let text: string;

@@ -4,7 +4,7 @@
  */
 import type { Logger } from "pino";
 import type { Dispatcher } from "undici";
-import { Code, ConnectorError } from "../../../src/index.ts";
+import { Code, ConnectorError, type EgressPolicy } from "../../../src/index.ts";
 import { StaticKeyProvider, type CredentialProvider } from "../client/credentials.ts";
 import { AwsCredentialSource } from "./aws-credentials.ts";
 import { delegatedAuthEnabled, type DelegatedAuthSettings } from "./config.ts";
@@ -39,6 +39,8 @@ export interface CredentialProviderContext {
   readonly httpTimeoutMs?: number;
   /** Replaces the standard AWS chain (tests). */
   readonly aws?: AwsCredentialSource;
+  /** Hosted mode's served policy, for the delegated token exchange. */
+  readonly egress?: EgressPolicy;
 }
 
 /**
@@ -84,6 +86,7 @@ export function createCredentialProvider(settings: DatadogAuthSettings, context:
     ...(context.logger ? { logger: context.logger } : {}),
     ...(context.dispatcher ? { dispatcher: context.dispatcher } : {}),
     ...(context.httpTimeoutMs !== undefined ? { exchangeTimeoutMs: context.httpTimeoutMs } : {}),
+    ...(context.egress ? { egress: context.egress } : {}),
   });
 }
 
