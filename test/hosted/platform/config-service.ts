@@ -120,10 +120,13 @@ export function configServiceImpl(store: ConfigStore) {
       if (!chosen) throw new ConnectorError(Code.NOT_FOUND, "no config has been set for this connector (setConfig)");
       record.servedVersion = chosen.version;
       const plaintext = Buffer.from(JSON.stringify(chosen.config));
-      const config =
-        store.fail.undecryptable > 0 && store.fail.undecryptable--
-          ? Buffer.from("not an age file")
-          : encryptAgeToEd25519(plaintext, Buffer.from(caller.jwk.x as string, "base64url"));
+      let config: Buffer;
+      if (store.fail.undecryptable > 0) {
+        store.fail.undecryptable--;
+        config = Buffer.from("not an age file");
+      } else {
+        config = encryptAgeToEd25519(plaintext, Buffer.from(caller.jwk.x as string, "base64url"));
+      }
       return create(GetConnectorConfigResponseSchema, {
         config,
         lastUpdated: timestampFromDate(chosen.lastUpdated),

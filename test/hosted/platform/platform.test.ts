@@ -203,6 +203,11 @@ describe("ConnectorConfigService", () => {
       expect(replayed.message).toContain("replay");
       platform.fail.config.unavailable = 1;
       expect((await grpcError(call(await callMetadata(platform, key, token, ConnectorConfigService, "GetConnectorConfig")))).code).toBe(14);
+      platform.fail.config.undecryptable = 1;
+      const garbled = await call(await callMetadata(platform, key, token, ConnectorConfigService, "GetConnectorConfig"));
+      expect(() => decryptAgeWithEd25519(garbled.config, key.seed)).toThrow(/age/);
+      const fine = await call(await callMetadata(platform, key, token, ConnectorConfigService, "GetConnectorConfig"));
+      expect(decryptAgeWithEd25519(fine.config, key.seed).length).toBeGreaterThan(0);
     } finally {
       client.close();
     }
