@@ -138,6 +138,13 @@ describe("baton-datadog lambda under the Runtime API emulator", () => {
     expect(sim.stats.requests).toBe(sent);
   });
 
+  it("SIGTERM ends the runtime loop between invocations: the process closes the connector and exits 0", async () => {
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    child.kill("SIGTERM");
+    const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r("still running after 10 s"), 10_000))]);
+    expect(code, childStderr.slice(-2000)).toBe(0);
+  }, 15_000);
+
   it("a cold start that fails is reported as an init error and the process exits 1", async () => {
     const emu = await startRuntimeApiEmulator();
     try {
