@@ -27,8 +27,7 @@ import type { DatadogConfig } from "./config.ts";
 import { diagnose, formatDiagnosis } from "./client/diagnose.ts";
 import { resolveApiEndpoint } from "./client/sites.ts";
 import { delegatedAuthEnabled } from "./auth/config.ts";
-import { serveSimulator, simulatorOptions, type SimulateValues } from "./simulator/cli.ts";
-import { startSimulator } from "./simulator/index.ts";
+import type { SimulateValues } from "./simulator/cli.ts";
 
 type Ctx = RunContext<DatadogConfig>;
 
@@ -105,6 +104,8 @@ export async function demo(ctx: CommandContext<DatadogConfig, { users: number; s
   if (problem) throw new UsageError(problem);
   // The sync writes ctx.sdk.file; demo's own default keeps simulated data out of a real sync's sync.c1z.
   ctx.sdk.file = file;
+  // The simulator (its org generator, routes and server) loads for demo and simulate only, never with a sync.
+  const { startSimulator } = await import("./simulator/index.ts");
   const sim = await startSimulator({ seed: ctx.options.seed, counts: { users: ctx.options.users } });
   try {
     ctx.io.stderr.write(`demo: simulated Datadog org at ${sim.baseUrl} (seed ${ctx.options.seed}, ${ctx.options.users} users), syncing to ${file}\n`);
@@ -123,6 +124,7 @@ export async function demo(ctx: CommandContext<DatadogConfig, { users: number; s
 }
 
 export async function simulate(ctx: CommandContext<DatadogConfig, SimulateValues>): Promise<void> {
+  const { serveSimulator, simulatorOptions } = await import("./simulator/cli.ts");
   await serveSimulator(simulatorOptions(ctx.options), ctx.io.stdout, ctx.signal);
 }
 

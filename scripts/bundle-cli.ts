@@ -1,0 +1,26 @@
+/**
+ * `npm run build`'s last step: bundles the compiled CLI (dist/connectors/datadog/main.js and everything it
+ * imports, statically or lazily) into dist/cli/, which bin/baton-datadog.js runs when it is there.
+ *
+ * Why (issue 14, measured): a one-shot sync loads about 450 modules before its first request, and Node's ESM
+ * loader (resolve, package.json lookups, link) cost more CPU than their code; bundled, the same code is a few
+ * dozen chunks and loads in about half the CPU time. Dynamic imports stay chunks of their own, so what loads
+ * lazily still does. The packages a sync never loads (grpc-js, the AWS SDK, jose), the ones loaded with
+ * createRequire (undici's own files, pino-pretty, yaml) and native ones stay external: node_modules serves them
+ * as before, one copy each.
+ */
+import { rmSync } from "node:fs";
+import { build } from "rolldown";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const OUT = `${ROOT}dist/cli`;
+const EXTERNAL = [/^node:/, /^@grpc\//, /^@aws-sdk\//, /^@smithy\//, /^jose(\/|$)/, /^undici(\/|$)/, /^pino-pretty(\/|$)/, /^yaml(\/|$)/];
+
+rmSync(OUT, { recursive: true, force: true });
+await build({
+  input: { "baton-datadog": `${ROOT}dist/connectors/datadog/main.js` },
+  platform: "node",
+  external: EXTERNAL,
+  logLevel: "warn",
+  output: { dir: OUT, format: "esm", entryFileNames: "[name].mjs", chunkFileNames: "[name]-[hash].mjs", sourcemap: false },
+});
