@@ -17,7 +17,7 @@ import { StatusSchema } from "../gen/google/rpc/status_pb.js";
 import type { Request, Response } from "../gen/c1/transport/v1/transport_pb.js";
 import type { InvocationVerifier } from "./auth.ts";
 import { firstHeader, headerStruct, response, type HeaderMap } from "./envelope.ts";
-import { OK_STATUS, status, statusForError } from "./status.ts";
+import { INTERNAL_SERVER_ERROR, OK_STATUS, status, statusForError } from "./status.ts";
 
 /**
  * Registered without an implementation, as in `serve` (src/grpc/connector-server.ts): their methods are UNIMPLEMENTED.
@@ -163,5 +163,5 @@ type RpcFn = (req: unknown, opts: { signal: AbortSignal }) => Promise<unknown>;
 
 /** A failure outside any call's handling (Go: a recovered panic): INTERNAL with a fixed message. */
 export function internalErrorResponse(): Response {
-  return response({ status: anyPack(StatusSchema, status(Code.INTERNAL, "Internal Server Error")) });
+  return response({ status: anyPack(StatusSchema, status(Code.INTERNAL, INTERNAL_SERVER_ERROR)) });
 }

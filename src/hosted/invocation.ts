@@ -122,7 +122,7 @@ export async function startHosted<C>(def: HostedConnectorDefinition<C>, env: Nod
     },
     "hosted cold start done",
   );
-  return { invoke: createInvocationHandler(runtime, verifier, { logger: opts.logger }), close: () => runtime.close() };
+  return { invoke: createInvocationHandler(runtime, verifier, { logger: opts.logger ?? runtime.logger }), close: () => runtime.close() };
 }
 
 export { EnvelopeError };

@@ -148,6 +148,18 @@ describe("nodejs24.x handler on the hosted platform", () => {
     expect(platform.counters.configFetches).toBe(before + 1);
   });
 
+  it("a reload that fails answers UNAVAILABLE in legacy protojson (even to a v2 request); the previous generation keeps serving", async () => {
+    platform.setConfig(hostedConfig(sim), "cv-3b");
+    await pastReloadFloor();
+    platform.fail.config.undecryptable = 1;
+    const failed = await validate({ configVersion: "cv-3b" });
+    expect(failed.encoding).toBe("legacy");
+    expect(failed.status.code).toBe(Code.UNAVAILABLE);
+    expect(failed.status.message).toMatch(/^lambda-run: failed to reload connector config: /);
+    expect((await validate()).status.code).toBe(0); // the old generation still answers
+    expect((await validate({ configVersion: "cv-3b" })).status.code).toBe(0); // a failed build is retried at once
+  });
+
   it("a served policy that does not allow the Datadog host fails every call with the egress error and sends nothing", async () => {
     platform.setConfig(hostedConfig(sim), "cv-4", { allowedHosts: ["api.datadoghq.com"], mode: "enforce" });
     await pastReloadFloor();
