@@ -6,7 +6,8 @@
 import { create, fromBinary, fromJson, toBinary, toJson, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { anyPack, anyUnpack } from "@bufbuild/protobuf/wkt";
 import * as jose from "jose";
-import { datadogConfig } from "../../connectors/datadog/config.ts";
+import { datadogConfig, type DatadogConfig } from "../../connectors/datadog/config.ts";
+import { resolveConfig } from "../../src/config/resolve.ts";
 import { buildDatadog } from "../../connectors/datadog/build.ts";
 import { DEFAULT_SITE } from "../../connectors/datadog/client/sites.ts";
 import { startSimulator, type Simulator } from "../../connectors/datadog/simulator/index.ts";
@@ -50,7 +51,10 @@ export async function inProcessDatadog(counts = { users: 23, teams: 3, roles: 4,
   return {
     sim,
     async rpc({ provisioning, egress }) {
-      const config = datadogConfig.schema.parse({ apiKey: sim.apiKey, appKey: sim.appKey, baseUrl: sim.baseUrl, site: DEFAULT_SITE, delegatedAuthProvider: "aws", syncSchedules: true, syncSecrets: true });
+      // Resolved like the CLI resolves it: every field's default applies, whatever fields the connector adds.
+      const config = resolveConfig(datadogConfig, {
+        overrides: { apiKey: sim.apiKey, appKey: sim.appKey, baseUrl: sim.baseUrl, site: DEFAULT_SITE, syncSchedules: true, syncSecrets: true },
+      }).values as DatadogConfig;
       const built = await buildDatadog(config, logger, { egress });
       closers.push(() => built.close());
       return createConnectorService(built.connector, { logger, provisioning });
