@@ -176,6 +176,25 @@ describe("events from real changes", () => {
     await setUserDisabled(h.client, user.id, false);
   });
 
+  it("a Datadog cursor refused mid-way (400) is recovered from: reading goes on after the last event handed out, none twice", async () => {
+    const whole = (await readAll(CHANGES_FEED, start, 1000)).events.map(summary);
+    expect(whole.slice(0, expectedChanges.length)).toEqual(expectedChanges);
+    const events: Event[] = [];
+    let cursor = "";
+    // Page until the feed's cursor carries a Datadog cursor.
+    for (let i = 0; i < 20 && !(JSON.parse(cursor || "{}") as { at?: string }).at; i++) {
+      const page = await rpc.listEvents({ eventFeedId: CHANGES_FEED, startAt: timestampFromDate(start), pageSize: 3, cursor });
+      events.push(...page.events);
+      cursor = page.cursor;
+    }
+    expect((JSON.parse(cursor) as { at?: string }).at).toBeDefined();
+    h.sim.injectFaults([{ match: { method: "GET", pathPrefix: "/api/v2/audit/events" }, kind: "status", status: 400, count: 1 }]);
+    const rest = await readAll(CHANGES_FEED, start, 3, cursor);
+    expect(h.sim.pendingFaults()).toEqual([]);
+    expect([...events, ...rest.events].map(summary)).toEqual(whole);
+    expect(h.logs.text()).toContain("Datadog refused the Audit Trail cursor");
+  });
+
   it("a start_at after every event gives no events", async () => {
     const page = await rpc.listEvents({ eventFeedId: CHANGES_FEED, startAt: timestampFromDate(new Date(Date.now() + 60_000)), pageSize: 10 });
     expect(page.events).toEqual([]);

@@ -31,7 +31,7 @@ import { create } from "@bufbuild/protobuf";
 import { listAuditEventsPage, MAX_AUDIT_CURSOR, MAX_AUDIT_PAGE, type AuditEntry } from "../client/audit.ts";
 import type { DatadogClient } from "../client/datadog-client.ts";
 import { isValidId, type IdKind } from "../client/ids.ts";
-import { call } from "./errors.ts";
+import { call, datadogError, isHttpStatus } from "./errors.ts";
 import { memberEntitlement } from "./roles.ts";
 import { teamEntitlements } from "./teams.ts";
 
@@ -223,13 +223,21 @@ function auditFeed(client: DatadogClient, spec: FeedSpec, options: AuditFeedOpti
     id: spec.id,
     eventKinds: spec.kinds,
     async list(ctx: CallContext, request): Promise<EventPage> {
-      const state: FeedCursor = request.cursor
+      let state: FeedCursor = request.cursor
         ? decodeCursor(request.cursor, spec.id)
         : { v: 1, from: (request.startAt ?? new Date(Date.now() - DEFAULT_LOOKBACK_MS)).toISOString() };
       const limit = Math.min(Math.max(request.pageSize, 1), MAX_AUDIT_PAGE);
-      const page = await call(client, () =>
-        listAuditEventsPage(client, { query: spec.query, from: new Date(state.from), limit, cursor: state.at }, ctx.signal),
-      );
+      const read = (s: FeedCursor) => listAuditEventsPage(client, { query: spec.query, from: new Date(s.from), limit, cursor: s.at }, ctx.signal);
+      let page;
+      try {
+        page = await read(state);
+      } catch (err) {
+        // Datadog refuses a cursor it no longer knows (400): start again right after what was handed out.
+        if (state.at === undefined || !isHttpStatus(err, 400)) throw datadogError(err, client);
+        ctx.logger.warn({ feed: spec.id }, "Datadog refused the Audit Trail cursor; reading again from the last event handed out");
+        state = endCursor(state, state.tail);
+        page = await call(client, () => read(state));
+      }
       const seen = new Set(state.seen ?? []);
       let tail = state.tail ?? (state.seen?.length ? { ts: state.from, ids: state.seen } : undefined);
       const events: FeedEvent[] = [];
