@@ -16,7 +16,7 @@ import { serveConnector, type ServedConnector } from "../../src/grpc/connector-s
 import { connectorClient } from "../../src/grpc/connector-client.ts";
 import { EventType, type Event } from "../../src/gen/c1/connector/v2/event_feed_pb.js";
 import { setUserDisabled } from "../../connectors/datadog/client/user-state.ts";
-import { changeEvents, CHANGES_FEED, USAGE_FEED } from "../../connectors/datadog/resources/audit-feed.ts";
+import { changeEvents, CHANGES_FEED, USAGE_FEED, usageEvents } from "../../connectors/datadog/resources/audit-feed.ts";
 import type { AuditEntry } from "../../connectors/datadog/client/audit.ts";
 import { startHarness, type Harness } from "./harness.ts";
 
@@ -210,6 +210,18 @@ describe("events from real changes", () => {
     const id = "11111111-2222-4333-8444-555555555555";
     expect(changeEvents(entry("api_key", id), { keys: false })).toEqual([]);
     expect(changeEvents(entry("api_key", id), { keys: true })).toHaveLength(1);
+  });
+
+  it("a login without @usr still names the user from its asset; one naming nobody is no event", () => {
+    const id = "11111111-2222-4333-8444-555555555555";
+    const login = (asset: AuditEntry["asset"]): AuditEntry => ({
+      id: "l1", timestamp: new Date(), evtName: "Authentication", action: "login", actorType: "USER", userId: undefined, userEmail: undefined,
+      asset, apiKeyId: undefined, applicationKeyId: undefined, authMethod: "saml",
+      addedUserIds: [], removedUserIds: [], memberUserId: undefined, teamRole: undefined, previousTeamRole: undefined,
+    });
+    const [event] = usageEvents(login({ type: "user", id, name: "a@example.com" }), { keys: false });
+    expect(event.event).toMatchObject({ case: "usageEvent", value: { targetResource: { id: { resource: id } }, actorResource: { displayName: "a@example.com" } } });
+    expect(usageEvents(login({ type: undefined, id: undefined, name: undefined }), { keys: false })).toEqual([]);
   });
 });
 

@@ -149,7 +149,9 @@ function grantOrRevoke(entry: AuditEntry, suffix: string, granted: boolean, on: 
 export function usageEvents(entry: AuditEntry, options: AuditFeedOptions): FeedEvent[] {
   const actor = valid("user", entry.userId) ? ref(USER, entry.userId, entry.userEmail) : undefined;
   if (entry.evtName === "Authentication" && entry.action === "login") {
-    return actor ? [usage(entry, "", actor, actor)] : [];
+    // The one who logged in is @usr; an event naming only the user asset still says who.
+    const who = actor ?? (entry.asset.type === "user" && valid("user", entry.asset.id) ? ref(USER, entry.asset.id, entry.asset.name) : undefined);
+    return who ? [usage(entry, "", who, who)] : [];
   }
   if (entry.evtName !== "Request" || entry.action !== "accessed" || !options.keys) return [];
   const out: FeedEvent[] = [];
