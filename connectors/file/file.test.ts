@@ -10,7 +10,10 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { Code, ConnectorError, runConnectorCli, sessionStoreFor, SyncStore } from "../../src/index.ts";
+import { create } from "@bufbuild/protobuf";
+import { pino } from "pino";
+import { Code, ConnectorError, createConnectorService, runConnectorCli, sessionStoreFor, SyncStore } from "../../src/index.ts";
+import { ResourceSchema } from "../../src/messages.ts";
 import { fileConnector } from "./connector.ts";
 import { loadInput, MAX_INPUT_BYTES } from "./input.ts";
 import { fileCli } from "./main.ts";
@@ -192,5 +195,18 @@ describe("file connector: hostile input", () => {
       expect((err as ConnectorError).code).toBe(Code.INVALID_ARGUMENT);
     }
     expect((await users.list(ctx, undefined, "2")).items).toHaveLength(1);
+  });
+
+  it("users write no entitlements or grants methods; asked anyway, the SDK answers empty pages, while a group lists its members", async () => {
+    const connector = fileConnector(await loadInput(SAMPLE));
+    const users = connector.syncers.find((s) => s.resourceType.id === "user")!;
+    expect([users.entitlements, users.grants]).toEqual([undefined, undefined]);
+    const rpc = createConnectorService(connector, { logger: pino({ level: "silent" }), provisioning: false });
+    const user = create(ResourceSchema, { id: { resourceType: "user", resource: "u1" } });
+    const [ents, grants] = await Promise.all([rpc.listEntitlements({ resource: user }), rpc.listGrants({ resource: user })]);
+    expect([ents.list, ents.nextPageToken, grants.list, grants.nextPageToken]).toEqual([[], "", [], ""]);
+    const group = create(ResourceSchema, { id: { resourceType: "group", resource: "eng" } });
+    const members = await rpc.listGrants({ resource: group });
+    expect(members.list.map((g) => g.id).sort()).toEqual(["group:eng:member:user:u1", "group:eng:member:user:u2"]);
   });
 });

@@ -32,14 +32,9 @@ function toResource(u: InputUser): Resource {
 export function userSyncer(users: readonly InputUser[]): ResourceSyncer {
   return {
     resourceType: userType,
+    // No entitlements or grants methods: the SDK answers empty pages for a type that has none.
     async list(_ctx, _parent, pageToken) {
       return pageOf(users, pageToken, toResource);
-    },
-    async entitlements() {
-      return { items: [] };
-    },
-    async grants() {
-      return { items: [] };
     },
   };
 }
