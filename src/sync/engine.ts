@@ -29,6 +29,7 @@ import { RowLane, type RowWork } from "./row-lane.ts";
 import { ListingQueue } from "./listing-queue.ts";
 import { withRetry, type RetryPolicy } from "./retry.ts";
 import { expandGrants } from "./expand.ts";
+import { applyHeapGrowth } from "./heap-growth.ts";
 import { initialState, parseState, serializeState, type ListAction, type Step, type SyncState } from "./state.ts";
 import { abandonedPartialRuns, partialParentId, resumableRun, syncTypeFor } from "./runs.ts";
 import { syncTargetedResources } from "./targeted.ts";
@@ -129,6 +130,7 @@ const FLUSH_BYTES = 4 * 1024 * 1024;
 const isNotFound = (err: unknown) => err instanceof ConnectorError && err.code === Code.NOT_FOUND;
 
 export async function runSync(options: SyncOptions): Promise<SyncResult> {
+  applyHeapGrowth(); // heap-growth.ts: what the default costs in memory, measured
   const store = await SyncStore.openForSync(options.file, {
     workDir: options.workDir,
     logger: options.logger,
