@@ -1,8 +1,15 @@
 # baton-datadog container image.
 #
 # A build stage compiles the TypeScript (`npm run build`, the same build as the npm package) and the image
-# ships what runs: package.json, bin/ (the version-checking launcher), the compiled JavaScript in dist/ without
-# declarations or source maps, and the production node_modules. No sources, no tests, no simulator test support.
+# ships what runs: package.json, bin/ (the version-checking launcher), the compiled modules in dist/ that the
+# launcher's entry module can load (scripts/image-prune.ts deletes the rest: declarations, source maps, library-only
+# entry points, the second connector), and the production node_modules. No sources, no tests, no simulator test
+# support.
+#
+# Two targets from the same files:
+#   runtime (the default, last stage): one-shot syncs, `serve`, service mode; writable /var/lib/baton, HEALTHCHECK.
+#   lambda: an AWS Lambda container-image function; CMD `lambda` (the hosted runtime as a Lambda Runtime API
+#           client), TMPDIR and HOME on /tmp, the only writable place Lambda gives a function.
 #
 # The base image is pinned by exact version (the same Node version as the `node` devDependency developers
 # test on) AND by digest. To move to a newer Node 24 release, change the tag in all FROM lines and the
@@ -14,6 +21,8 @@
 # verifies it, and a wrong one fails the build rather than running something else.
 #
 # Build:  docker build -t baton-datadog:0.1.0 --build-arg VERSION=0.1.0 --build-arg SOURCE_URL=<repo URL> .
+#         docker build --target lambda --provenance=false -t baton-datadog-lambda:0.1.0 .   (Lambda takes one
+#         image manifest, not the index buildx makes with provenance attestations)
 # podman/buildah: add --format docker, or the OCI format they default to drops the HEALTHCHECK.
 
 # --- build: compile the TypeScript --------------------------------------------------------------------------
@@ -27,9 +36,17 @@ RUN npm ci --ignore-scripts --no-audit --no-fund \
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY connectors ./connectors
-# Nothing loads declarations or source maps at run time: they stay in the npm package, not in the image.
+# The CLI bundle (issue 14: start-up) is the last step of the build.
+COPY scripts/bundle-cli.ts ./scripts/bundle-cli.ts
+COPY scripts/image-prune.ts ./scripts/image-prune.ts
+# Only what runs: the modules the launcher's entry can load (static imports and literal dynamic imports, the
+# lazily loaded commands included), the entry being the first of these the build made, in the launcher's order
+# (bin/baton-datadog.js: the bundle, else the compiled main). Declarations, source maps and library-only entry
+# points stay in the npm package. The prune fails the build, deleting nothing, on an import it cannot follow.
+# test/deploy/image-files.test.ts runs this stage on a copy of the build context and checks what it leaves
+# against the modules the launcher loads.
 RUN npm run build \
- && find dist \( -name '*.d.ts' -o -name '*.map' \) -delete
+ && node scripts/image-prune.ts --dir dist --first-existing dist/cli/baton-datadog.mjs dist/connectors/datadog/main.js
 
 # --- deps: production dependencies only --------------------------------------------------------------------
 FROM node:24.21.0-trixie-slim@sha256:8ec5d7557396cfe32d21c3f9c13072355ceab22b584578ca4bb28af31120cffe AS deps
@@ -40,8 +57,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 
-# --- runtime ------------------------------------------------------------------------------------------------
-FROM node:24.21.0-trixie-slim@sha256:8ec5d7557396cfe32d21c3f9c13072355ceab22b584578ca4bb28af31120cffe AS runtime
+# --- app: what both targets share -------------------------------------------------------------------------
+FROM node:24.21.0-trixie-slim@sha256:8ec5d7557396cfe32d21c3f9c13072355ceab22b584578ca4bb28af31120cffe AS app
 
 ARG VERSION=0.1.0
 ARG SOURCE_URL=https://example.invalid/set-SOURCE_URL-at-build-time
@@ -64,26 +81,44 @@ RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack 
  && chmod 0770 /var/lib/baton
 
 WORKDIR /app
-# Application files stay owned by root and read-only for the runtime user.
+# Application files stay owned by root and read-only for the runtime user (world-readable: Lambda runs the
+# function as a user of its own, which must read them).
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json package-lock.json ./
 COPY bin ./bin
+
+# NODE_OPTIONS: a 2 MB young generation keeps a 100,000-grant sync under 300 MB RSS (the README's benchmark);
+# bin/baton-datadog.js sets the same flag in its shebang for npx and direct runs.
+ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-semi-space-size=2
+
+USER 65532:65532
+
+ENTRYPOINT ["node", "/app/bin/baton-datadog.js"]
+
+# --- lambda: a Lambda container-image function (docker build --target lambda) --------------------------------
+# Lambda starts the container with AWS_LAMBDA_RUNTIME_API set, as a user of its own (USER is not used), on a
+# read-only filesystem with a writable /tmp; `lambda` polls the Runtime API for invocations. The function's
+# configuration comes from the platform (BATON_LAMBDA_* environment variables), not from flags. Lambda has no
+# use for EXPOSE or HEALTHCHECK.
+FROM app AS lambda
+ENV TMPDIR=/tmp \
+    HOME=/tmp
+WORKDIR /tmp
+CMD ["lambda"]
+
+# --- runtime: the default target (syncs, serve, service mode) -----------------------------------------------
+FROM app AS runtime
 
 # TMPDIR: every temporary file (the c1z being written, SQLite scratch) goes to the writable directory, so a
 # read-only root filesystem works. The working directory is the writable one too, so the default
 # `--file sync.c1z` of a one-shot sync lands there. HOME: the UID has no /etc/passwd entry, and with HOME unset
 # os.homedir() throws, which breaks libraries that look for dot-files there (the AWS SDK's credential chain
 # does); the connector itself needs no HOME (test/deploy checks it runs without one).
-# NODE_OPTIONS: a 2 MB young generation keeps a 100,000-grant sync under 300 MB RSS (the README's benchmark);
-# bin/baton-datadog.js sets the same flag in its shebang for npx and direct runs.
-ENV NODE_ENV=production \
-    NODE_OPTIONS=--max-semi-space-size=2 \
-    TMPDIR=/var/lib/baton \
+ENV TMPDIR=/var/lib/baton \
     HOME=/var/lib/baton
 WORKDIR /var/lib/baton
-
-USER 65532:65532
 
 EXPOSE 8081
 
@@ -92,5 +127,3 @@ EXPOSE 8081
 # no health server and must not be reported unhealthy. Slim images have no curl: Node's fetch does the probe.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "if(!/^(1|true|yes|on)$/i.test(process.env.BATON_HEALTH_CHECK||''))process.exit(0);fetch('http://127.0.0.1:'+(process.env.BATON_HEALTH_CHECK_PORT||'8081')+'/live',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-
-ENTRYPOINT ["node", "/app/bin/baton-datadog.js"]

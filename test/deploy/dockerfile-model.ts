@@ -6,16 +6,22 @@ import { join, posix } from "node:path";
 import { DockerfileParser, type From, type Instruction } from "dockerfile-ast";
 import { contextFiles, readDockerignore } from "./dockerignore.ts";
 
-export type Stage = { name: string | null; from: From; instructions: Instruction[] };
+/**
+ * One build stage. A stage FROM an earlier stage (`FROM app AS lambda`) inherits that stage's filesystem and
+ * settings: `instructions` are the parent's followed by its own, so checks of a target see everything that
+ * applies to it; `own` are the ones written under its FROM, and `base` is the image the chain starts from.
+ */
+export type Stage = { name: string | null; from: From; parent: string | null; base: From; own: Instruction[]; instructions: Instruction[] };
 
 export type DockerfileModel = {
   stages: Stage[];
+  /** The target built by default (the last stage), or the one named to readDockerfile. */
   final: Stage;
   /** ARG defaults of the final stage (after FROM), for resolving ${VAR} in LABEL values. */
   args: Map<string, string>;
 };
 
-export function readDockerfile(root: string): DockerfileModel {
+export function readDockerfile(root: string, target?: string): DockerfileModel {
   const text = readFileSync(join(root, "Dockerfile"), "utf8");
   const dockerfile = DockerfileParser.parse(text);
   const froms = dockerfile.getFROMs();
@@ -24,10 +30,15 @@ export function readDockerfile(root: string): DockerfileModel {
   for (const instruction of dockerfile.getInstructions()) {
     if (instruction.getKeyword() === "FROM") {
       const from = froms[stages.length];
-      stages.push({ name: from.getBuildStage(), from, instructions: [] });
-    } else if (stages.length > 0) stages[stages.length - 1].instructions.push(instruction);
+      const parent = stages.find((s) => s.name !== null && s.name.toLowerCase() === (from.getImage() ?? "").toLowerCase()) ?? null;
+      stages.push({ name: from.getBuildStage(), from, parent: parent?.name ?? null, base: parent?.base ?? from, own: [], instructions: parent ? [...parent.instructions] : [] });
+    } else if (stages.length > 0) {
+      stages[stages.length - 1].own.push(instruction);
+      stages[stages.length - 1].instructions.push(instruction);
+    }
   }
-  const final = stages[stages.length - 1];
+  const final = target === undefined ? stages[stages.length - 1] : stages.find((s) => s.name === target);
+  if (!final) throw new Error(`Dockerfile has no stage named ${target} (stages: ${stages.map((s) => s.name).join(", ")})`);
   const args = new Map<string, string>();
   for (const i of final.instructions.filter((i) => i.getKeyword() === "ARG")) {
     const [name, ...value] = (i.getArgumentsContent() ?? "").split("=");

@@ -1,16 +1,17 @@
 // Static checks of the container image definition (no container engine runs here): the Dockerfile parsed with
-// dockerfile-ast, the build context computed with Docker's .dockerignore rules, the files the CLI loads at
-// run time compared with what the image holds, and the HEALTHCHECK command run for real against a server.
+// dockerfile-ast (both targets: the default `runtime` and `lambda`), the build context computed with Docker's
+// .dockerignore rules, and the HEALTHCHECK command run for real against a server. What the image's dist/ holds,
+// against what the launcher loads, is image-files.test.ts.
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { type Server, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { copyFrom, imageFilesFromContext, instructionsOf, labelsOf, readDockerfile } from "./dockerfile-model.ts";
+import { copyFrom, imageFilesFromContext, instructionsOf, labelsOf, readDockerfile, type DockerfileModel } from "./dockerfile-model.ts";
 import { isIgnored, readDockerignore } from "./dockerignore.ts";
-import { stagePackage } from "../package/stage.ts";
-import { binEntries, runtimeGraph } from "./runtime-imports.ts";
+import { runSteps } from "./build-stage.ts";
+import { binEntries } from "./runtime-imports.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
@@ -32,8 +33,9 @@ function versionAtLeast(version: string, minimum: string): boolean {
 function runs(stage: typeof dockerfile.final): string[] {
   return instructionsOf(stage, "RUN").map((i) => (i.getArgumentsContent() ?? "").replace(/\\\n/g, " "));
 }
-function execForm(keyword: string): string[] {
-  const [instruction] = instructionsOf(dockerfile.final, keyword);
+function execForm(keyword: string, model: DockerfileModel = dockerfile): string[] {
+  const instruction = instructionsOf(model.final, keyword).at(-1);
+  if (!instruction) return [];
   const content = (instruction?.getArgumentsContent() ?? "").replace(/^CMD\s+/, "");
   return JSON.parse(content) as string[];
 }
@@ -41,7 +43,9 @@ function execForm(keyword: string): string[] {
 describe("Dockerfile", () => {
   it("builds in stages, each FROM the official Node image pinned to an exact Node 24 version (and digest)", () => {
     expect(dockerfile.stages.length).toBeGreaterThanOrEqual(2);
-    for (const { from } of dockerfile.stages) {
+    // Stages FROM another stage (`FROM app AS lambda`) inherit its base.
+    const fromImages = dockerfile.stages.filter((s) => s.parent === null);
+    for (const { from } of fromImages) {
       expect([null, "docker.io"]).toContain(from.getRegistry());
       expect(from.getImageName()).toBe("node");
       const tag = from.getImageTag() ?? "";
@@ -55,7 +59,7 @@ describe("Dockerfile", () => {
       const digest = from.getImageDigest();
       if (digest !== null) expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     }
-    const images = new Set(dockerfile.stages.map((s) => s.from.getImage()));
+    const images = new Set(fromImages.map((s) => s.from.getImage()));
     expect(images.size, "every stage uses the same pinned base").toBe(1);
   });
 
@@ -89,16 +93,26 @@ describe("Dockerfile", () => {
     expect(commands.filter((c) => !["rm", "mkdir", "chown", "chmod", "chgrp"].includes(c))).toEqual([]);
   });
 
-  it("ships the compiled dist/ from a stage that runs `npm run build` and deletes declarations and source maps", () => {
+  it("ships dist/ from a stage that runs `npm run build` and then prunes it to what the launcher's entry loads", () => {
     const dist = instructionsOf(dockerfile.final, "COPY").filter((i) => copyFrom(i) !== null && i.getArguments().some((a) => a.getValue().endsWith("/dist")));
     expect(dist).toHaveLength(1);
     const stage = dockerfile.stages.find((s) => s.name === copyFrom(dist[0]));
     expect(stage).toBeDefined();
-    const build = runs(stage!).join(" && ");
-    expect(build).toMatch(/\bnpm run build\b/);
-    expect(build).toContain("-name '*.d.ts'");
-    expect(build).toContain("-name '*.map'");
-    expect(build).toMatch(/-delete\b/);
+    const steps = runs(stage!).flatMap(runSteps);
+    const build = steps.findIndex((s) => s === "npm run build");
+    const prune = steps.findIndex((s) => /^node scripts\/image-prune\.ts\b/.test(s));
+    expect(build, steps.join(" && ")).toBeGreaterThanOrEqual(0);
+    expect(prune, "the prune runs after the build").toBeGreaterThan(build);
+    expect(steps.slice(prune + 1), "nothing adds files after the prune").toEqual([]);
+    const args = steps[prune].split(/\s+/).slice(2);
+    expect(args.slice(0, 3)).toEqual(["--dir", "dist", "--first-existing"]);
+    // The candidates are the compiled programs the launcher may run (image-files.test.ts checks which one it does).
+    const launcher = readFileSync(join(ROOT, binEntries(ROOT)[0]), "utf8");
+    const launcherTargets = [...launcher.matchAll(/new URL\("\.\.\/(dist\/[^"]+)", import\.meta\.url\)/g)].map((m) => m[1]);
+    expect(launcherTargets.length).toBeGreaterThan(0);
+    expect(new Set(args.slice(3))).toEqual(new Set(launcherTargets));
+    // The build stage gets the prune script from the context.
+    expect(isIgnored(readDockerignore(ROOT), "scripts/image-prune.ts")).toBe(false);
   });
 
   it("copies only runtime files from the build context: no tests, no node_modules, no sync files", () => {
@@ -174,40 +188,47 @@ describe(".dockerignore", () => {
   });
 });
 
-describe("the image holds everything the CLI loads at run time, and only what runs", () => {
-  // The image's dist/ as its build stage makes it: the package build, minus declarations and source maps.
-  let image = "";
-  let graph: ReturnType<typeof runtimeGraph>;
-  beforeAll(() => {
-    image = stagePackage();
-    for (const f of readdirSync(join(image, "dist"), { recursive: true }) as string[]) {
-      if (f.endsWith(".d.ts") || f.endsWith(".map")) rmSync(join(image, "dist", f));
+describe("the lambda target: the same files as a Lambda container-image function", () => {
+  const lambda = readDockerfile(ROOT, "lambda");
+  const envOf = (model: DockerfileModel) => {
+    const env = new Map<string, string>();
+    for (const i of instructionsOf(model.final, "ENV")) for (const a of i.getArguments().map((x) => x.getValue())) env.set(a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1));
+    return env;
+  };
+
+  it("is built from the same stage as the default target, which stays the last (what `docker build .` makes)", () => {
+    expect(dockerfile.final.name).toBe("runtime");
+    expect(lambda.final.parent).not.toBeNull();
+    expect(lambda.final.parent).toBe(dockerfile.final.parent);
+    // Same files: what both copy from other stages and from the context.
+    const copies = (m: DockerfileModel) => instructionsOf(m.final, "COPY").map((i) => i.getArgumentsContent());
+    expect(copies(lambda)).toEqual(copies(dockerfile));
+    expect([...imageFilesFromContext(ROOT, lambda)]).toEqual([...imageFilesFromContext(ROOT, dockerfile)]);
+    expect(labelsOf(lambda)).toEqual(labelsOf(dockerfile));
+  });
+
+  it("runs `baton-datadog lambda` (the Runtime API client) with the image's ENTRYPOINT, and the default target has no CMD", () => {
+    expect(execForm("ENTRYPOINT", lambda)).toEqual(["node", "/app/bin/baton-datadog.js"]);
+    expect(execForm("CMD", lambda)).toEqual(["lambda"]);
+    // `docker run baton-datadog sync …`: the arguments go straight to the CLI.
+    expect(execForm("CMD")).toEqual([]);
+  });
+
+  it("puts TMPDIR, HOME and the working directory on /tmp, the one writable place Lambda gives a function; no HEALTHCHECK, no EXPOSE", () => {
+    const env = envOf(lambda);
+    expect(env.get("TMPDIR")).toBe("/tmp");
+    expect(env.get("HOME")).toBe("/tmp");
+    expect(env.get("NODE_ENV")).toBe("production");
+    expect(env.get("NODE_OPTIONS")).toBe(envOf(dockerfile).get("NODE_OPTIONS"));
+    expect(instructionsOf(lambda.final, "WORKDIR").at(-1)?.getArgumentsContent()).toBe("/tmp");
+    expect(instructionsOf(lambda.final, "HEALTHCHECK")).toEqual([]);
+    expect(instructionsOf(lambda.final, "EXPOSE")).toEqual([]);
+  });
+
+  it("the files it copies from the context are readable by any user (Lambda runs the function as its own user)", () => {
+    for (const [imagePath, contextPath] of imageFilesFromContext(ROOT, lambda)) {
+      expect(statSync(join(ROOT, contextPath)).mode & 0o004, imagePath).not.toBe(0);
     }
-    // The launcher picks dist/ when the sources are absent (as in the image); follow from what it imports.
-    expect(readFileSync(join(image, binEntries(ROOT)[0]), "utf8")).toContain("../dist/connectors/datadog/main.js");
-    graph = runtimeGraph(image, ["dist/connectors/datadog/main.js"]);
-  }, 60_000);
-  afterAll(() => rmSync(image, { recursive: true, force: true }));
-
-  it("every local module reached from the compiled main is in the image's dist/ (the image gets package.json and bin/ too)", () => {
-    expect(graph.missing).toEqual([]);
-    expect(graph.files.size).toBeGreaterThan(10);
-    const files = imageFilesFromContext(ROOT, dockerfile);
-    expect(files.get("/app/bin/baton-datadog.js")).toBe("bin/baton-datadog.js");
-    expect(files.get("/app/package.json")).toBe("package.json");
-  });
-
-  it("the image's dist/ holds no tests, no simulator test support, no declarations and no source maps", () => {
-    const shipped = (readdirSync(join(image, "dist"), { recursive: true }) as string[]).filter((f) => !statSync(join(image, "dist", f)).isDirectory());
-    expect(shipped.filter((f) => /\.test\.|test-support|\/bench\/|\.d\.ts$|\.map$|\.ts$/.test(f))).toEqual([]);
-    const unreached = shipped.filter((f) => f.endsWith(".js") && !graph.files.has(`dist/${f}`));
-    // Measured, not asserted: library entry points (exports) and other connectors the CLI does not load.
-    console.log(`image dist/: ${shipped.length} files, ${graph.files.size} loaded by the CLI, not loaded: ${unreached.join(", ")}`);
-  });
-
-  it("every package it imports is a production dependency (dev dependencies are not in the image)", () => {
-    const notProduction = [...graph.packages].filter(([name]) => !(name in pkg.dependencies)).map(([name, by]) => `${name} (imported by ${by})`);
-    expect(notProduction).toEqual([]);
   });
 });
 
