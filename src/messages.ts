@@ -9,6 +9,8 @@ export * from "./gen/c1/connector/v2/grant_pb.js";
 export * from "./gen/c1/connector/v2/annotation_trait_pb.js";
 export * from "./gen/c1/connector/v2/annotation_grant_pb.js";
 export * from "./gen/c1/connector/v2/annotation_type_scoped_grants_pb.js";
+// Security insights (a connector's findings about risky access: SecurityInsightTrait on a resource).
+export * from "./gen/c1/connector/v2/annotation_security_insight_pb.js";
 export {
   CapabilityDetailCredentialOption,
   type ConnectorCapabilities,

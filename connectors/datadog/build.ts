@@ -70,6 +70,9 @@ export async function buildDatadog(config: DatadogConfig, logger: Logger, option
     logger,
     syncSchedules: config.syncSchedules,
     syncSecrets: config.syncSecrets,
+    syncSecurityInsights: config.syncSecurityInsights,
+    insights: { unusedKeyDays: config.securityInsightsUnusedKeyDays, pendingInviteDays: config.securityInsightsPendingInviteDays },
+    syncSsoMappings: config.syncSsoMappings,
     delegatedAuth: delegatedAuthEnabled(config),
     siteUrl: siteAppUrl(resolveSite(config.site)),
   });
@@ -87,5 +90,5 @@ export async function buildDatadog(config: DatadogConfig, logger: Logger, option
 /** The connector with every optional type on, for `capabilities`: no credentials and no network needed. */
 export function datadogConnectorForCapabilities(logger: Logger): Connector {
   const client = new DatadogClient({ credentials: new StaticKeyProvider("capabilities", "capabilities"), logger });
-  return datadogConnector({ client, logger, syncSchedules: true, syncSecrets: true, delegatedAuth: false });
+  return datadogConnector({ client, logger, syncSchedules: true, syncSecrets: true, syncSecurityInsights: true, delegatedAuth: false });
 }

@@ -155,6 +155,9 @@ export async function check(ctx: CommandContext<DatadogConfig>): Promise<number>
     const result = await diagnose(built.client, {
       syncSchedules: config.syncSchedules,
       syncSecrets: config.syncSecrets,
+      syncSecurityInsights: config.syncSecurityInsights,
+      // check says whether SAML AuthN mappings are in force (a revoke of what they grant does not last).
+      ssoMappings: true,
       provisioning: ctx.sdk.provisioning,
     });
     ctx.io.stdout.write(formatDiagnosis(result) + "\n");

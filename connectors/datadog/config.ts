@@ -3,7 +3,7 @@
  * deployments (flags, BATON_* env vars, .baton.yaml) keep working; --base-url and delegated auth are ours.
  */
 import { z } from "zod";
-import { defineConfig, field, type ConfigOf } from "../../src/runner.ts";
+import { defineConfig, field, type ConfigOf, type FieldDecl } from "../../src/runner.ts";
 import { baseUrlProblem, DEFAULT_SITE, siteProblem, validSitesText } from "./client/sites.ts";
 import { delegatedAuthConstraints, delegatedAuthFields } from "./auth/config.ts";
 import { DEFAULT_HTTP_TIMEOUT, durationProblem } from "./duration.ts";
@@ -13,6 +13,15 @@ const checked = (problem: (v: string) => string | undefined) =>
     const message = problem(value);
     if (message) ctx.addIssue({ code: "custom", message });
   });
+
+/**
+ * A bool field that a config built by hand (tests, embedders: `datadogConfig.schema.parse({...})`) may leave out:
+ * the CLI, env and YAML resolve it to false like any bool; left out, it reads as off. For settings added later,
+ * so that existing callers need not know they exist.
+ */
+function laterBool(o: Parameters<typeof field.bool>[0]): FieldDecl<boolean | undefined> {
+  return { ...field.bool(o), schema: z.boolean().optional() };
+}
 
 export const datadogConfig = defineConfig(
   {
@@ -45,6 +54,30 @@ export const datadogConfig = defineConfig(
     syncSecrets: field.bool({
       description: "Also sync API keys and application keys (metadata only, never key values)",
       displayName: "Sync API and Application Keys",
+    }),
+    syncSecurityInsights: laterBool({
+      description:
+        "Also sync security insights: admins without MFA, unused keys, keys of disabled users, service accounts with admin permissions, stale invitations",
+      displayName: "Sync Security Insights",
+    }),
+    // No declared defaults (like httpTimeout): the connector applies them (resources/deps.ts).
+    securityInsightsUnusedKeyDays: field.int({
+      description: "Security insights: an API or application key not used for this many days is reported (default 90)",
+      displayName: "Unused Key Days",
+      placeholder: "90",
+      min: 1,
+      max: 36_500,
+    }),
+    securityInsightsPendingInviteDays: field.int({
+      description: "Security insights: an invitation pending for this many days is reported (default 30)",
+      displayName: "Pending Invitation Days",
+      placeholder: "30",
+      min: 1,
+      max: 36_500,
+    }),
+    syncSsoMappings: laterBool({
+      description: "Also list the SAML AuthN mappings that grant each role and team in its profile",
+      displayName: "Sync SAML AuthN Mappings",
     }),
     httpTimeout: field.string({
       description:

@@ -22,6 +22,11 @@ export interface DatadogConnectorOptions {
   client: DatadogClient;
   syncSchedules: boolean;
   syncSecrets: boolean;
+  /** The optional security-insight type (resources/security-insights.ts), with its thresholds. */
+  syncSecurityInsights?: boolean;
+  insights?: { unusedKeyDays?: number; pendingInviteDays?: number };
+  /** SAML AuthN mappings in the profiles of the roles and teams they grant (resources/sso-mappings.ts). */
+  syncSsoMappings?: boolean;
   logger: Logger;
   /** The Datadog web app for ExternalLink annotations, e.g. https://app.datadoghq.com; no links without it. */
   siteUrl?: string;
@@ -36,7 +41,12 @@ export interface DatadogConnectorOptions {
 
 export function datadogConnector(opts: DatadogConnectorOptions): Connector {
   const { client } = opts;
-  const deps = syncerDeps({ client, siteUrl: opts.siteUrl });
+  const deps = syncerDeps({
+    client,
+    siteUrl: opts.siteUrl,
+    syncSsoMappings: opts.syncSsoMappings,
+    insights: { ...opts.insights, keysSynced: opts.syncSecrets },
+  });
   const syncers: ResourceSyncer[] = [];
   // Types that are off say which setting turns them on.
   const optionalResourceTypes: Record<string, string> = {};
@@ -91,7 +101,12 @@ export function datadogConnector(opts: DatadogConnectorOptions): Connector {
       }
       let diagnosis;
       try {
-        diagnosis = await diagnose(client, { syncSchedules: opts.syncSchedules, syncSecrets: opts.syncSecrets, signal: ctx.signal });
+        diagnosis = await diagnose(client, {
+          syncSchedules: opts.syncSchedules,
+          syncSecrets: opts.syncSecrets,
+          syncSecurityInsights: opts.syncSecurityInsights,
+          signal: ctx.signal,
+        });
       } catch (err) {
         // The diagnosis reports network and HTTP problems itself; what escapes it (e.g. a delegated credential
         // provider that cannot get a token) still needs the right code and a message.

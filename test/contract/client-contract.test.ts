@@ -9,6 +9,7 @@ import { DatadogClient, OPERATIONS, StaticKeyProvider, type OperationId, type Pa
 import { heldPermissions } from "../../connectors/datadog/client/write-permissions.ts";
 import { AUDIT_OPERATIONS, listAuditEventsPage } from "../../connectors/datadog/client/audit.ts";
 import { setUserDisabled, USER_STATE_OPERATIONS } from "../../connectors/datadog/client/user-state.ts";
+import { listAllAuthnMappings } from "../../connectors/datadog/client/authn-mappings.ts";
 import { startSimulator, type Simulator } from "../../connectors/datadog/simulator/index.ts";
 import { checkExchanges } from "./check-exchanges.ts";
 import { classifyRequest, loadSpec, matchOperation, type Spec } from "./openapi.ts";
@@ -170,7 +171,9 @@ describe("the Datadog client's operations are Datadog's documented operations", 
     const exercised = new Set([...writes, "Validate", "ListUsers", "GetUser", "ListRoles", "ListRoleUsers", "ListRolePermissions", "ListPermissions",
       "ListTeams", "GetTeamMemberships", "GetOnCallTeamRoutingRules", "GetOnCallEscalationPolicy", "GetOnCallSchedule", "ListAPIKeys",
       "ListApplicationKeys", "GetApplicationKey", "ListServiceAccountApplicationKeys", "GetTeam", "GetAPIKey",
-      "ListCurrentUserApplicationKeys", "ListUserPermissions", ...AUDIT_AND_USER_STATE]);
+      "ListCurrentUserApplicationKeys", "ListUserPermissions", ...AUDIT_AND_USER_STATE,
+      // client/authn-mappings.ts, called in its own case below.
+      "ListAuthNMappings"]);
     expect(Object.keys(OPERATIONS).filter((id) => !exercised.has(id))).toEqual([]);
   });
 
@@ -189,5 +192,22 @@ describe("the Datadog client's operations are Datadog's documented operations", 
     const operations = expectConformant();
     expect(Object.keys(operations).sort()).toEqual([...AUDIT_AND_USER_STATE].sort());
     expect(operations.ListAuditLogs).toBe(2);
+  });
+
+  it("the SAML AuthN mappings (client/authn-mappings.ts), both kinds and several pages, conform", async () => {
+    const role = sim.org.roles.values()[0];
+    const team = sim.org.teams.values()[0];
+    const made = Array.from({ length: 12 }, (_, i) =>
+      sim.org.addAuthnMapping({ attributeKey: "member-of", attributeValue: `group-${i}`, ...(i < 11 ? { roleId: role.id } : { teamId: team.id }) }),
+    );
+    try {
+      const roles = await listAllAuthnMappings(client, "role");
+      expect(roles.map((m) => m.attributeValue)).toEqual(made.slice(0, 11).map((m) => m.attributeValue));
+      expect(roles[0]).toMatchObject({ kind: "role", targetId: role.id, targetName: role.name, attributeKey: "member-of" });
+      expect(await listAllAuthnMappings(client, "team")).toMatchObject([{ kind: "team", targetId: team.id, targetName: team.name }]);
+      expect(expectConformant()).toEqual({ ListAuthNMappings: 3 });
+    } finally {
+      for (const m of made) sim.org.removeAuthnMapping(m.id);
+    }
   });
 });

@@ -238,6 +238,25 @@ describe("the simulator honours Datadog's OpenAPI v2 contract", () => {
     );
   });
 
+  it("SAML AuthN mappings: both kinds, filtered, sorted and paged", async () => {
+    const role = sim.org.roles.values()[0];
+    const team = sim.org.teams.values()[0];
+    const made = [
+      sim.org.addAuthnMapping({ attributeKey: "member-of", attributeValue: "contract-admins", roleId: role.id }),
+      sim.org.addAuthnMapping({ attributeKey: "member-of", attributeValue: "contract-team", teamId: team.id }),
+    ];
+    try {
+      const roles = await call("/api/v2/authn_mappings?page[size]=10&page[number]=0");
+      expect(roles.body.data.map((m: { id: string }) => m.id)).toEqual([made[0].id]);
+      const teams = await call("/api/v2/authn_mappings?resource_type=team&sort=-created_at&filter=contract&page[size]=1&page[number]=0");
+      expect(teams.body.data[0].relationships.team.data.id).toBe(team.id);
+      expect((await call("/api/v2/authn_mappings?resource_type=role&sort=saml_assertion_attribute.attribute_key")).status).toBe(200);
+      expect(expectConformant()).toMatchObject({ ListAuthNMappings: 3 });
+    } finally {
+      for (const m of made) sim.org.removeAuthnMapping(m.id);
+    }
+  });
+
   it("calls outside the v2 spec file are reported apart, not passed silently", async () => {
     expect((await call("/api/v1/validate")).status).toBe(200);
     const report = checkExchanges(spec, proxy.exchanges);

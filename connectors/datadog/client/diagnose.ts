@@ -15,6 +15,7 @@ import { OPERATIONS, type OperationId } from "./operations.ts";
 import { RESOURCE_TYPES } from "../resources/registry.ts";
 import { validSitesText } from "./sites.ts";
 import { checkWrites, heldPermissions, writeNeeds } from "./write-permissions.ts";
+import { describeMappingsState, readMappingsState } from "./authn-mappings.ts";
 
 export type DiagnosticProblem =
   | "DNS"
@@ -54,6 +55,9 @@ export interface Diagnosis {
 export interface DiagnoseOptions {
   syncSchedules?: boolean;
   syncSecrets?: boolean;
+  syncSecurityInsights?: boolean;
+  /** Also say whether SAML AuthN mappings are in force (`check`; authn-mappings.ts). Informative: never fails. */
+  ssoMappings?: boolean;
   /** Also check the write permissions provisioning needs (`check -p`). */
   provisioning?: boolean;
   signal?: AbortSignal;
@@ -273,6 +277,7 @@ export async function diagnose(client: DatadogClient, options: DiagnoseOptions =
       });
     }
   }
+  if (options.ssoMappings) checks.push({ name: "sso:authn-mappings", ...describeMappingsState(await readMappingsState(client, signal)) });
   if (options.provisioning) checks.push(...(await writeChecks(client, options)));
   return { ok: checks.every((c) => c.ok), checks };
 }

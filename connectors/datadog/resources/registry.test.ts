@@ -40,7 +40,7 @@ describe("the resource type registry", () => {
 
   it("the connector syncs the registered types in order, and an optional one that is off names its setting", () => {
     const client = new DatadogClient({ credentials: new StaticKeyProvider("k", "a"), logger });
-    const all = datadogConnector({ client, logger, syncSchedules: true, syncSecrets: true });
+    const all = datadogConnector({ client, logger, syncSchedules: true, syncSecrets: true, syncSecurityInsights: true });
     expect(all.syncers.map((s) => s.resourceType.id)).toEqual(RESOURCE_TYPES.map((t) => t.type.id));
     const core = datadogConnector({ client, logger, syncSchedules: false, syncSecrets: false });
     expect(core.syncers.map((s) => s.resourceType.id)).toEqual(RESOURCE_TYPES.filter((t) => !t.enabledBy).map((t) => t.type.id));
@@ -48,13 +48,14 @@ describe("the resource type registry", () => {
       schedule: "--sync-schedules (BATON_SYNC_SCHEDULES=true)",
       "api-key": "--sync-secrets (BATON_SYNC_SECRETS=true)",
       "application-key": "--sync-secrets (BATON_SYNC_SECRETS=true)",
+      "security-insight": "--sync-security-insights (BATON_SYNC_SECURITY_INSIGHTS=true)",
     });
   });
 
   it("types without entitlements or grants write no empty methods (the SDK answers an empty page)", () => {
     const client = new DatadogClient({ credentials: new StaticKeyProvider("k", "a"), logger });
-    const byId = new Map(datadogConnector({ client, logger, syncSchedules: true, syncSecrets: true }).syncers.map((s) => [s.resourceType.id, s]));
-    for (const id of ["user", "api-key", "application-key"]) {
+    const byId = new Map(datadogConnector({ client, logger, syncSchedules: true, syncSecrets: true, syncSecurityInsights: true }).syncers.map((s) => [s.resourceType.id, s]));
+    for (const id of ["user", "api-key", "application-key", "security-insight"]) {
       expect(byId.get(id)?.entitlements, id).toBeUndefined();
       expect(byId.get(id)?.grants, id).toBeUndefined();
     }

@@ -9,5 +9,6 @@ import { teams } from "./teams.ts";
 import { schedules } from "./schedules.ts";
 import { apiKeys } from "./api-keys.ts";
 import { applicationKeys } from "./application-keys.ts";
+import { securityInsights } from "./security-insights.ts";
 
-export const RESOURCE_TYPES = [users, roles, teams, schedules, apiKeys, applicationKeys] as const;
+export const RESOURCE_TYPES = [users, roles, teams, schedules, apiKeys, applicationKeys, securityInsights] as const;

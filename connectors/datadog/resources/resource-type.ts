@@ -13,8 +13,8 @@ import type { ResourceType } from "../../../src/messages.ts";
 import type { OperationInfo } from "../client/operation-info.ts";
 import type { SyncerDeps } from "./deps.ts";
 
-/** Connector settings that turn optional types on (DatadogConnectorOptions / --sync-schedules, --sync-secrets). */
-export type EnabledBy = "syncSchedules" | "syncSecrets";
+/** Connector settings that turn optional types on (DatadogConnectorOptions / --sync-schedules, --sync-secrets, --sync-security-insights). */
+export type EnabledBy = "syncSchedules" | "syncSecrets" | "syncSecurityInsights";
 
 /**
  * The small read `check` and Validate make to tell whether the credentials may sync this type. By default a

@@ -17,6 +17,7 @@ import type { SyncerDeps } from "./deps.ts";
 import { call } from "./errors.ts";
 import { q } from "./links.ts";
 import { getRole } from "./lookups.ts";
+import { AUTHN_MAPPING_OPERATIONS } from "./sso-mappings.ts";
 import { numberedPage } from "./paging.ts";
 import { entitlementTarget, grantParts, principalUserId } from "./provisioning.ts";
 import { datadogResourceType } from "./resource-type.ts";
@@ -39,6 +40,8 @@ const operations = {
   ListRolePermissions: op("ListRolePermissions", "GET", "/api/v2/roles/{role_id}/permissions", ["user_access_read"], "list the permissions of a role"),
   AddUserToRole: op("AddUserToRole", "POST", "/api/v2/roles/{role_id}/users", ["user_access_manage"], "add users to roles"),
   RemoveUserFromRole: op("RemoveUserFromRole", "DELETE", "/api/v2/roles/{role_id}/users", ["user_access_manage"], "remove users from roles"),
+  // The SAML mappings that grant roles (sso-mappings.ts): profiles with --sync-sso-mappings, revoke warnings.
+  ...AUTHN_MAPPING_OPERATIONS,
 } as const;
 
 const link = (deps: SyncerDeps, id: string) => deps.appLink(`/organization-settings/roles/${q(id)}`);
@@ -106,6 +109,7 @@ export function roleSyncer(deps: SyncerDeps): ResourceSyncer {
       // Only when an answer lacks the relationship: one request for this role.
       permissions = (await call(client, () => client.listRolePermissions(role.id, ctx.signal))).map((p) => p.attributes.name);
     }
+    const sso = await deps.sso.profileFields(ctx, ROLE, role.id);
     return roleResource({
       type: ROLE,
       id: role.id,
@@ -115,6 +119,7 @@ export function roleSyncer(deps: SyncerDeps): ResourceSyncer {
         permissions: [...new Set(permissions)].sort(),
         user_count: role.attributes.user_count ?? undefined,
         modified_at: role.attributes.modified_at ?? undefined,
+        ...sso,
       }),
       createdAt: dateOf(role.attributes.created_at),
       annotations: link(deps, role.id),
@@ -141,11 +146,12 @@ export function roleSyncer(deps: SyncerDeps): ResourceSyncer {
       const user = await call(client, () => client.getUser(userId, ctx.signal), { notFound: userNotFound(userId) });
       if (!(user.relationships?.roles?.data ?? []).some((r) => r.id === roleId)) {
         if (!(await call(client, () => getRole(client, roleId, ctx.signal)))) throw new ConnectorError(Code.NOT_FOUND, roleNotFound(roleId));
-        return { annotations: [annotate.grantAlreadyRevoked()] };
+        return { annotations: [annotate.grantAlreadyRevoked(), ...(await deps.sso.revokeWarning(ctx, ROLE, roleId, userId))] };
       }
       await call(client, () => client.removeUserFromRole(roleId, userId, ctx.signal), { notFound: roleNotFound(roleId) });
       ctx.logger.info({ roleId, userId }, "removed user from Datadog role");
-      return {};
+      // A SAML mapping that grants the role gives it back at the next login: said, not refused.
+      return { annotations: await deps.sso.revokeWarning(ctx, ROLE, roleId, userId) };
     },
   };
 

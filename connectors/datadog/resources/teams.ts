@@ -7,6 +7,7 @@
  * existing member; revoking `admin` demotes (the membership stays); revoking `member` removes the membership,
  * so an admin loses both.
  */
+import type { JsonObject } from "@bufbuild/protobuf";
 import { annotate, pack, resourceType } from "../../../src/index.ts";
 import { GrantMetadataSchema, ResourceType_Trait } from "../../../src/messages.ts";
 import { entitlement, grant, groupResource, resourceId } from "../../../src/index.ts";
@@ -19,6 +20,7 @@ import type { SyncerDeps } from "./deps.ts";
 import { call, callOrAbsent, datadogError, isHttpStatus } from "./errors.ts";
 import { q } from "./links.ts";
 import { findTeamMembership, teamExists } from "./lookups.ts";
+import { AUTHN_MAPPING_OPERATIONS } from "./sso-mappings.ts";
 import { numberedPage } from "./paging.ts";
 import { entitlementTarget, grantParts, principalUserId } from "./provisioning.ts";
 import { datadogResourceType } from "./resource-type.ts";
@@ -41,6 +43,8 @@ const operations = {
   CreateTeamMembership: op("CreateTeamMembership", "POST", "/api/v2/team/{team_id}/memberships", ["teams_read"], "add team members"),
   UpdateTeamMembership: op("UpdateTeamMembership", "PATCH", "/api/v2/team/{team_id}/memberships/{user_id}", ["teams_read"], "change team member roles"),
   DeleteTeamMembership: op("DeleteTeamMembership", "DELETE", "/api/v2/team/{team_id}/memberships/{user_id}", ["teams_read"], "remove team members"),
+  // The SAML mappings that grant team membership (sso-mappings.ts): profiles with --sync-sso-mappings, revoke warnings.
+  ...AUTHN_MAPPING_OPERATIONS,
 } as const;
 
 const link = (deps: SyncerDeps, handle: string) => deps.appLink(`/teams/${q(handle)}`);
@@ -75,7 +79,8 @@ export function membershipAnnotations(m: TeamMembership) {
   return Object.keys(metadata).length ? [pack(GrantMetadataSchema, { metadata })] : [];
 }
 
-export function teamToResource(team: Team, deps: SyncerDeps): Resource {
+/** `sso`: the profile fields of the SAML mappings that grant the team (sso-mappings.ts), when they are synced. */
+export function teamToResource(team: Team, deps: SyncerDeps, sso: JsonObject = {}): Resource {
   const a = team.attributes;
   return groupResource({
     type: TEAM,
@@ -90,6 +95,7 @@ export function teamToResource(team: Team, deps: SyncerDeps): Resource {
       user_count: a.user_count ?? undefined,
       link_count: a.link_count ?? undefined,
       is_managed: a.is_managed ?? undefined,
+      ...sso,
     }),
     createdAt: dateOf(a.created_at),
     annotations: link(deps, a.handle),
@@ -150,10 +156,11 @@ export function teamSyncer(deps: SyncerDeps): ResourceSyncer {
           if (!isHttpStatus(err, 404)) throw datadogError(err, client);
           const why = await missing(ctx, teamId, userId, slug);
           if (why) throw why;
-          return { annotations: [annotate.grantAlreadyRevoked()] };
+          return { annotations: [annotate.grantAlreadyRevoked(), ...(await deps.sso.revokeWarning(ctx, TEAM, teamId, userId))] };
         }
         ctx.logger.info({ teamId, userId }, "removed user from Datadog team");
-        return {};
+        // A SAML mapping that grants the membership gives it back at the next login (admin is never mapped).
+        return { annotations: await deps.sso.revokeWarning(ctx, TEAM, teamId, userId) };
       }
       const membership = await membershipOf(ctx, teamId, userId, slug);
       if (membership?.attributes?.role !== "admin") return { annotations: [annotate.grantAlreadyRevoked()] };
@@ -167,7 +174,8 @@ export function teamSyncer(deps: SyncerDeps): ResourceSyncer {
     resourceType: teamType,
     async list(ctx, _parent, pageToken) {
       const page = await numberedPage(pageToken, "teams", (n) => call(client, () => client.listTeamsPage(n, ctx.signal)));
-      return { ...page, items: page.items.map((t) => teamToResource(t, deps)) };
+      const items = await Promise.all(page.items.map(async (t) => teamToResource(t, deps, await deps.sso.profileFields(ctx, TEAM, t.id))));
+      return { ...page, items };
     },
     async entitlements(_ctx, resource) {
       const { member, admin } = teamEntitlements(resource);
@@ -188,7 +196,7 @@ export function teamSyncer(deps: SyncerDeps): ResourceSyncer {
     },
     async get(ctx, id) {
       const team = await call(client, () => client.getTeam(id.resource, ctx.signal), { notFound: `Datadog team "${id.resource}" does not exist` });
-      return teamToResource(team, deps);
+      return teamToResource(team, deps, await deps.sso.profileFields(ctx, TEAM, team.id));
     },
     provisioner,
   };

@@ -39,6 +39,7 @@ export const SIMULATE_FLAGS = {
   apiKeys: count("API keys", String(DEFAULT_COUNTS.apiKeys)),
   appKeys: count("Application keys", String(DEFAULT_COUNTS.appKeys)),
   serviceAccounts: count("Service accounts (among the users)", `${DEFAULT_COUNTS.serviceAccounts}, at most a tenth of the users`),
+  authnMappings: count("SAML AuthN mappings (half to roles, half to teams)", String(DEFAULT_COUNTS.authnMappings)),
   latencyMs: field.int({ description: "Delay before every answer, in milliseconds", default: 0, min: 0, max: 600_000 }),
   rateLimit: rateLimitText,
 };
@@ -60,6 +61,7 @@ export function simulatorOptions(values: SimulateValues): SimulatorOptions {
       apiKeys: values.apiKeys,
       appKeys: values.appKeys,
       serviceAccounts: values.serviceAccounts,
+      authnMappings: values.authnMappings,
     },
   };
   if (values.rateLimit !== undefined) options.rateLimit = parseRateLimit(values.rateLimit);

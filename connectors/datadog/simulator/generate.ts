@@ -36,6 +36,8 @@ export interface OrgCounts {
   appKeys: number;
   /** How many of `users` are service accounts. */
   serviceAccounts: number;
+  /** SAML AuthN mappings (half grant roles, half teams; none unless asked for, so other orgs stay as they were). */
+  authnMappings?: number;
 }
 
 /** A small org for the demo and quick tests. */
@@ -47,10 +49,11 @@ export const DEFAULT_COUNTS: Readonly<OrgCounts> = {
   apiKeys: 25,
   appKeys: 15,
   serviceAccounts: 6,
+  authnMappings: 0,
 };
 
 /** Upper bounds that keep a typo from asking for a multi-gigabyte org. */
-const MAX_COUNTS: Readonly<OrgCounts> = {
+const MAX_COUNTS: Readonly<Required<OrgCounts>> = {
   users: 1_000_000,
   teams: 50_000,
   roles: 10_000,
@@ -58,6 +61,7 @@ const MAX_COUNTS: Readonly<OrgCounts> = {
   apiKeys: 200_000,
   appKeys: 200_000,
   serviceAccounts: 1_000_000,
+  authnMappings: 10_000,
 };
 
 export function resolveCounts(partial: Partial<OrgCounts> = {}): OrgCounts {
@@ -169,7 +173,23 @@ export function generateOrg(seed = 1, partialCounts: Partial<OrgCounts> = {}, or
   generateOnCall(org, seed, counts, users, teams);
   generateApiKeys(org, seed, counts, users);
   generateAppKeys(org, seed, counts, users);
+  generateAuthnMappings(org, seed, counts, roles, teams);
   return org;
+}
+
+/** Mappings of IdP groups to roles and teams, from their own stream (the rest of the org is unchanged by them). */
+function generateAuthnMappings(org: Org, seed: number, counts: OrgCounts, roles: SimRole[], teams: SimTeam[]): void {
+  const rng = stream(seed, "authn-mappings");
+  for (let i = 0; i < (counts.authnMappings ?? 0); i++) {
+    const toTeam = teams.length > 0 && (i % 2 === 1 || roles.length === 0);
+    if (!toTeam && roles.length === 0) break;
+    const id = rng.uuid();
+    const group = `${rng.pick(WORDS)}-${rng.pick(["engineers", "oncall", "admins", "readers"])}`;
+    const createdAt = dateIn(rng);
+    if (toTeam) org.addAuthnMapping({ id, attributeKey: "member-of", attributeValue: group, teamId: rng.pick(teams).id, createdAt });
+    // The first mapping grants the first role (Datadog Admin Role in orgs with the standard roles).
+    else org.addAuthnMapping({ id, attributeKey: "member-of", attributeValue: group, roleId: (i === 0 ? roles[0] : rng.pick(roles)).id, createdAt });
+  }
 }
 
 function generateUsers(org: Org, seed: number, counts: OrgCounts): SimUser[] {

@@ -14,6 +14,7 @@ import type { Org } from "./model.ts";
 import { RateLimiter, type RateLimitConfig } from "./rate-limit.ts";
 import { Router, type RouteDef, type RouteHandler, type RouteOptions } from "./router.ts";
 import { auditRoutes } from "./routes/audit.ts";
+import { authnMappingRoutes } from "./routes/authn-mappings.ts";
 import { keyRoutes } from "./routes/keys.ts";
 import { onCallRoutes } from "./routes/on-call.ts";
 import { roleRoutes } from "./routes/roles.ts";
@@ -34,6 +35,7 @@ export type {
   PolicyTarget,
   SimApiKey,
   SimAppKey,
+  SimAuthnMapping,
   SimInvitation,
   SimLayer,
   SimMembership,
@@ -133,6 +135,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     ...onCallRoutes(),
     ...keyRoutes(credentials),
     ...auditRoutes(org.audit),
+    ...authnMappingRoutes(),
   ]) {
     router.add(route);
   }

@@ -169,6 +169,17 @@ export interface SimInvitation {
   readonly inviteType: string;
 }
 
+/** A SAML AuthN mapping: a login whose assertion has `attributeKey` = `attributeValue` gets the role or the team. */
+export interface SimAuthnMapping {
+  readonly id: string;
+  readonly attributeKey: string;
+  readonly attributeValue: string;
+  /** The SAML assertion attribute's id (Datadog numbers them; the mapping relates to it). */
+  readonly samlAttributeId: string;
+  readonly target: { readonly kind: "role"; readonly role: SimRole } | { readonly kind: "team"; readonly team: SimTeam };
+  readonly createdAt: number;
+}
+
 /** `allowed_login_methods` variants (shared arrays: a 100,000-user org holds a handful). */
 export const LOGIN_METHODS = {
   default: Object.freeze(["password", "google"]),
@@ -193,6 +204,8 @@ export class Org {
   readonly apiKeys = new IndexedList<string, SimApiKey>();
   readonly appKeys = new IndexedList<string, SimAppKey>();
   readonly invitations: SimInvitation[] = [];
+  /** SAML AuthN mappings (routes/authn-mappings.ts), in creation order. */
+  readonly authnMappings = new IndexedList<string, SimAuthnMapping>();
   /** The Audit Trail: every write below records its event here (audit-events.ts). */
   readonly audit = new AuditLog();
   readonly #usersByEmail = new Map<string, SimUser>();
@@ -436,6 +449,26 @@ export class Org {
     this.appKeys.set(appKey.id, appKey);
     this.audit.record(audit.applicationKeyChanged(appKey, "created"));
     return { appKey, secret };
+  }
+
+  /** Adds a SAML AuthN mapping granting a role or a team (ids checked: an unknown one answers 404, as Datadog). */
+  addAuthnMapping(input: { attributeKey: string; attributeValue: string; roleId?: string; teamId?: string; id?: string; createdAt?: number }): SimAuthnMapping {
+    if ((input.roleId === undefined) === (input.teamId === undefined)) throw new ApiError(400, "An AuthN mapping grants exactly one role or one team");
+    const target = input.roleId !== undefined ? { kind: "role" as const, role: this.role(input.roleId) } : { kind: "team" as const, team: this.team(input.teamId!) };
+    const mapping: SimAuthnMapping = {
+      id: input.id ?? randomUUID(),
+      attributeKey: input.attributeKey,
+      attributeValue: input.attributeValue,
+      samlAttributeId: String(this.authnMappings.size + 1),
+      target,
+      createdAt: input.createdAt ?? Date.now(),
+    };
+    this.authnMappings.set(mapping.id, mapping);
+    return mapping;
+  }
+
+  removeAuthnMapping(id: string): void {
+    if (!this.authnMappings.delete(id)) throw notFound(`AuthN mapping ${id}`);
   }
 
   appKeysOwnedBy(userId: string): SimAppKey[] {

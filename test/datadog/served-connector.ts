@@ -1,0 +1,77 @@
+/**
+ * The Datadog connector served over gRPC on loopback, talking to a real simulator through the contract
+ * recording proxy: tests call it with the generated-proto client, sync through it, and check every request it
+ * made against Datadog's spec. Used by the security-insight and SSO-mapping tests.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import { createConnectorService } from "../../src/connector/service.ts";
+import type { ConnectorRpc } from "../../src/connector/rpc.ts";
+import { serveConnector, type ServedConnector } from "../../src/grpc/connector-server.ts";
+import { connectorClient } from "../../src/grpc/connector-client.ts";
+import { runSync, type SyncResult } from "../../src/sync/engine.ts";
+import { DatadogClient, StaticKeyProvider } from "../../connectors/datadog/client/index.ts";
+import { datadogConnector, type DatadogConnectorOptions } from "../../connectors/datadog/connector.ts";
+import type { Simulator } from "../../connectors/datadog/simulator/index.ts";
+import { checkExchanges, type ContractReport } from "../contract/check-exchanges.ts";
+import { loadSpec } from "../contract/openapi.ts";
+import { startRecordingProxy, type RecordingProxy } from "../contract/recorder.ts";
+import { captureLogs, type CapturedLogs } from "./harness.ts";
+
+export interface ServedDatadog {
+  rpc: ConnectorRpc;
+  logs: CapturedLogs;
+  proxy: RecordingProxy;
+  sync(name: string): Promise<SyncResult & { file: string }>;
+  /** The contract check of everything sent since the last call (then forgotten). */
+  contract(): Promise<ContractReport>;
+  close(): Promise<void>;
+}
+
+export async function serveDatadog(
+  sim: Simulator,
+  options: Omit<DatadogConnectorOptions, "client" | "logger" | "syncSchedules" | "syncSecrets"> & { syncSecrets?: boolean; provisioning?: boolean },
+): Promise<ServedDatadog> {
+  const proxy = await startRecordingProxy(sim.baseUrl);
+  const logs = captureLogs();
+  const client = new DatadogClient({
+    baseUrl: proxy.baseUrl,
+    credentials: new StaticKeyProvider(sim.apiKey, sim.appKey),
+    logger: logs.logger,
+    http: { backoff: { baseMs: 5, maxMs: 50 }, proxy: { httpProxy: "", httpsProxy: "", noProxy: "" } },
+  });
+  const { provisioning, syncSecrets, ...rest } = options;
+  const connector = datadogConnector({ client, logger: logs.logger, syncSchedules: false, syncSecrets: syncSecrets ?? false, ...rest });
+  const service = createConnectorService(connector, { logger: logs.logger, provisioning: provisioning ?? true });
+  const served: ServedConnector = await serveConnector(service, {
+    address: "127.0.0.1:0",
+    credentials: grpc.ServerCredentials.createInsecure(),
+    logger: logs.logger,
+  });
+  const rpc = connectorClient(`127.0.0.1:${served.port}`, grpc.credentials.createInsecure());
+  const dir = mkdtempSync(join(tmpdir(), "datadog-served-"));
+  const spec = loadSpec();
+  return {
+    rpc,
+    logs,
+    proxy,
+    async sync(name) {
+      const file = join(dir, name);
+      return { ...(await runSync({ connector: rpc, file, logger: logs.logger })), file };
+    },
+    async contract() {
+      const report = checkExchanges(await spec, proxy.exchanges);
+      proxy.clear();
+      return report;
+    },
+    async close() {
+      rpc.close();
+      await served.close();
+      await connector.close?.();
+      await proxy.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
