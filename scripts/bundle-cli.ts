@@ -10,16 +10,22 @@
  * as before, one copy each.
  */
 import { rmSync } from "node:fs";
+import { resolve } from "node:path";
 import { build } from "rolldown";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const OUT = `${ROOT}dist/cli`;
+// `--dist DIR`: bundle another build's dist/ (test/package/stage.ts builds the package into a temporary stage).
+const distArg = process.argv.indexOf("--dist");
+const DIST = distArg > 0 ? resolve(process.argv[distArg + 1] ?? "") : `${ROOT}dist`;
+const OUT = `${DIST}/cli`;
 const EXTERNAL = [/^node:/, /^@grpc\//, /^@aws-sdk\//, /^@smithy\//, /^jose(\/|$)/, /^undici(\/|$)/, /^pino-pretty(\/|$)/, /^yaml(\/|$)/];
 
 rmSync(OUT, { recursive: true, force: true });
 await build({
-  input: { "baton-datadog": `${ROOT}dist/connectors/datadog/main.js` },
+  input: { "baton-datadog": `${DIST}/connectors/datadog/main.js` },
   platform: "node",
+  // A staged dist/ outside the checkout finds the packages in the checkout's node_modules.
+  resolve: { modules: ["node_modules", `${ROOT}node_modules`] },
   external: EXTERNAL,
   logLevel: "warn",
   output: { dir: OUT, format: "esm", entryFileNames: "[name].mjs", chunkFileNames: "[name]-[hash].mjs", sourcemap: false },

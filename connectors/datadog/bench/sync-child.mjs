@@ -7,30 +7,40 @@
  * image do: a TypeScript file here would load Node's type stripper, about 17 MB of RSS no user's sync carries.
  * Without dist/ it falls back to the sources (and says so on stderr).
  */
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import pino from "pino";
 
 const dist = new URL("../../../dist/", import.meta.url);
 const compiled = existsSync(new URL("src/index.js", dist));
 if (!compiled) process.stderr.write("bench: no dist/ (run npm run build): syncing from the TypeScript sources\n");
 const module = (path) => (compiled ? new URL(path.replace(/\.ts$/, ".js"), dist) : new URL(`../../../${path}`, import.meta.url)).href;
-const { createConnectorService, runSync } = await import(module("src/index.ts"));
+const { createConnectorService, resolveConfig, runSync } = await import(module("src/index.ts"));
 const { buildDatadog } = await import(module("connectors/datadog/build.ts"));
 const { datadogConfig } = await import(module("connectors/datadog/config.ts"));
 
 const [baseUrl, file, concurrency] = process.argv.slice(2);
 const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? "warn" }, pino.destination(2));
-const config = datadogConfig.schema.parse({
-  apiKey: process.env.BENCH_API_KEY,
-  appKey: process.env.BENCH_APP_KEY,
-  baseUrl,
-  site: "US1",
-  syncSchedules: true,
-  syncSecrets: true,
-  delegatedAuthProvider: "aws",
-});
+// Through the SDK's resolver, as the CLI does: fields the bench does not name take their declared defaults.
+const overrides = { apiKey: process.env.BENCH_API_KEY, appKey: process.env.BENCH_APP_KEY, baseUrl, syncSchedules: true, syncSecrets: true };
+const config = resolveConfig(datadogConfig, { overrides }, { cliOnly: true }).values;
 const started = performance.now();
 const built = await buildDatadog(config, logger, { concurrency: Number(concurrency) });
+// BENCH_TIMELINE=<file>: every request's start and end (ms since the sync started) and operation, for finding
+// where a sync leaves connections idle (analysed by hand; the bench line does not need it).
+const timeline = process.env.BENCH_TIMELINE ? [] : undefined;
+if (timeline) {
+  const http = built.client.http;
+  const send = http.request.bind(http);
+  http.request = async (req) => {
+    const span = [performance.now() - started, 0, req.operation];
+    timeline.push(span);
+    try {
+      return await send(req);
+    } finally {
+      span[1] = performance.now() - started;
+    }
+  };
+}
 try {
   const rpc = createConnectorService(built.connector, { logger, provisioning: false });
   const result = await runSync({ connector: rpc, file, logger, concurrency: 4 * Number(concurrency) });
@@ -49,4 +59,5 @@ try {
   );
 } finally {
   await built.close();
+  if (timeline) writeFileSync(process.env.BENCH_TIMELINE, JSON.stringify(timeline));
 }

@@ -13,6 +13,7 @@ import { createConnectorService } from "../../../src/index.ts";
 import type { HttpRequest, HttpResponse } from "../../../src/index.ts";
 import { SyncStore } from "../../../src/index.ts";
 import { runSync } from "../../../src/index.ts";
+import { resolveConfig } from "../../../src/index.ts";
 import { buildDatadog, type BuiltDatadog } from "../build.ts";
 import { datadogConfig } from "../config.ts";
 import { startSimulator } from "../simulator/index.ts";
@@ -65,15 +66,9 @@ export async function measureTargeted(options: { latencyMs: number; rateLimit: {
   });
   const dir = mkdtempSync(join(tmpdir(), "baton-datadog-bench-targeted-"));
   const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? "warn" }, pino.destination(2));
-  const config = datadogConfig.schema.parse({
-    apiKey: sim.apiKey,
-    appKey: sim.appKey,
-    baseUrl: sim.baseUrl,
-    site: "US1",
-    syncSchedules: true,
-    syncSecrets: true,
-    delegatedAuthProvider: "aws",
-  });
+  // Through the SDK's resolver, as the CLI does: fields the bench does not name take their declared defaults.
+  const overrides = { apiKey: sim.apiKey, appKey: sim.appKey, baseUrl: sim.baseUrl, syncSchedules: true, syncSecrets: true };
+  const config = resolveConfig(datadogConfig, { overrides }, { cliOnly: true }).values;
   const builds: BuiltDatadog[] = [];
   try {
     const built = await buildDatadog(config, logger);
