@@ -32,7 +32,8 @@ let provisioningSummaries: string[];
 async function buildRpc(sim: Simulator, baseUrl: string, provisioning: boolean) {
   const { values: config } = resolveConfig(datadogConfig, {
     env: {},
-    overrides: { apiKey: sim.apiKey, appKey: sim.appKey, baseUrl, syncSchedules: true, syncSecrets: true },
+    // Every optional part on, security insights and SAML mappings in profiles included, so their requests are checked too.
+    overrides: { apiKey: sim.apiKey, appKey: sim.appKey, baseUrl, syncSchedules: true, syncSecrets: true, syncSecurityInsights: true, syncSsoMappings: true },
   });
   const built = await buildDatadog(config, logger);
   return { built, rpc: createConnectorService(built.connector, { logger, provisioning }) };
@@ -100,7 +101,7 @@ afterAll(() => {
 
 describe("a full sync of the simulator keeps to Datadog's OpenAPI v2 contract", () => {
   it("synced every resource type (so the recording covers a real full sync)", () => {
-    expect(Object.keys(result.stats.resourcesByType).sort()).toEqual(["api-key", "application-key", "role", "schedule", "team", "user"]);
+    expect(Object.keys(result.stats.resourcesByType).sort()).toEqual(["api-key", "application-key", "role", "schedule", "security-insight", "team", "user"]);
     expect(result.stats.resourcesByType.user).toBe(CONTRACT_ORG.counts!.users);
   });
 
@@ -124,6 +125,8 @@ describe("a full sync of the simulator keeps to Datadog's OpenAPI v2 contract", 
       "GetOnCallSchedule",
       "ListAPIKeys",
       "ListApplicationKeys",
+      "ListPermissions",
+      "ListAuthNMappings",
     ];
     expect(needed.filter((id) => !report.operations[id])).toEqual([]);
   });

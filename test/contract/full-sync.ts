@@ -9,7 +9,8 @@ import { startRecordingProxy, type RecordedExchange } from "./recorder.ts";
 /** A small org with every resource type, schedules and keys included (seed 1). */
 export const CONTRACT_ORG: SimulatorOptions = {
   seed: 1,
-  counts: { users: 30, teams: 4, roles: 4, schedules: 3, apiKeys: 5, appKeys: 5, serviceAccounts: 3 },
+  // Two SAML mappings (a role and a team): their listings answer with included roles, teams and attributes.
+  counts: { users: 30, teams: 4, roles: 4, schedules: 3, apiKeys: 5, appKeys: 5, serviceAccounts: 3, authnMappings: 2 },
 };
 
 export interface RecordedRun {

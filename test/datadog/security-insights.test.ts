@@ -138,6 +138,8 @@ describe("security insights on a seeded org with each risk (over gRPC)", () => {
     expect1("stale-invitation", "user", pending.id, "LOW");
     expect(await api(sim, "POST", "/api/v2/users", { data: { type: "users", attributes: { email: "fresh.invite@example.com" } } })).toBe(201);
 
+    // Every kind of risk is in the seeded org at least once.
+    expect(new Set([...expected.keys()].map((k) => k.split(":")[0])).size).toBe(7);
     served = await serveDatadog(sim, { syncSecurityInsights: true, syncSecrets: true });
   }, 60_000);
 
