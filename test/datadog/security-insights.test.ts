@@ -164,6 +164,21 @@ describe("security insights on a seeded org with each risk (over gRPC)", () => {
     expect(stale.trait.insightType.value).toMatchObject({ severity: "MEDIUM" });
   });
 
+  it("with 4-item pages the same insights come from many pages, each asked for once per listing", async () => {
+    const small = await serveDatadog(sim, { syncSecurityInsights: true, syncSecrets: true, pageSize: 4 });
+    try {
+      const result = await small.sync("paged.c1z");
+      expect((await insightsIn(result.file)).map((i) => i.id).sort()).toEqual([...expected.keys()].sort());
+      const usersPages = small.proxy.exchanges.filter((e) => e.url.startsWith("/api/v2/users?")).map((e) => new URL(e.url, "http://x").searchParams.get("page[number]"));
+      // Once for the user type and once for the insights: every page of 4 of the 41 users, each asked for once per listing.
+      expect(usersPages.filter((n) => n === "10")).toHaveLength(2);
+      expect(new Set(usersPages).size).toBe(11);
+      expect((await small.contract()).problems).toEqual([]);
+    } finally {
+      await small.close();
+    }
+  });
+
   it("sends only documented requests: users, roles, permissions, and both key listings with their owners included", async () => {
     const report = await served.contract();
     expect(report.problems).toEqual([]);
@@ -228,6 +243,23 @@ describe("security insights from the CLI", () => {
     const lenient = await runDatadogCliInProcess(["-f", join(dir, "b.c1z"), "--sync-security-insights", "--security-insights-unused-key-days", "365"], { env, cwd: dir });
     expect(lenient.code, lenient.stderr).toBe(0);
     expect(await insightsIn(join(dir, "b.c1z"))).toEqual([]);
+  }, 60_000);
+
+  it("a key that may not list keys (403) still gets the user insights; the key listings are skipped with a warning", async () => {
+    const pending = sim.org.users.values().find((u) => u.status === "Pending")!;
+    const invited = pending.createdAt;
+    mutable(pending).createdAt = Date.now() - 40 * DAY;
+    sim.setAppKeyScopes(["user_access_read", "teams_read"]);
+    try {
+      const run = await runDatadogCliInProcess(["-f", join(dir, "scoped.c1z"), "--sync-security-insights"], { env, cwd: dir });
+      expect(run.code, run.stderr).toBe(0);
+      expect((await insightsIn(join(dir, "scoped.c1z"))).map((i) => i.id)).toEqual([`stale-invitation:${pending.id}`]);
+      expect(run.stderr).toContain("security insights about api-keys skipped: the credentials may not list them");
+      expect(run.stderr).toContain("security insights about application-keys skipped");
+    } finally {
+      sim.setAppKeyScopes(null);
+      mutable(pending).createdAt = invited;
+    }
   }, 60_000);
 
   it("a threshold of 0 days is refused with the flag named, exit 2, no file written", async () => {

@@ -32,7 +32,12 @@ export interface ServedDatadog {
 
 export async function serveDatadog(
   sim: Simulator,
-  options: Omit<DatadogConnectorOptions, "client" | "logger" | "syncSchedules" | "syncSecrets"> & { syncSecrets?: boolean; provisioning?: boolean },
+  options: Omit<DatadogConnectorOptions, "client" | "logger" | "syncSchedules" | "syncSecrets"> & {
+    syncSecrets?: boolean;
+    provisioning?: boolean;
+    /** Datadog page size (default 100): small sizes spread every listing over several pages. */
+    pageSize?: number;
+  },
 ): Promise<ServedDatadog> {
   const proxy = await startRecordingProxy(sim.baseUrl);
   const logs = captureLogs();
@@ -40,9 +45,10 @@ export async function serveDatadog(
     baseUrl: proxy.baseUrl,
     credentials: new StaticKeyProvider(sim.apiKey, sim.appKey),
     logger: logs.logger,
+    pageSize: options.pageSize,
     http: { backoff: { baseMs: 5, maxMs: 50 }, proxy: { httpProxy: "", httpsProxy: "", noProxy: "" } },
   });
-  const { provisioning, syncSecrets, ...rest } = options;
+  const { provisioning, syncSecrets, pageSize: _pageSize, ...rest } = options;
   const connector = datadogConnector({ client, logger: logs.logger, syncSchedules: false, syncSecrets: syncSecrets ?? false, ...rest });
   const service = createConnectorService(connector, { logger: logs.logger, provisioning: provisioning ?? true });
   const served: ServedConnector = await serveConnector(service, {

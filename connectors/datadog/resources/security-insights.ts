@@ -17,18 +17,22 @@
  * "Admin" is decided by permission, not by role name: a role is an admin role when it grants one of
  * ADMIN_PERMISSIONS (user_access_manage: change anyone's access; org_management: change the org itself).
  *
- * Page tokens walk the org in phases, one Datadog page per call: "users:N" (with the admin roles read once per
- * sync and kept in ctx.session), then "api-keys:N", then "application-keys:N". Key pages ask Datadog to include
- * each key's creator or owner (`include=created_by` / `owned_by`), so a key's disabled owner is seen on the
- * key's own page with no request per key. A key listing the credentials may not read (403) is skipped with a
- * warning: the other insights are still worth having.
+ * One Datadog page per call, in three listings that page like every other (paging.ts, tokens prefixed with
+ * "users:", "api-keys:", "application-keys:"): the first users page announces the other users pages and the
+ * first page of each key listing, so the engine fetches them side by side. Users pages need the admin roles,
+ * read once per sync (roles and permission names) and kept in ctx.session. Key pages ask Datadog to include each
+ * key's creator or owner (`include=created_by` / `owned_by`), so a key's disabled owner is seen on the key's own
+ * page with no request per key, and no page depends on another. A key listing the credentials may not read (403)
+ * is skipped with a warning: the other insights are still worth having.
  */
 import { create, type JsonValue } from "@bufbuild/protobuf";
 import { anyPack, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { z } from "zod";
-import { annotate, Code, ConnectorError, resourceId, resourceType } from "../../../src/index.ts";
+import type { Any } from "@bufbuild/protobuf/wkt";
+import { annotate, Code, ConnectorError, findAnnotation, pack, resourceId, resourceType } from "../../../src/index.ts";
 import type { CallContext, ResourceSyncer } from "../../../src/index.ts";
 import {
+  EnqueuePageTokensSchema,
   IssueSchema,
   ResourceSchema,
   ResourceType_Trait,
@@ -38,7 +42,7 @@ import {
   type ResourceId,
 } from "../../../src/messages.ts";
 import type { DatadogClient } from "../client/datadog-client.ts";
-import { checkPageNumber, nextPageNumber } from "../client/paging.ts";
+import { checkPageNumber, nextPageNumber, type Page } from "../client/paging.ts";
 import { parseResponse } from "../client/parse.ts";
 import {
   API_KEY_ENTRY,
@@ -56,7 +60,8 @@ import type { OperationInfo } from "../client/operation-info.ts";
 import { API_KEY, apiKeys } from "./api-keys.ts";
 import { APPLICATION_KEY, applicationKeys } from "./application-keys.ts";
 import type { InsightSettings, SyncerDeps } from "./deps.ts";
-import { call, isHttpStatus } from "./errors.ts";
+import { call } from "./errors.ts";
+import { numberedPage } from "./paging.ts";
 import { roles } from "./roles.ts";
 import { USER, users } from "./users.ts";
 import { datadogResourceType } from "./resource-type.ts";
@@ -111,11 +116,11 @@ const ADMIN_ROLES_KEY = "security-insight:admin-roles";
 const AdminRolesSchema = z.array(z.tuple([z.string(), z.string()])).max(100_000);
 
 type Phase = "users" | "api-keys" | "application-keys";
-const PHASES: readonly Phase[] = ["users", "api-keys", "application-keys"];
-const TOKEN = /^(users|api-keys|application-keys):(\d{1,9})$/;
+const TOKEN = /^(users|api-keys|application-keys):(.*)$/s;
 
-function parseToken(token: string): { phase: Phase; page: number } {
-  if (token === "") return { phase: "users", page: 0 };
+/** "" is the first users page; "<phase>:<page token>" a page of one phase (paging.ts tokens: "", "N", "N+"). */
+function parseToken(token: string): { phase: Phase; inner: string } {
+  if (token === "") return { phase: "users", inner: "" };
   const m = TOKEN.exec(token);
   if (!m) {
     throw new ConnectorError(
@@ -123,14 +128,16 @@ function parseToken(token: string): { phase: Phase; page: number } {
       `invalid page token for security insights: expected users:N, api-keys:N or application-keys:N, got ${JSON.stringify(token.slice(0, 40))}`,
     );
   }
-  return { phase: m[1] as Phase, page: Number(m[2]) };
+  return { phase: m[1] as Phase, inner: m[2] };
 }
 
-/** The token after a page of `phase`: its next page, else the first page of the next phase, else the end. */
-function nextToken(phase: Phase, nextPage: number | undefined): string {
-  if (nextPage !== undefined) return `${phase}:${nextPage}`;
-  const following = PHASES[PHASES.indexOf(phase) + 1];
-  return following ? `${following}:0` : "";
+const prefixed = (phase: Phase, inner: string) => (inner === "" ? "" : `${phase}:${inner}`);
+
+/** A phase's page with its tokens (next page, announced pages) given back with the phase in front. */
+function inPhase(phase: Phase, page: { nextPageToken: string; annotations?: Any[] }, alsoEnqueue: string[] = []): { nextPageToken: string; annotations: Any[] } {
+  const announced = (findAnnotation(page.annotations, EnqueuePageTokensSchema)?.pageTokens ?? []).map((t) => `${phase}:${t}`);
+  const pageTokens = [...announced, ...alsoEnqueue];
+  return { nextPageToken: prefixed(phase, page.nextPageToken), annotations: pageTokens.length ? [pack(EnqueuePageTokensSchema, { pageTokens })] : [] };
 }
 
 interface Finding {
@@ -271,10 +278,8 @@ function disabledOwnerFinding(
   };
 }
 
-interface KeyPage {
-  findings: Finding[];
-  nextPage: number | undefined;
-}
+/** A page of keys as paging.ts reads pages: the findings, with the key counts that decide the paging. */
+type KeyPage = Page<Finding>;
 
 /** One page of keys with their creators / owners included (one request), and the insights on it. */
 async function keyPage(
@@ -329,7 +334,7 @@ async function keyPage(
     total = body.meta?.page?.total_filtered_count ?? undefined;
   }
   tally.warn(client.logger, info.id, listing);
-  return { findings, nextPage: nextPageNumber(page, client.pageSize, received, total) };
+  return { items: findings, received, total, nextPage: nextPageNumber(page, client.pageSize, received, total) };
 }
 
 /** Role id → name for the roles that grant an admin permission; read once per sync, kept in ctx.session. */
@@ -381,21 +386,25 @@ export function securityInsightSyncer(deps: SyncerDeps): ResourceSyncer {
   return {
     resourceType: securityInsightType,
     async list(ctx, _parent, pageToken) {
-      const { phase, page } = parseToken(pageToken);
+      const { phase, inner } = parseToken(pageToken);
       const now = new Date();
+      const toResources = (findings: Finding[]) => findings.map((f) => insightResource(f, settings, now));
       if (phase === "users") {
-        const [admins, users] = await Promise.all([adminRolesOf(ctx), call(client, () => client.listUsersPage(page, ctx.signal))]);
-        const items = users.items.flatMap((u) => userFindings(u, admins, settings, now)).map((f) => insightResource(f, settings, now));
-        return { items, nextPageToken: nextToken(phase, users.nextPage) };
+        const admins = adminRolesOf(ctx);
+        admins.catch(() => undefined); // awaited below; read beside the users page, not after it
+        const page = await numberedPage(inner, "security insights (users)", (n) => call(client, () => client.listUsersPage(n, ctx.signal)));
+        const adminRoleNames = await admins;
+        const items = toResources(page.items.flatMap((u) => userFindings(u, adminRoleNames, settings, now)));
+        // The first page also starts the key listings: they do not depend on the users, so they run beside them.
+        return { items, ...inPhase(phase, page, inner === "" ? ["api-keys:", "application-keys:"] : []) };
       }
       try {
-        const res = await call(client, () => keyPage(client, phase, page, settings, now, ctx.signal));
-        return { items: res.findings.map((f) => insightResource(f, settings, now)), nextPageToken: nextToken(phase, res.nextPage) };
+        const page = await numberedPage(inner, `security insights (${phase})`, (n) => call(client, () => keyPage(client, phase, n, settings, now, ctx.signal)));
+        return { items: toResources(page.items), ...inPhase(phase, page) };
       } catch (err) {
-        const cause = err instanceof ConnectorError ? err : undefined;
-        if (cause?.code !== Code.PERMISSION_DENIED && !isHttpStatus(err, 403)) throw err;
-        ctx.logger.warn({ phase, err: cause?.message }, `security insights about ${phase} skipped: the credentials may not list them`);
-        return { items: [], nextPageToken: nextToken(phase, undefined) };
+        if (!(err instanceof ConnectorError && err.code === Code.PERMISSION_DENIED)) throw err;
+        ctx.logger.warn({ phase, err: err.message }, `security insights about ${phase} skipped: the credentials may not list them`);
+        return { items: [], nextPageToken: "" };
       }
     },
   };
