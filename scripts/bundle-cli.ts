@@ -9,7 +9,7 @@
  * createRequire (undici's own files, pino-pretty, yaml) and native ones stay external: node_modules serves them
  * as before, one copy each.
  */
-import { rmSync } from "node:fs";
+import { globSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { build } from "rolldown";
 
@@ -30,3 +30,9 @@ await build({
   logLevel: "warn",
   output: { dir: OUT, format: "esm", entryFileNames: "[name].mjs", chunkFileNames: "[name]-[hash].mjs", sourcemap: false },
 });
+
+// The sources this build was made from, for the launcher in a checkout: it runs the sources instead of dist/ when
+// one of them changed after the build (reading this list and stating ~300 files costs a few ms; walking the
+// directories cost 30+ ms and 7 MB of RSS, measured).
+const sources = globSync(["src/**/*.{ts,js}", "connectors/**/*.ts"], { cwd: ROOT }).filter((f) => !f.endsWith(".test.ts")).sort();
+writeFileSync(`${OUT}/sources.json`, JSON.stringify(sources));
