@@ -137,6 +137,11 @@ export async function pruneUnreachable(root: string, dir: string, entries: strin
   return { kept: kept.sort(), removed: removed.sort() };
 }
 
+/** At most `max` names, then how many more, so that a build log stays readable. */
+function named(names: string[], max: number): string {
+  return names.length <= max ? names.join(", ") : `${names.slice(0, max).join(", ")} (and ${names.length - max} more)`;
+}
+
 if (import.meta.main) {
   try {
     const { values, positionals } = parseArgs({
@@ -154,7 +159,7 @@ if (import.meta.main) {
     const { kept, removed } = await pruneUnreachable(process.cwd(), values.dir, entries, { dryRun: values["dry-run"] });
     const unreachedModules = removed.filter((f) => MODULE.test(f));
     const verb = values["dry-run"] ? "would remove" : "removed";
-    process.stdout.write(`image-prune: kept ${kept.length} files under ${values.dir} (reached from ${entries.join(", ")}); ${verb} ${removed.length}, of which ${unreachedModules.length} modules no entry loads${unreachedModules.length > 0 ? `: ${unreachedModules.join(", ")}` : ""}\n`);
+    process.stdout.write(`image-prune: kept ${kept.length} files under ${values.dir} (reached from ${entries.join(", ")}); ${verb} ${removed.length}, of which ${unreachedModules.length} modules no entry loads${unreachedModules.length > 0 ? `: ${named(unreachedModules, 20)}` : ""}\n`);
   } catch (err) {
     process.stderr.write(`image-prune: ${(err as Error).message}\n`);
     process.exit(1);

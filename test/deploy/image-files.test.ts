@@ -7,7 +7,7 @@
 // Then the image's /app is assembled from the Dockerfile's COPYs and runs: --version, `demo`, and `lambda` serving
 // an invocation through the Lambda Runtime API emulator.
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { create } from "@bufbuild/protobuf";
@@ -216,6 +216,9 @@ describe("the assembled /app runs", () => {
       const types = await invoke(emulator, "/c1.connector.v2.ResourceTypesService/ListResourceTypes", create(ResourceTypesServiceListResourceTypesRequestSchema), { jwt: await platform.mintInvocationJwt() });
       expect(types.status.code, stderr).toBe(0);
       expect((types.response as ResourceTypesServiceListResourceTypesResponse).list.map((t) => t.id)).toContain("user");
+      const status = existsSync(`/proc/${fn.pid}/status`) ? readFileSync(`/proc/${fn.pid}/status`, "utf8") : "";
+      const hwm = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
+      console.log(`lambda from the image's files: peak RSS ${hwm ? Math.round(Number(hwm) / 1024) : "?"} MB after cold start and 2 invocations`);
     } finally {
       fn.kill();
       await emulator.close();
