@@ -258,6 +258,10 @@ describe("papercuts: check -p", () => {
     expect(admin.code, admin.stdout).toBe(0);
     expect(admin.stdout).toContain(" OK   Can grant and revoke role membership (user_access_manage).");
     expect(admin.stdout).toContain(" OK   Can rotate service accounts' application keys (service_account_write).");
+    // The writes of the actions and of issue_credential (issue 18) are checked too.
+    expect(admin.stdout).toMatch(/ OK {3}Can disable and re-enable users \(actions disable_user, enable_user\) \(.*user_access_manage.*\)\./);
+    expect(admin.stdout).toContain(" OK   Can send an invitation again (action resend_invitation) (user_access_invite).");
+    expect(admin.stdout).toContain(" OK   Can issue scoped application keys for service accounts (issue_credential) (service_account_write).");
 
     const readOnly = sim.org.roles.values().find((r) => r.name === "Datadog Read Only Role")!;
     const reader = sim.org.users.values().find((u) => !u.serviceAccount && u.roles.length === 1 && u.roles[0] === readOnly)!;

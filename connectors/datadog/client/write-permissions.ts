@@ -40,6 +40,8 @@ export function writeNeeds(options: { syncSecrets?: boolean }): WriteNeed[] {
     },
     { name: "write:create-account", what: "create accounts (a user and its invitation)", operations: ["CreateUser", "SendInvitations"] },
     { name: "write:delete-user", what: "delete (disable) users", operations: ["DisableUser"] },
+    { name: "write:user-state", what: "disable and re-enable users (actions disable_user, enable_user)", operations: ["DisableUser", "UpdateUser"] },
+    { name: "write:resend-invitation", what: "send an invitation again (action resend_invitation)", operations: ["SendInvitations"] },
   ];
   if (options.syncSecrets) {
     needs.push(
@@ -49,6 +51,11 @@ export function writeNeeds(options: { syncSecrets?: boolean }): WriteNeed[] {
         name: "write:rotate",
         what: "rotate service accounts' application keys",
         operations: ["ListServiceAccountApplicationKeys", "CreateServiceAccountApplicationKey", "DeleteServiceAccountApplicationKey"],
+      },
+      {
+        name: "write:issue-credential",
+        what: "issue scoped application keys for service accounts (issue_credential)",
+        operations: ["ListServiceAccountApplicationKeys", "CreateServiceAccountApplicationKey"],
       },
     );
   }
