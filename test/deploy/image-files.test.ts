@@ -90,13 +90,17 @@ beforeAll(() => {
   const stage = runtime.stages.find((s) => s.name === distStageName(runtime))!;
   stageDir = runBuildStage(ROOT, stage, (step, dir) => {
     if (!PRUNE_STEP.test(step)) return;
-    // The build is complete: read what runs before the prune deletes anything. bin/ sits next to dist/ as in the
-    // image's /app (the launcher finds dist/ relative to itself).
+    // The build is complete: read what runs before the prune deletes anything, in the image's layout (dist/ next
+    // to bin/ and package.json, no sources: the launcher decides by what is there).
     pruneStep = step;
     fullBuild = filesUnder(dir, "dist");
-    cpSync(join(ROOT, "bin"), join(dir, "bin"), { recursive: true });
-    entry = launcherEntry(dir, scratch.dir);
-    graph = runtimeGraph(dir, [entry]);
+    const full = join(scratch.dir, "unpruned-app");
+    cpSync(join(dir, "dist"), join(full, "dist"), { recursive: true });
+    cpSync(join(ROOT, "bin"), join(full, "bin"), { recursive: true });
+    cpSync(join(ROOT, "package.json"), join(full, "package.json"));
+    linkedNodeModules(ROOT, full);
+    entry = launcherEntry(full, scratch.dir);
+    graph = runtimeGraph(full, [entry]);
   });
   expect(pruneStep, "the build stage runs scripts/image-prune.ts after the build").not.toBe("");
   shipped = filesUnder(stageDir, "dist");

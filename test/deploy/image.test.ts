@@ -108,7 +108,8 @@ describe("Dockerfile", () => {
     expect(args.slice(0, 3)).toEqual(["--dir", "dist", "--first-existing"]);
     // The candidates are the compiled programs the launcher may run (image-files.test.ts checks which one it does).
     const launcher = readFileSync(join(ROOT, binEntries(ROOT)[0]), "utf8");
-    const launcherTargets = [...launcher.matchAll(/new URL\("\.\.\/(dist\/[^"]+)", import\.meta\.url\)/g)].map((m) => m[1]);
+    // (Modules only: the launcher also reads a data file there, dist/cli/sources.json, in a checkout alone.)
+    const launcherTargets = [...launcher.matchAll(/new URL\("\.\.\/(dist\/[^"]+\.m?js)", import\.meta\.url\)/g)].map((m) => m[1]);
     expect(launcherTargets.length).toBeGreaterThan(0);
     expect(new Set(args.slice(3))).toEqual(new Set(launcherTargets));
     // The build stage gets the prune script from the context.
