@@ -14,7 +14,7 @@ import {
   GetConnectorConfigResponseSchema,
 } from "../../../src/gen/c1/connectorapi/baton/v1/config_pb.js";
 import { EgressMode, ServedPolicyEnvelopeSchema, type ServedPolicyEnvelope } from "../../../src/gen/c1/connectorapi/baton/v1/servedpolicy_pb.js";
-import { encryptAgeToEd25519 } from "./age.ts";
+import { ageEncryptToEd25519 } from "../../../src/hosted/age.ts";
 import { callerOf } from "./grpc-auth.ts";
 
 /** The served-policy envelope of one config version; defaults make a valid, enforced envelope. */
@@ -125,7 +125,7 @@ export function configServiceImpl(store: ConfigStore) {
         store.fail.undecryptable--;
         config = Buffer.from("not an age file");
       } else {
-        config = encryptAgeToEd25519(plaintext, Buffer.from(caller.jwk.x as string, "base64url"));
+        config = ageEncryptToEd25519(plaintext, Buffer.from(caller.jwk.x as string, "base64url"));
       }
       return create(GetConnectorConfigResponseSchema, {
         config,

@@ -13,4 +13,3 @@ export type { RuntimeApiEmulator, RuntimeInvokeResult, FunctionError } from "./r
 export { invoke, invokeRaw, buildEvent, decodeResult, findMethod, readHeaderStruct } from "./invoker.ts";
 export type { InvokeOptions, InvokeResult, InvokeTarget, LambdaHandler, Encoding } from "./invoker.ts";
 export { invokerRegistry } from "./registry.ts";
-export { encryptAgeToEd25519, decryptAgeWithEd25519 } from "./age.ts";
