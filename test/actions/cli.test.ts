@@ -4,10 +4,10 @@
  * switch, a slow action polled until it settles, a failed one exiting 1), --event-feed from a start time or a
  * cursor, and the usage errors.
  */
-import { Writable } from "node:stream";
 import { beforeEach, describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { runConnectorCli } from "../../src/cli/index.ts";
+import { runCliInProcess } from "../helpers/cli-in-process.ts";
 import { createConnectorService, defineConfig } from "../../src/index.ts";
 import { ConnectorCapabilitiesSchema } from "../../src/messages.ts";
 import { EVENT_COUNT, FEED_ID, FIRST_EVENT_AT, testConnector, testState, type TestState } from "./test-connector.ts";
@@ -33,18 +33,9 @@ const spec = () => ({
 });
 
 async function cli(argv: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const sink = (append: (s: string) => void) =>
-    new Writable({
-      write(chunk, _enc, cb) {
-        append(String(chunk));
-        cb();
-      },
-    });
-  const code = await runConnectorCli(spec() as never, argv, { stdout: sink((s) => (stdout += s)) as never, stderr: sink((s) => (stderr += s)) as never, env: {}, cwd: process.cwd() }, { handleSignals: false });
-  const lines = stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { code, lines, stderr };
+  const run = await runCliInProcess(spec() as never, argv, { cwd: process.cwd() });
+  const lines = run.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { code: run.code, lines, stderr: run.stderr };
 }
 
 describe("--list-action-schemas", () => {

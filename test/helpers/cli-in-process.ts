@@ -6,6 +6,7 @@
 import { Writable } from "node:stream";
 import { runConnectorCli } from "../../src/cli/index.ts";
 import { datadogCli } from "../../connectors/datadog/main.ts";
+import { lastCliError } from "./child-process.ts";
 
 export interface CliRun {
   code: number;
@@ -15,7 +16,12 @@ export interface CliRun {
   error: string | undefined;
 }
 
-export async function runDatadogCliInProcess(argv: string[], options: { env?: Record<string, string>; cwd: string }): Promise<CliRun> {
+/** Any connector's CLI (`spec`) in-process: argv, exactly `env`, `cwd`; what it wrote to stdout and stderr. */
+export async function runCliInProcess(
+  spec: Parameters<typeof runConnectorCli>[0],
+  argv: string[],
+  options: { env?: Record<string, string>; cwd: string; cli?: string },
+): Promise<CliRun> {
   let stdout = "";
   let stderr = "";
   const sink = (append: (s: string) => void) =>
@@ -26,11 +32,14 @@ export async function runDatadogCliInProcess(argv: string[], options: { env?: Re
       },
     });
   const code = await runConnectorCli(
-    datadogCli,
+    spec,
     argv,
     { stdout: sink((s) => (stdout += s)) as never, stderr: sink((s) => (stderr += s)) as never, env: options.env ?? {}, cwd: options.cwd },
     { handleSignals: false },
   );
-  const error = stderr.split("\n").filter((l) => l.startsWith("baton-datadog: error:")).at(-1);
-  return { code, stdout, stderr, error };
+  return { code, stdout, stderr, error: lastCliError(stderr, options.cli) };
+}
+
+export function runDatadogCliInProcess(argv: string[], options: { env?: Record<string, string>; cwd: string }): Promise<CliRun> {
+  return runCliInProcess(datadogCli, argv, options);
 }
