@@ -1,24 +1,24 @@
 import { fromJson } from "@bufbuild/protobuf";
 import { anyUnpack, AnySchema } from "@bufbuild/protobuf/wkt";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { protoRegistry } from "../../src/cli/index.ts";
 import { ConnectorCapabilitiesSchema } from "../../src/gen/c1/connector/v2/connector_pb.js";
 import { ResourceSchema } from "../../src/gen/c1/connector/v2/resource_pb.js";
 import { GrantSchema } from "../../src/gen/c1/connector/v2/grant_pb.js";
 import { clearSecretsForTests } from "../../src/log/index.ts";
 import { RUNTIME_TOKEN } from "./fixtures/connector.ts";
+import { tempDirs } from "../helpers/temp-dir.ts";
 import { runInProcess } from "./harness.ts";
 
 const API_KEY = "fixture-api-key-2c7d91";
+const tempDir = tempDirs("all");
 let dir: string;
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "cli-test-"));
+  dir = tempDir("cli-test-");
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(() => clearSecretsForTests());
 
 const run = (argv: string[], env: Record<string, string> = {}, cwd = dir) => runInProcess(argv, { cwd, env });

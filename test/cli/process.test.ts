@@ -1,18 +1,17 @@
 /** The CLI as a real process: exit codes, stdout/stderr separation and redaction as a user sees them. */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { RUNTIME_TOKEN } from "./fixtures/connector.ts";
+import { tempDirs } from "../helpers/temp-dir.ts";
 import { runChild } from "./harness.ts";
 
 const API_KEY = "proc-api-key-0d4e5f6a7b";
+const tempDir = tempDirs("all");
 let dir: string;
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "cli-proc-"));
+  dir = tempDir("cli-proc-");
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("the connector CLI as a child process", () => {
   it("exits 2 with one line naming --api-key and BATON_API_KEY when the required secret is missing", async () => {

@@ -3,25 +3,24 @@
  * (and BATON_SYNC_RESOURCES), --sync-resource-types, --skip-entitlements-and-grants, --skip-grants; the errors a
  * user sees for a bad resource id or --skip-grants alone, and what --help shows.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SyncStore } from "../../src/store/store.ts";
 import { startSimulator, type Simulator } from "../../connectors/datadog/simulator/index.ts";
 import { runDatadogCliInProcess } from "../helpers/cli-in-process.ts";
+import { tempDirs } from "../helpers/temp-dir.ts";
 
+const tempDir = tempDirs("all");
 let sim: Simulator;
 let dir: string;
 let env: Record<string, string>;
 beforeAll(async () => {
   sim = await startSimulator({ seed: 5, counts: { users: 40, teams: 5, roles: 4, schedules: 0, apiKeys: 2, appKeys: 2, serviceAccounts: 1 } });
-  dir = mkdtempSync(join(tmpdir(), "cli-targeted-"));
+  dir = tempDir("cli-targeted-");
   env = { BATON_BASE_URL: sim.baseUrl, BATON_API_KEY: sim.apiKey, BATON_APP_KEY: sim.appKey, BATON_LOG_LEVEL: "warn" };
 });
 afterAll(async () => {
   await sim?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 function cli(argv: string[], extraEnv: Record<string, string> = {}) {

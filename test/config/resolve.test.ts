@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { tempDirs } from "../helpers/temp-dir.ts";
 import {
   ConfigError,
   defineConfig,
@@ -32,13 +32,13 @@ const def = defineConfig(
 );
 type Config = ConfigOf<typeof def>;
 
+const tempDir = tempDirs();
 let dir: string;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "config-test-"));
+  dir = tempDir("config-test-");
   clearSecretsForTests();
 });
 afterEach(() => {
-  rmSync(dir, { recursive: true, force: true });
   clearSecretsForTests();
 });
 

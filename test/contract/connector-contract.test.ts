@@ -5,10 +5,8 @@
  * Issue 4: every provisioning request (grant, revoke, account creation, deletion, key rotation, run the way the
  * one-shot CLI runs them) carries a body that validates against the operation's requestBody schema.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { buildDatadog } from "../../connectors/datadog/build.ts";
 import { datadogConfig } from "../../connectors/datadog/config.ts";
 import { createConnectorService } from "../../src/connector/service.ts";
@@ -16,12 +14,14 @@ import { resolveConfig } from "../../src/config/index.ts";
 import { runOneShot, type OneShotOperation } from "../../src/provision/oneshot.ts";
 import { runSync, type SyncResult } from "../../src/sync/engine.ts";
 import { silentLogger } from "../helpers/logger.ts";
+import { tempDirs } from "../helpers/temp-dir.ts";
 import { checkExchanges, type ContractReport } from "./check-exchanges.ts";
 import { loadSpec, type Spec } from "./openapi.ts";
 import { CONTRACT_ORG, recordFullSync } from "./full-sync.ts";
 import type { Simulator } from "../../connectors/datadog/simulator/index.ts";
 
 const logger = silentLogger();
+const tempDir = tempDirs("all");
 let spec: Spec;
 let dir: string;
 let report: ContractReport;
@@ -68,7 +68,7 @@ function provisioningOperations(sim: Simulator): OneShotOperation[] {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "connector-contract-"));
+  dir = tempDir("connector-contract-");
   spec = await loadSpec();
   const { exchanges } = await recordFullSync(async (baseUrl, sim) => {
     const { built, rpc } = await buildRpc(sim, baseUrl, false);
@@ -93,10 +93,6 @@ beforeAll(async () => {
     }
   }, { simulatorOptions: CONTRACT_ORG });
   provisioningReport = checkExchanges(spec, provisioning.exchanges);
-});
-
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe("a full sync of the simulator keeps to Datadog's OpenAPI v2 contract", () => {

@@ -4,8 +4,6 @@
  * entitlements and grants; a client without one, or with one from another CA, is refused; plaintext is
  * allowed on loopback only.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as grpc from "@grpc/grpc-js";
@@ -16,18 +14,19 @@ import { isLoopbackHost, parseListenAddress, serveHosted, type HostedServer } fr
 import { createLogger } from "../../src/log/index.ts";
 import type { ConnectorRpc } from "../../src/connector/rpc.ts";
 import { fixtureConnector } from "../fixtures/fixture-connector.ts";
+import { tempDirs } from "../helpers/temp-dir.ts";
 import { makeTestPki, type TestPki } from "../platform/index.ts";
 import { inProcess } from "./helpers.ts";
 
 const logger = createLogger({ level: "error", destination: { write: () => {} } });
+const tempDir = tempDirs("all");
 let dir: string;
 let pki: TestPki;
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "hosted-test-"));
+  dir = tempDir("hosted-test-");
   pki = makeTestPki(dir);
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function listEverything(client: ConnectorRpc) {
   const types = await client.listResourceTypes({});
