@@ -5,6 +5,7 @@ import type { Any } from "@bufbuild/protobuf/wkt";
 import { GrantExpandableSchema, type GrantExpandable } from "../gen/c1/connector/v2/annotation_grant_pb.js";
 import { EntitlementSchema, EntitlementsServiceListEntitlementsResponseSchema, type Entitlement } from "../gen/c1/connector/v2/entitlement_pb.js";
 import { GrantSchema, GrantsServiceListGrantsResponseSchema, type Grant } from "../gen/c1/connector/v2/grant_pb.js";
+import { encodeGrants, grantWriterApplies } from "./grant-encoding.ts";
 import {
   ResourceSchema,
   ResourcesServiceListResourcesResponseSchema,
@@ -116,13 +117,14 @@ function isGrantExpandable(a: Any): boolean {
 
 /** The GrantExpandable annotation leaves `data` and goes, serialized, into `expansion`. */
 export function grantRows(grants: readonly Grant[]): GrantRowValues[] {
+  const direct = grantWriterApplies();
   const stored: Grant[] = [];
   const rows = grants.map((g): GrantRowValues => {
     const id = required(g.id, "a grant without id");
-    const expandable = g.annotations.find(isGrantExpandable);
-    let kept = g;
     let expansion: Uint8Array | null = null;
     let needsExpansion: 0 | 1 = 0;
+    // Most grants carry no annotation at all: no search, no copy.
+    const expandable = g.annotations.length > 0 ? g.annotations.find(isGrantExpandable) : undefined;
     if (expandable) {
       let decoded: GrantExpandable;
       try {
@@ -132,10 +134,9 @@ export function grantRows(grants: readonly Grant[]): GrantRowValues[] {
       }
       expansion = toBinary(GrantExpandableSchema, decoded);
       needsExpansion = decoded.entitlementIds.length > 0 ? 1 : 0;
-      // A shallow copy: the caller's message stays as it was.
-      kept = { ...g, annotations: g.annotations.filter((a) => !isGrantExpandable(a)) };
     }
-    stored.push(kept);
+    // A shallow copy: the caller's message stays as it was (grant-encoding.ts drops the annotation itself).
+    if (!direct) stored.push(expandable ? { ...g, annotations: g.annotations.filter((a) => !isGrantExpandable(a)) } : g);
     return {
       resourceTypeId: required(g.entitlement?.resource?.id?.resourceType, `grant ${id}: entitlement.resource.id.resource_type`),
       resourceId: required(g.entitlement?.resource?.id?.resource, `grant ${id}: entitlement.resource.id.resource`),
@@ -148,7 +149,7 @@ export function grantRows(grants: readonly Grant[]): GrantRowValues[] {
       data: EMPTY,
     };
   });
-  const data = encodeEach(GrantsServiceListGrantsResponseSchema, stored);
+  const data = direct ? encodeGrants(grants, isGrantExpandable) : encodeEach(GrantsServiceListGrantsResponseSchema, stored);
   for (let i = 0; i < rows.length; i++) rows[i].data = data[i];
   return rows;
 }
