@@ -4,8 +4,6 @@
  * cleaned yields none. The thresholds and the flag work from the CLI, and every request the insights made is a
  * documented Datadog operation with documented parameters (the contract check).
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findAnnotation } from "../../src/connector/annotations.ts";
@@ -15,6 +13,7 @@ import { SyncStore } from "../../src/store/store.ts";
 import { ADMIN_PERMISSIONS, SECURITY_INSIGHT } from "../../connectors/datadog/resources/security-insights.ts";
 import { startSimulator, type Org, type SimUser, type Simulator } from "../../connectors/datadog/simulator/index.ts";
 import { runDatadogCliInProcess } from "../helpers/cli-in-process.ts";
+import { tempDirs } from "../helpers/temp-dir.ts";
 import { serveDatadog, type ServedDatadog } from "./served-connector.ts";
 
 const COUNTS = { users: 40, teams: 2, roles: 4, schedules: 0, apiKeys: 6, appKeys: 6, serviceAccounts: 3 };
@@ -215,6 +214,7 @@ describe("security insights on a clean org", () => {
 });
 
 describe("security insights from the CLI", () => {
+  const tempDir = tempDirs("all");
   let sim: Simulator;
   let dir: string;
   let env: Record<string, string>;
@@ -223,12 +223,11 @@ describe("security insights from the CLI", () => {
     clean(sim.org);
     const key = sim.org.apiKeys.values()[0];
     sim.org.apiKeys.set(key.id, { ...key, dateLastUsed: Date.now() - 200 * DAY });
-    dir = mkdtempSync(join(tmpdir(), "insights-cli-"));
+    dir = tempDir("insights-cli-");
     env = { BATON_BASE_URL: sim.baseUrl, BATON_API_KEY: sim.apiKey, BATON_APP_KEY: sim.appKey, BATON_LOG_LEVEL: "warn" };
   });
   afterAll(async () => {
     await sim?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it("--sync-security-insights reports the key unused for 200 days; a 365-day threshold does not; keys not synced are named by id", async () => {

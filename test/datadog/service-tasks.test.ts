@@ -5,9 +5,6 @@
  * service account a scoped application key the simulator accepts once decrypted.
  */
 import { generateKeyPairSync } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { anyUnpack, timestampFromDate } from "@bufbuild/protobuf/wkt";
@@ -18,10 +15,12 @@ import { ListEventFeedsResponseSchema, ListEventsResponseSchema } from "../../sr
 import { EncryptionConfigSchema, IssueCredentialResponseSchema } from "../../src/gen/c1/connector/v2/resource_pb.js";
 import type { BatonServiceFinishTaskRequest } from "../../src/gen/c1/connectorapi/baton/v1/baton_pb.js";
 import { CHANGES_FEED, USAGE_FEED } from "../../connectors/datadog/resources/audit-feed.ts";
+import { tempDirs } from "../helpers/temp-dir.ts";
 import { makeTestPki, startTestPlatform, type TaskInit, type TestPki, type TestPlatform } from "../platform/index.ts";
 import { inProcess, startService, type RunningService } from "../service/helpers.ts";
 import { startHarness, type Harness } from "./harness.ts";
 
+const tempDir = tempDirs("all");
 let pki: TestPki;
 let pkiDir: string;
 let platform: TestPlatform;
@@ -29,7 +28,7 @@ let service: RunningService;
 let h: Harness;
 
 beforeAll(async () => {
-  pkiDir = mkdtempSync(join(tmpdir(), "datadog-tasks-pki-"));
+  pkiDir = tempDir("datadog-tasks-pki-");
   pki = makeTestPki(pkiDir);
   [platform, h] = await Promise.all([startTestPlatform({ pki }), startHarness({ provisioning: true })]);
   service = startService(platform, inProcess(h.connector, true));
@@ -41,7 +40,6 @@ afterAll(async () => {
   await service?.stop();
   await platform?.close();
   await h?.close();
-  rmSync(pkiDir, { recursive: true, force: true });
 });
 
 function success(finish: BatonServiceFinishTaskRequest) {

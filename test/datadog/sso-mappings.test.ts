@@ -4,9 +4,6 @@
  * succeeds but answers with a GrantMetadata warning naming the mapping and logs it, while an unmapped revoke
  * carries nothing; `check` says whether mappings are in force; every request is a documented operation.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findAnnotation } from "../../src/connector/annotations.ts";
@@ -14,6 +11,7 @@ import { GrantMetadataSchema } from "../../src/gen/c1/connector/v2/annotation_gr
 import { GrantSchema } from "../../src/gen/c1/connector/v2/grant_pb.js";
 import { startSimulator, type SimAuthnMapping, type Simulator } from "../../connectors/datadog/simulator/index.ts";
 import { runDatadogCliInProcess } from "../helpers/cli-in-process.ts";
+import { tempDirs } from "../helpers/temp-dir.ts";
 import { readSync } from "./harness.ts";
 import { serveDatadog, type ServedDatadog } from "./served-connector.ts";
 
@@ -136,11 +134,11 @@ describe("revoking what a SAML mapping grants", () => {
 });
 
 describe("check says whether SAML mappings are in force", () => {
+  const tempDir = tempDirs("all");
   let dir: string;
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), "sso-check-"));
+    dir = tempDir("sso-check-");
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   const check = (target: Simulator) =>
     runDatadogCliInProcess(["check"], {

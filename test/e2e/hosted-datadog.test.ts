@@ -7,8 +7,6 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as grpc from "@grpc/grpc-js";
@@ -20,6 +18,7 @@ import { runSync } from "../../src/sync/engine.ts";
 import type { BuiltDatadog } from "../../connectors/datadog/build.ts";
 import { expectedCounts, startSimulator, type Simulator } from "../../connectors/datadog/simulator/index.ts";
 import { c1zRows } from "../helpers/c1z-rows.ts";
+import { tempDirs } from "../helpers/temp-dir.ts";
 import { makeTestPki, type CertPair, type TestPki } from "../platform/index.ts";
 import { capturedLogger } from "../service/helpers.ts";
 import { datadogFor, E2E_ORG, E2E_SEED } from "./datadog.ts";
@@ -27,6 +26,7 @@ import { datadogFor, E2E_ORG, E2E_SEED } from "./datadog.ts";
 const ROOT = join(import.meta.dirname, "..", "..");
 const BIN = join(ROOT, "bin", "baton-datadog.js");
 const logs = capturedLogger();
+const tempDir = tempDirs("all");
 
 let dir: string;
 let pki: TestPki;
@@ -37,7 +37,7 @@ let inProcessRpc: ConnectorRpc;
 let referenceRows: string[];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "e2e-hosted-"));
+  dir = tempDir("e2e-hosted-");
   pki = makeTestPki(join(dir, "pki"));
   sim = await startSimulator({ seed: E2E_SEED, counts: E2E_ORG });
   ({ built, rpc: inProcessRpc } = await datadogFor(sim, logs.logger, false));
@@ -48,7 +48,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await built?.close();
   await sim?.close();
-  rmSync(dir, { recursive: true, force: true });
   for (const secret of [sim.apiKey, sim.appKey]) expect(logs.text()).not.toContain(secret);
 });
 

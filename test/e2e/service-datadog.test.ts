@@ -5,10 +5,7 @@
  * visible in the simulator's state. With provisioning off, every provisioning task is refused, final, and
  * nothing reaches Datadog.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { anyIs, anyUnpack } from "@bufbuild/protobuf/wkt";
 import { entitlement, grant, resourceId, resourceRef, roleResource } from "../../src/connector/builders.ts";
 import { Code } from "../../src/connector/errors.ts";
@@ -17,11 +14,13 @@ import { GrantManagerServiceGrantResponseSchema, GrantManagerServiceRevokeRespon
 import { CreateAccountResponseSchema } from "../../src/gen/c1/connector/v2/resource_pb.js";
 import type { BatonServiceFinishTaskRequest } from "../../src/gen/c1/connectorapi/baton/v1/baton_pb.js";
 import type { BuiltDatadog } from "../../connectors/datadog/build.ts";
+import { tempDirs } from "../helpers/temp-dir.ts";
 import { expectedCounts, startSimulator, type Simulator } from "../../connectors/datadog/simulator/index.ts";
 import { makeTestPki, startTestPlatform, type TestPki, type TestPlatform } from "../platform/index.ts";
 import { capturedLogger, startService, uploadedSync, type CapturedLogs, type RunningService } from "../service/helpers.ts";
 import { activeHumans, datadogFor, E2E_ORG, E2E_SEED, withC1zBytes } from "./datadog.ts";
 
+const tempDir = tempDirs("all");
 let pkiDir: string;
 let pki: TestPki;
 let sim: Simulator;
@@ -30,10 +29,9 @@ let service: RunningService | undefined;
 let built: BuiltDatadog | undefined;
 
 beforeAll(async () => {
-  pkiDir = mkdtempSync(join(tmpdir(), "e2e-service-pki-"));
+  pkiDir = tempDir("e2e-service-pki-");
   pki = makeTestPki(pkiDir);
 });
-afterAll(() => rmSync(pkiDir, { recursive: true, force: true }));
 afterEach(async () => {
   await service?.stop().catch(() => {});
   service = undefined;

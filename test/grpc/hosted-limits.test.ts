@@ -5,10 +5,7 @@
  * one leaves the queue) and refuses the rest with RESOURCE_EXHAUSTED; off loopback, TLS without client
  * certificates takes the opt-in flag and warns.
  */
-import { mkdtempSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import * as tls from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,22 +14,23 @@ import { ConfigError } from "../../src/config/errors.ts";
 import { connectorClient } from "../../src/grpc/connector-client.ts";
 import { serveHosted, type HostedServer } from "../../src/grpc/serve.ts";
 import { fixtureConnector } from "../fixtures/fixture-connector.ts";
+import { tempDirs } from "../helpers/temp-dir.ts";
 import { makeTestPki, type TestPki } from "../platform/index.ts";
 import { capturedLogger, inProcess, observedRpc } from "../service/helpers.ts";
 
+const tempDir = tempDirs("all");
 let dir: string;
 let pki: TestPki;
 const servers: HostedServer[] = [];
 const sockets: Socket[] = [];
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "hosted-limits-"));
+  dir = tempDir("hosted-limits-");
   pki = makeTestPki(dir);
 });
 afterAll(async () => {
   for (const s of sockets) s.destroy();
   await Promise.all(servers.map((s) => s.close()));
-  rmSync(dir, { recursive: true, force: true });
 });
 
 async function serve(options: Partial<Parameters<typeof serveHosted>[0]> = {}) {

@@ -3,9 +3,6 @@
  * tests against it prove nothing. A reference client (reference-client.ts) speaks the contract; each test bends
  * one thing.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLocalJWKSet, importJWK, jwtVerify, type JWK } from "jose";
 import { Agent, request } from "undici";
@@ -13,6 +10,7 @@ import { ConnectorError } from "../../../src/connector/errors.ts";
 import { ConnectorConfigService } from "../../../src/gen/c1/connectorapi/baton/v1/config_pb.js";
 import { BatonSessionService } from "../../../src/gen/c1/connectorapi/baton/v1/session_pb.js";
 import { EgressMode } from "../../../src/gen/c1/connectorapi/baton/v1/servedpolicy_pb.js";
+import { tempDirs } from "../../helpers/temp-dir.ts";
 import { makeTestPki, type TestPki } from "../../platform/pki.ts";
 import { ageDecryptWithEd25519 as decryptAgeWithEd25519 } from "../../../src/hosted/age.ts";
 import { startHostedPlatform, type HostedPlatform } from "./platform.ts";
@@ -28,18 +26,18 @@ import {
   type DpopKey,
 } from "./reference-client.ts";
 
+const tempDir = tempDirs("all");
 let pkiDir: string;
 let pki: TestPki;
 let platform: HostedPlatform;
 
 beforeAll(async () => {
-  pkiDir = mkdtempSync(join(tmpdir(), "hosted-platform-test-"));
+  pkiDir = tempDir("hosted-platform-test-");
   pki = makeTestPki(pkiDir);
   platform = await startHostedPlatform({ pki, config: { config: { "api-key": "k1", site: "datadoghq.com" }, version: "cv-1" } });
 });
 afterAll(async () => {
   await platform?.close();
-  rmSync(pkiDir, { recursive: true, force: true });
 });
 
 const tokenUrl = () => `https://${platform.tokenHost}/auth/v1/token`;
