@@ -6,9 +6,6 @@
  * issued key; an invalid issuance is refused, final, with the contract's code.
  */
 import { generateKeyPairSync } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { anyUnpack, timestampFromDate } from "@bufbuild/protobuf/wkt";
@@ -24,10 +21,12 @@ import {
 import { ListEventFeedsResponseSchema, ListEventsResponseSchema } from "../../src/gen/c1/connector/v2/event_feed_pb.js";
 import { EncryptionConfigSchema, IssueCredentialResponseSchema, ResourceIdSchema } from "../../src/gen/c1/connector/v2/resource_pb.js";
 import type { BatonServiceFinishTaskRequest } from "../../src/gen/c1/connectorapi/baton/v1/baton_pb.js";
+import { tempDirs } from "../helpers/temp-dir.ts";
 import { makeTestPki, startTestPlatform, type TestPki, type TestPlatform, type TaskInit } from "../platform/index.ts";
 import { EVENT_COUNT, FEED_ID, FIRST_EVENT_AT, testConnector, testState, type TestState } from "../actions/test-connector.ts";
 import { inProcess, startService, type RunningService } from "./helpers.ts";
 
+const tempDir = tempDirs("all");
 let pki: TestPki;
 let pkiDir: string;
 let platform: TestPlatform;
@@ -35,7 +34,7 @@ let service: RunningService;
 let state: TestState;
 
 beforeAll(async () => {
-  pkiDir = mkdtempSync(join(tmpdir(), "actions-tasks-pki-"));
+  pkiDir = tempDir("actions-tasks-pki-");
   pki = makeTestPki(pkiDir);
   platform = await startTestPlatform({ pki });
   state = testState();
@@ -48,7 +47,6 @@ afterAll(async () => {
   state?.slowGate.resolve();
   await service?.stop();
   await platform?.close();
-  rmSync(pkiDir, { recursive: true, force: true });
 });
 
 function success(finish: BatonServiceFinishTaskRequest) {

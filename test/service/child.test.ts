@@ -5,25 +5,23 @@
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, expect, it } from "vitest";
+import { tempDirs } from "../helpers/temp-dir.ts";
 import { startTestPlatform, type TestPlatform } from "../platform/index.ts";
 
 const child = join(import.meta.dirname, "service-child.ts");
+const tempDir = tempDirs();
 let platform: TestPlatform | undefined;
-let dir: string | undefined;
 
 afterEach(async () => {
   await platform?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 it("runs with NODE_EXTRA_CA_CERTS and BATON_C1_API_HOST, syncs, and exits 0 on SIGTERM after finishing its task", async () => {
   // The client id names a host that does not resolve: only BATON_C1_API_HOST leads to the platform.
   platform = await startTestPlatform({ clientIdHost: "platform.invalid" });
-  dir = mkdtempSync(join(tmpdir(), "service-child-"));
+  const dir = tempDir("service-child-");
   const proc = spawn(process.execPath, [child, dir, "50"], {
     stdio: ["ignore", "pipe", "pipe"],
     env: {

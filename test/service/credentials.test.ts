@@ -5,9 +5,6 @@
  * refresh, refusal, unreachable, untrusted certificate).
  */
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeProtectedHeader, jwtVerify } from "jose";
 import { Code, ConnectorError } from "../../src/connector/errors.ts";
@@ -25,6 +22,7 @@ import { checkServiceCredentials } from "../../src/service/runner.ts";
 import { createPlatformClient } from "../../src/service/platform-client.ts";
 import { PlatformTokenSource } from "../../src/service/token.ts";
 import { trustedCaCertificates } from "../../src/service/trust.ts";
+import { tempDirs } from "../helpers/temp-dir.ts";
 import { makeClientSecret, makeTestPki, startTestPlatform, type TestPki, type TestPlatform } from "../platform/index.ts";
 
 const b64url = (s: string) => Buffer.from(s).toString("base64url");
@@ -181,18 +179,18 @@ describe("client assertion", () => {
 });
 
 describe("token exchange against the test platform", () => {
+  const tempDir = tempDirs("all");
   let dir: string;
   let pki: TestPki;
   let platform: TestPlatform;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "token-test-"));
+    dir = tempDir("token-test-");
     pki = makeTestPki(dir);
     platform = await startTestPlatform({ pki, tokenExpiresInSeconds: 600 });
   });
   afterAll(async () => {
     await platform.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const tokenSource = (p: TestPlatform, extra: { now?: () => number; ca?: string[]; secret?: string } = {}) => {

@@ -3,33 +3,33 @@
  * cancels it, forgets it across a restart, or stays away longer than the maximum age, and when it cannot be
  * kept at all (the size cap).
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "../../src/connector/errors.ts";
 import type { BatonServiceFinishTaskRequest } from "../../src/gen/c1/connectorapi/baton/v1/baton_pb.js";
 import { fixtureConnector } from "../fixtures/fixture-connector.ts";
+import { tempDirs } from "../helpers/temp-dir.ts";
 import { makeTestPki, startTestPlatform, type TestPki, type TestPlatform } from "../platform/index.ts";
 import { eventually, inProcess, observedRpc, startService, type RunningService } from "./helpers.ts";
 
+const fileTempDir = tempDirs("all");
+const testTempDir = tempDirs();
 let pkiDir: string;
 let pki: TestPki;
 let root: string;
 const cleanups: (() => unknown)[] = [];
 
 beforeAll(() => {
-  pkiDir = mkdtempSync(join(tmpdir(), "kept-restart-pki-"));
+  pkiDir = fileTempDir("kept-restart-pki-");
   pki = makeTestPki(pkiDir);
 });
-afterAll(() => rmSync(pkiDir, { recursive: true, force: true }));
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
-  rmSync(root, { recursive: true, force: true });
 });
 
 async function platform(nextHeartbeatMs = 50): Promise<TestPlatform> {
-  root = mkdtempSync(join(tmpdir(), "kept-restart-"));
+  root = testTempDir("kept-restart-");
   const p = await startTestPlatform({ pki, nextHeartbeatMs });
   cleanups.push(() => p.close());
   return p;

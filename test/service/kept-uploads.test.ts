@@ -2,18 +2,18 @@
  * The kept-upload store on a real filesystem: moves, modes, bounds (size cap, free space, age), a symlink or an
  * open directory refused, leftovers of a crash swept, another host's files left alone, damaged records removed.
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { KeptUploads, type KeptUploadsOptions } from "../../src/service/kept-uploads.ts";
+import { tempDirs } from "../helpers/temp-dir.ts";
 import { capturedLogger } from "./helpers.ts";
 
+const tempDir = tempDirs();
 let root: string;
 beforeEach(() => {
-  root = mkdtempSync(join(tmpdir(), "kept-uploads-test-"));
+  root = tempDir("kept-uploads-test-");
 });
-afterEach(() => rmSync(root, { recursive: true, force: true }));
 
 function store(options: Partial<KeptUploadsOptions> = {}) {
   const logs = capturedLogger();

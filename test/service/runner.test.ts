@@ -5,10 +5,10 @@
  * and FinishTask failing on purpose; refused credentials retried with backoff; SIGTERM; concurrency.
  */
 import { generateKeyPairSync } from "node:crypto";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import * as os from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { anyIs, anyUnpack } from "@bufbuild/protobuf/wkt";
 import { compactDecrypt } from "jose";
@@ -24,10 +24,12 @@ import {
 } from "../../src/gen/c1/connector/v2/resource_pb.js";
 import type { BatonServiceFinishTaskRequest } from "../../src/gen/c1/connectorapi/baton/v1/baton_pb.js";
 import { fixtureConnector } from "../fixtures/fixture-connector.ts";
+import { tempDirs } from "../helpers/temp-dir.ts";
 import { makeTestPki, startTestPlatform, type TestPki, type TestPlatform, type TestPlatformOptions } from "../platform/index.ts";
 import { eventually, inProcess, listDir, observedRpc, startService, uploadedSync, type RunningService } from "./helpers.ts";
 import { provisioningFixture } from "./provisioning-fixture.ts";
 
+const tempDir = tempDirs("all");
 let pkiDir: string;
 let pki: TestPki;
 let platform: TestPlatform | undefined;
@@ -35,10 +37,9 @@ let service: RunningService | undefined;
 const cleanups: (() => unknown)[] = [];
 
 beforeAll(() => {
-  pkiDir = mkdtempSync(join(os.tmpdir(), "runner-test-pki-"));
+  pkiDir = tempDir("runner-test-pki-");
   pki = makeTestPki(pkiDir);
 });
-afterAll(() => rmSync(pkiDir, { recursive: true, force: true }));
 afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
   await service?.stop().catch(() => {});

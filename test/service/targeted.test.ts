@@ -4,8 +4,7 @@
  * c1z with one `partial` run holding the new member), the task's narrowing fields, the host's --skip-full-sync
  * and --sync-resource-types, and a targeted task naming a resource without an id.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import * as os from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
@@ -14,10 +13,12 @@ import { ResourceSchema } from "../../src/gen/c1/connector/v2/resource_pb.js";
 import type { BatonServiceFinishTaskRequest } from "../../src/gen/c1/connectorapi/baton/v1/baton_pb.js";
 import { SyncStore } from "../../src/store/store.ts";
 import { startHarness, type Harness } from "../datadog/harness.ts";
+import { makeTempDir, tempDirs } from "../helpers/temp-dir.ts";
 import { makeTestPki, startTestPlatform, type TestPki, type TestPlatform } from "../platform/index.ts";
 import { startService, type RunningService } from "./helpers.ts";
 import type { RunServiceOptions } from "../../src/service/runner.ts";
 
+const tempDir = tempDirs("all");
 let pkiDir: string;
 let pki: TestPki;
 let h: Harness;
@@ -25,13 +26,12 @@ let platform: TestPlatform | undefined;
 let service: RunningService | undefined;
 
 beforeAll(async () => {
-  pkiDir = mkdtempSync(join(os.tmpdir(), "targeted-service-pki-"));
+  pkiDir = tempDir("targeted-service-pki-");
   pki = makeTestPki(pkiDir);
   h = await startHarness({ provisioning: true });
 });
 afterAll(async () => {
   await h?.close();
-  rmSync(pkiDir, { recursive: true, force: true });
 });
 afterEach(async () => {
   await service?.stop().catch(() => {});
@@ -54,7 +54,7 @@ function succeeded(finish: BatonServiceFinishTaskRequest): void {
 async function uploadedRuns(p: TestPlatform, taskId: string) {
   const upload = p.uploads.find((u) => u.taskId === taskId);
   if (!upload?.checksumOk) throw new Error(`no whole upload for task ${taskId}`);
-  const dir = mkdtempSync(join(os.tmpdir(), "targeted-upload-"));
+  const { dir, cleanup } = makeTempDir("targeted-upload-");
   try {
     const file = join(dir, "up.c1z");
     writeFileSync(file, upload.bytes);
@@ -70,7 +70,7 @@ async function uploadedRuns(p: TestPlatform, taskId: string) {
       store.close();
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    cleanup();
   }
 }
 
