@@ -3,13 +3,13 @@
  * We regenerate into a temp directory with the repo's own buf.gen.yaml (only `out` changed) and compare bytes.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { tempDirs } from "./helpers/temp-dir.ts";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const binDir = join(repoRoot, "node_modules", ".bin");
@@ -24,13 +24,10 @@ async function listFiles(dir: string): Promise<string[]> {
 }
 
 describe("generated code", () => {
-  let tmp: string | undefined;
-  afterAll(async () => {
-    if (tmp) await rm(tmp, { recursive: true, force: true });
-  });
+  const tempDir = tempDirs("all");
 
   it("src/gen is up to date with proto/ (run npm run generate if this fails)", async () => {
-    tmp = await mkdtemp(join(tmpdir(), "gen-stale-"));
+    const tmp = tempDir("gen-stale-");
     const template = parse(await readFile(join(repoRoot, "buf.gen.yaml"), "utf8")) as {
       plugins: { out: string }[];
       clean?: boolean;

@@ -9,8 +9,7 @@
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createInterface } from "node:readline";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,9 +19,11 @@ import { create } from "@bufbuild/protobuf";
 import { startSimulator } from "../../connectors/datadog/simulator/index.ts";
 import { ConnectorServiceGetMetadataRequestSchema, ConnectorServiceValidateRequestSchema } from "../../src/gen/c1/connector/v2/connector_pb.js";
 import { ResourceTypesServiceListResourceTypesRequestSchema, type ResourceTypesServiceListResourceTypesResponse } from "../../src/gen/c1/connector/v2/resource_pb.js";
+import { tempDirs } from "../helpers/temp-dir.ts";
 import { stagePackage } from "../package/stage.ts";
 import { buildEvent, decodeResult, findMethod, invoke, startHostedPlatform, startRuntimeApiEmulator } from "./platform/index.ts";
 
+const tempDir = tempDirs("all");
 const dirs: string[] = [];
 let result: PackageResult | undefined;
 let entries: ZipEntry[] = [];
@@ -38,15 +39,13 @@ beforeAll(() => {
     return;
   }
   dirs.push(stage);
-  const out = mkdtempSync(join(tmpdir(), "baton-lambda-zip-"));
-  dirs.push(out);
+  const out = tempDir("baton-lambda-zip-");
   // deps "checkout": the lockfile's production packages from this checkout's node_modules instead of a fresh
   // `npm ci --omit=dev` (the default of `npm run package:lambda`): the two made byte-identical zips when measured,
   // and this one takes seconds instead of half a minute and needs no registry.
   result = packageLambda({ built: stage, out: join(out, "baton-datadog-lambda.zip"), deps: "checkout", log: (line) => console.log(line) });
   entries = readZip(readFileSync(result.zipPath));
-  unpacked = mkdtempSync(join(tmpdir(), "baton-lambda-task-"));
-  dirs.push(unpacked);
+  unpacked = tempDir("baton-lambda-task-");
   for (const e of entries) {
     mkdirSync(dirname(join(unpacked, e.name)), { recursive: true });
     writeFileSync(join(unpacked, e.name), e.data, { mode: e.mode });

@@ -2,10 +2,10 @@
 // directory, then run through its bin with the user's Node. Also what the tarball must not carry (tests,
 // sources, the simulator's test support, benches) and the one-line refusal of a Node older than `engines`.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tempDirs } from "../helpers/temp-dir.ts";
 import { ROOT, stagePackage } from "./stage.ts";
 
 const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
@@ -19,6 +19,7 @@ const node24Path = [dirname(process.execPath), systemPath].join(delimiter);
 
 type Packed = { filename: string; size: number; unpackedSize: number; entryCount: number; files: { path: string }[] };
 
+const tempDir = tempDirs("all");
 const dirs: string[] = [];
 let packed: Packed;
 let tarball = "";
@@ -28,14 +29,12 @@ let installError = "";
 beforeAll(() => {
   const stage = stagePackage();
   dirs.push(stage);
-  const out = mkdtempSync(join(tmpdir(), "baton-tgz-"));
-  dirs.push(out);
+  const out = tempDir("baton-tgz-");
   // The stage is built already; --ignore-scripts keeps prepack (npm run build, which needs the sources) out of it.
   packed = (JSON.parse(execFileSync("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", out], { cwd: stage, encoding: "utf8", env: { ...process.env, PATH: node24Path } })) as Packed[])[0];
   tarball = join(out, packed.filename);
   console.log(`tarball ${packed.filename}: ${packed.size} bytes packed, ${packed.unpackedSize} unpacked, ${packed.entryCount} files`);
-  app = mkdtempSync(join(tmpdir(), "baton-app-"));
-  dirs.push(app);
+  app = tempDir("baton-app-");
   writeFileSync(join(app, "package.json"), '{ "name": "an-app", "private": true }\n');
   // Dependencies come from npm's cache when they are there (after `npm ci`), from the registry otherwise.
   const install = spawnSync("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts", tarball], {

@@ -3,10 +3,12 @@
  * refactor behind them cannot break a connector. Any other import of src/ from connectors/ fails here, naming
  * the file and line.
  */
-import { readFileSync, globSync } from "node:fs";
+import { readFileSync, globSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, normalize, relative } from "node:path";
 import { describe, expect, it } from "vitest";
+import { tempDirs } from "../helpers/temp-dir.ts";
 
+const tempDir = tempDirs();
 const ROOT = join(import.meta.dirname, "../..");
 // src/runner.ts: the light one a main and its config declaration use (issue 14: start-up).
 const ENTRY_POINTS = new Set(["src/index.ts", "src/messages.ts", "src/runner.ts"]);
@@ -44,9 +46,7 @@ describe("the SDK's public API is the only door", () => {
   });
 
   it("the scan catches deep imports, multi-line ones and dynamic import() included", async () => {
-    const { mkdtempSync, mkdirSync, writeFileSync } = await import("node:fs");
-    const { tmpdir } = await import("node:os");
-    const root = mkdtempSync(join(tmpdir(), "public-api-"));
+    const root = tempDir("public-api-");
     mkdirSync(join(root, "connectors/x/sub"), { recursive: true });
     writeFileSync(
       join(root, "connectors/x/sub/a.ts"),

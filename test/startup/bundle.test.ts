@@ -4,17 +4,18 @@
  * `--help` and a one-shot sync against the simulator; the answers are compared with the sources' own, and the
  * module recorder shows the bundle is what ran (no dist/src module, none of grpc-js, the AWS SDK, jose).
  */
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { datadogCli, startSimulator } from "../../connectors/datadog/index.ts";
 import { runConnectorCli } from "../../src/index.ts";
 import { runProcess } from "../helpers/child-process.ts";
+import { tempDirs } from "../helpers/temp-dir.ts";
 import { ROOT, stagePackage } from "../package/stage.ts";
 
 const RECORDER = join(import.meta.dirname, "module-recorder.mjs");
 
+const tempDir = tempDirs("all");
 let stage: string;
 let dir: string;
 let sim: Awaited<ReturnType<typeof startSimulator>>;
@@ -22,12 +23,12 @@ beforeAll(async () => {
   stage = stagePackage();
   // The stage is the package without its dependencies: the checkout's serve it, as an install's would.
   symlinkSync(join(ROOT, "node_modules"), join(stage, "node_modules"));
-  dir = mkdtempSync(join(tmpdir(), "bundle-run-"));
+  dir = tempDir("bundle-run-");
   sim = await startSimulator({ seed: 5, counts: { users: 40 } });
 }, 180_000);
 afterAll(async () => {
   await sim?.close();
-  for (const d of [stage, dir]) if (d) rmSync(d, { recursive: true, force: true });
+  if (stage) rmSync(stage, { recursive: true, force: true });
 });
 
 async function run(bin: string, name: string, args: string[]) {

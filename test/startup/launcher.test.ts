@@ -4,18 +4,19 @@
  * checkout holds the real launcher and package.json, and stand-ins for the bundle and the sources that say which
  * one ran.
  */
-import { cpSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, mkdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { runProcess } from "../helpers/child-process.ts";
+import { tempDirs } from "../helpers/temp-dir.ts";
 import { ROOT } from "../package/stage.ts";
 
+const tempDir = tempDirs();
 let dir: string;
 const stub = (who: string) => `export async function main(argv) { process.stdout.write(${JSON.stringify(who)} + " " + argv.join(" ") + "\\n"); }\n`;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "launcher-"));
+  dir = tempDir("launcher-");
   cpSync(join(ROOT, "bin"), join(dir, "bin"), { recursive: true });
   cpSync(join(ROOT, "package.json"), join(dir, "package.json"));
   mkdirSync(join(dir, "connectors/datadog"), { recursive: true });
@@ -27,7 +28,6 @@ beforeEach(() => {
   const edited = new Date(Date.now() - 60_000);
   utimesSync(join(dir, "connectors/datadog/main.ts"), edited, edited);
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const launch = (args: string[], env: Record<string, string> = {}) =>
   runProcess(process.execPath, [join(dir, "bin/baton-datadog.js"), ...args], { cwd: dir, env: { PATH: process.env.PATH ?? "", ...env } });

@@ -4,27 +4,27 @@
  * signs. Each run is a real child process of bin/baton-datadog.js (on the sources: vitest.config.ts sets
  * RUN_SOURCES) against the simulator, with an --import hook that records every module it resolves.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { datadogCli, startSimulator } from "../../connectors/datadog/index.ts";
 import { runConnectorCli } from "../../src/index.ts";
 import { runProcess, type ChildRun } from "../helpers/child-process.ts";
+import { tempDirs } from "../helpers/temp-dir.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const BIN = join(ROOT, "bin/baton-datadog.js");
 const RECORDER = join(import.meta.dirname, "module-recorder.mjs");
 
+const tempDir = tempDirs("all");
 let dir: string;
 let sim: Awaited<ReturnType<typeof startSimulator>>;
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "loaded-modules-"));
+  dir = tempDir("loaded-modules-");
   sim = await startSimulator({ seed: 3, counts: { users: 30 } });
 });
 afterAll(async () => {
   await sim?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 /** Runs the CLI with `args`; resolves with its output and the npm packages (by name) it loaded. */

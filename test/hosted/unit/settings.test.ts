@@ -1,12 +1,13 @@
 import { generateKeyPairSync } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../../src/config/errors.ts";
 import { readHostedSettings } from "../../../src/hosted/settings.ts";
+import { tempDirs } from "../../helpers/temp-dir.ts";
 import { makeClientSecret } from "../../platform/platform.ts";
 
+const tempDir = tempDirs();
 const signer = JSON.stringify((generateKeyPairSync("ed25519").publicKey.export({ format: "jwk" })));
 
 function goodEnv(): Record<string, string> {
@@ -108,7 +109,7 @@ describe("hosted settings", () => {
   });
 
   it("appends BATON_LAMBDA_CA_CERT_PATH's certificates and refuses a file without one", () => {
-    const dir = mkdtempSync(join(tmpdir(), "hosted-settings-"));
+    const dir = tempDir("hosted-settings-");
     expect(problems({ ...goodEnv(), BATON_LAMBDA_CA_CERT_PATH: join(dir, "missing.pem") }).message).toMatch(/cannot read the CA bundle .*missing\.pem \(ENOENT\)/);
     writeFileSync(join(dir, "empty.pem"), "not a certificate\n");
     expect(problems({ ...goodEnv(), BATON_LAMBDA_CA_CERT_PATH: join(dir, "empty.pem") }).message).toMatch(/contains no PEM certificate/);
