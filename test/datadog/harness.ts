@@ -2,8 +2,7 @@
  * A Datadog connector wired to a real simulator on a loopback port, with every log line captured (tests check
  * that no secret ever reaches them), plus small helpers to sync into a temp dir and read the result back.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { zstdDecompressSync } from "node:zlib";
 import pino, { type Logger } from "pino";
@@ -18,6 +17,7 @@ import { SyncStore } from "../../src/store/store.ts";
 import { DatadogClient, StaticKeyProvider } from "../../connectors/datadog/client/index.ts";
 import { datadogConnector } from "../../connectors/datadog/connector.ts";
 import { startSimulator, type OrgCounts, type Simulator } from "../../connectors/datadog/simulator/index.ts";
+import { makeTempDir } from "../helpers/temp-dir.ts";
 
 export const SMALL_ORG: Partial<OrgCounts> = { users: 60, teams: 8, roles: 6, schedules: 5, apiKeys: 10, appKeys: 8, serviceAccounts: 4 };
 export const SITE_URL = "https://app.datadoghq.com";
@@ -82,7 +82,7 @@ export async function startHarness(
     siteUrl: SITE_URL,
   });
   const rpc = createConnectorService(connector, { logger: logs.logger, provisioning: options.provisioning ?? true });
-  const dir = mkdtempSync(join(tmpdir(), "datadog-connector-"));
+  const { dir, cleanup } = makeTempDir("datadog-connector-");
   let n = 0;
   return {
     sim,
@@ -99,7 +99,7 @@ export async function startHarness(
     async close() {
       await connector.close?.();
       await sim.close();
-      rmSync(dir, { recursive: true, force: true });
+      cleanup();
     },
   };
 }

@@ -3,8 +3,6 @@
  * recording proxy: tests call it with the generated-proto client, sync through it, and check every request it
  * made against Datadog's spec. Used by the security-insight and SSO-mapping tests.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { createConnectorService } from "../../src/connector/service.ts";
@@ -19,6 +17,7 @@ import { checkExchanges, type ContractReport } from "../contract/check-exchanges
 import { loadSpec } from "../contract/openapi.ts";
 import { startRecordingProxy, type RecordingProxy } from "../contract/recorder.ts";
 import { captureLogs, type CapturedLogs } from "./harness.ts";
+import { makeTempDir } from "../helpers/temp-dir.ts";
 
 export interface ServedDatadog {
   rpc: ConnectorRpc;
@@ -57,7 +56,7 @@ export async function serveDatadog(
     logger: logs.logger,
   });
   const rpc = connectorClient(`127.0.0.1:${served.port}`, grpc.credentials.createInsecure());
-  const dir = mkdtempSync(join(tmpdir(), "datadog-served-"));
+  const { dir, cleanup } = makeTempDir("datadog-served-");
   const spec = loadSpec();
   return {
     rpc,
@@ -77,7 +76,7 @@ export async function serveDatadog(
       await served.close();
       await connector.close?.();
       await proxy.close();
-      rmSync(dir, { recursive: true, force: true });
+      cleanup();
     },
   };
 }

@@ -3,11 +3,10 @@
  * and an isolated AWS environment so the SDK's credential chain sees only what a test sets.
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { pino, type Logger } from "pino";
+import { makeTempDir } from "../helpers/temp-dir.ts";
 
 export interface StsCall {
   readonly action: string | null;
@@ -147,7 +146,7 @@ export interface IsolatedAwsEnv {
  */
 export function isolateAwsEnv(): IsolatedAwsEnv {
   const saved = new Map(AWS_VARS.map((k) => [k, process.env[k]]));
-  const dir = mkdtempSync(join(tmpdir(), "baton-dd-aws-"));
+  const { dir, cleanup } = makeTempDir("baton-dd-aws-");
   for (const k of AWS_VARS) delete process.env[k];
   process.env.AWS_SHARED_CREDENTIALS_FILE = join(dir, "credentials");
   process.env.AWS_CONFIG_FILE = join(dir, "config");
@@ -162,7 +161,7 @@ export function isolateAwsEnv(): IsolatedAwsEnv {
         if (v === undefined) delete process.env[k];
         else process.env[k] = v;
       }
-      rmSync(dir, { recursive: true, force: true });
+      cleanup();
     },
   };
 }

@@ -2,8 +2,7 @@
  * Shared pieces of the end-to-end tests: a small simulated Datadog org, the real connector built from config the
  * way the CLI builds it, and reading a c1z that arrived as bytes.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { createConnectorService } from "../../src/connector/service.ts";
@@ -12,6 +11,7 @@ import { SyncStore } from "../../src/store/store.ts";
 import { buildDatadog, type BuiltDatadog } from "../../connectors/datadog/build.ts";
 import { datadogConfig } from "../../connectors/datadog/config.ts";
 import type { OrgCounts, Simulator, SimUser } from "../../connectors/datadog/simulator/index.ts";
+import { makeTempDir } from "../helpers/temp-dir.ts";
 
 /** Small enough for a quick sync, large enough that every listing has content and users span a few roles. */
 export const E2E_ORG: Partial<OrgCounts> = { users: 40, teams: 5, roles: 5, schedules: 3, apiKeys: 5, appKeys: 4, serviceAccounts: 3 };
@@ -38,7 +38,7 @@ export function activeHumans(sim: Simulator): SimUser[] {
 
 /** Opens c1z bytes (an upload) read-only and runs `fn` on its newest finished sync. */
 export async function withC1zBytes<T>(bytes: Uint8Array, fn: (store: SyncStore, syncId: string) => T): Promise<T> {
-  const dir = mkdtempSync(join(tmpdir(), "e2e-c1z-"));
+  const { dir, cleanup } = makeTempDir("e2e-c1z-");
   try {
     const file = join(dir, "upload.c1z");
     writeFileSync(file, bytes);
@@ -51,6 +51,6 @@ export async function withC1zBytes<T>(bytes: Uint8Array, fn: (store: SyncStore, 
       store.close();
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    cleanup();
   }
 }

@@ -4,8 +4,6 @@
  * platform's invoker (metadata, validate, resource types, resources paged, entitlements and grants paged).
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, type Message } from "@bufbuild/protobuf";
 import { startSimulator, type Simulator } from "../../connectors/datadog/simulator/index.ts";
@@ -23,6 +21,7 @@ import { anyIs, anyUnpack, type Any } from "@bufbuild/protobuf/wkt";
 import { EnqueuePageTokensSchema } from "../../src/gen/c1/connector/v2/annotation_type_scoped_grants_pb.js";
 import { c1zRows } from "../helpers/c1z-rows.ts";
 import { runDatadogCliInProcess } from "../helpers/cli-in-process.ts";
+import { makeTempDir } from "../helpers/temp-dir.ts";
 import { invoke, type Encoding, type InvokeTarget } from "./platform/index.ts";
 
 export const ORG_COUNTS = { users: 45, teams: 4, roles: 4, schedules: 3, apiKeys: 3, appKeys: 3, serviceAccounts: 2 };
@@ -46,7 +45,7 @@ export function hostedConfig(sim: Simulator, extra: Record<string, unknown> = {}
 
 /** A CLI sync of the org (in-process), counted from its c1z: the reference the hosted walk must match. */
 export async function cliSyncCounts(sim: Simulator): Promise<Counts> {
-  const dir = mkdtempSync(join(tmpdir(), "hosted-walk-"));
+  const { dir, cleanup } = makeTempDir("hosted-walk-");
   try {
     const file = join(dir, "sync.c1z");
     const env = { BATON_API_KEY: sim.apiKey, BATON_APP_KEY: sim.appKey, BATON_BASE_URL: sim.baseUrl };
@@ -56,7 +55,7 @@ export async function cliSyncCounts(sim: Simulator): Promise<Counts> {
     const count = (prefix: string) => rows.filter((r) => r.startsWith(prefix)).length;
     return { resourceTypes: count("rt|"), resources: count("r|"), entitlements: count("e|"), grants: count("g|") };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    cleanup();
   }
 }
 

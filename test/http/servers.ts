@@ -3,12 +3,12 @@
  * made by openssl at test time, and a forward + CONNECT proxy.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { connect as netConnect, type AddressInfo, type Socket } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { makeTempDir } from "../helpers/temp-dir.ts";
 
 export interface TestServer {
   url: string;
@@ -92,7 +92,7 @@ export function hasOpenssl(): boolean {
 
 /** A throwaway CA and a server certificate for 127.0.0.1 / localhost, made with the openssl CLI. */
 export function makeTestPki(): TestPki {
-  const dir = mkdtempSync(join(tmpdir(), "http-pki-"));
+  const { dir, cleanup } = makeTempDir("http-pki-");
   const run = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
   run(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=HTTP Test CA"]);
   run(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=localhost"]);
@@ -104,7 +104,7 @@ export function makeTestPki(): TestPki {
     caPath: join(dir, "ca.pem"),
     certPem: readFileSync(join(dir, "srv.pem"), "utf8"),
     keyPem: readFileSync(join(dir, "srv.key"), "utf8"),
-    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+    cleanup,
   };
 }
 
