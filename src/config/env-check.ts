@@ -10,8 +10,11 @@ import { closest } from "./suggest.ts";
 
 const PREFIX = "BATON_";
 
-/** Read straight from the environment by the SDK, outside the declared fields (service mode). */
-const READ_DIRECTLY = [CONFIG_PATH_ENV, "BATON_C1_API_HOST", "BATON_HOST_ID"];
+/**
+ * Read straight from the environment by the SDK, outside the declared fields (service mode; the sync's heap
+ * growth, src/sync/heap-growth.ts, which the launcher reads before any configuration exists).
+ */
+const READ_DIRECTLY = [CONFIG_PATH_ENV, "BATON_C1_API_HOST", "BATON_HOST_ID", "BATON_HEAP_GROWING_PERCENT"];
 
 /**
  * Names Go baton-sdk v0.25 reads that this SDK does not (so a shared environment or a Go connector's manifest

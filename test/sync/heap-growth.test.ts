@@ -1,5 +1,6 @@
 /** The heap growth a sync sets (src/sync/heap-growth.ts): default, override, refusal of bad values. */
 import { describe, expect, it } from "vitest";
+import { unknownBatonVariables } from "../../src/config/env-check.ts";
 import { applyHeapGrowth, DEFAULT_HEAP_GROWING_PERCENT, heapGrowingPercent, HEAP_GROWING_ENV } from "../../src/sync/heap-growth.ts";
 
 describe("heap growth of a sync", () => {
@@ -24,5 +25,9 @@ describe("heap growth of a sync", () => {
     expect(applyHeapGrowth({ [HEAP_GROWING_ENV]: "25" })).toBe(25);
     expect(() => applyHeapGrowth({ [HEAP_GROWING_ENV]: "lots" })).toThrow(HEAP_GROWING_ENV);
     expect(applyHeapGrowth({})).toBe(DEFAULT_HEAP_GROWING_PERCENT);
+  });
+
+  it("is a variable the SDK reads: the CLI does not warn that it is not a setting", () => {
+    expect(unknownBatonVariables({ [HEAP_GROWING_ENV]: "20" }, {})).toEqual([]);
   });
 });
