@@ -7,8 +7,7 @@
  * - `check`: every stage reported, exit 0; a refused proof names the failing stage and exits 1;
  * - none of the proofs, tokens, AWS secrets or static keys in any captured output.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createConnectorService } from "../../src/connector/service.ts";
@@ -19,6 +18,7 @@ import { startSimulator, type Simulator } from "../../connectors/datadog/simulat
 import { installDelegatedTokenRoute, type DelegatedTokenStats } from "../../connectors/datadog/simulator/delegated-token.ts";
 import { c1zRows } from "../helpers/c1z-rows.ts";
 import { silentLogger } from "../helpers/logger.ts";
+import { tempDirs } from "../helpers/temp-dir.ts";
 import { type ChildRun as CliRun, runProcess } from "../helpers/child-process.ts";
 import { expectNoSecrets, TEST_AWS } from "./sim-helpers.ts";
 
@@ -31,6 +31,7 @@ const repo = resolve(import.meta.dirname, "../..");
 const nodeBin = existsSync(join(repo, "node_modules/.bin/node")) ? join(repo, "node_modules/.bin/node") : process.execPath;
 const cliEntry = join(repo, "bin/baton-datadog.js");
 
+const tempDir = tempDirs("all");
 let dir: string;
 let sim: Simulator;
 let dt: DelegatedTokenStats;
@@ -90,7 +91,7 @@ async function exchangesDuring<T>(fn: () => Promise<T>): Promise<{ result: T; ac
 const explain = (run: CliRun) => `exit ${run.code}\n--- stdout\n${run.stdout.slice(-3000)}\n--- stderr\n${run.stderr.slice(-3000)}`;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "baton-dd-e2e-cli-"));
+  dir = tempDir("baton-dd-e2e-cli-");
   sim = await startSimulator({ seed: 71, counts: COUNTS });
   dt = installDelegatedTokenRoute(sim, {
     awsAccessKeyId: TEST_AWS.accessKeyId,
@@ -122,7 +123,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sim?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe("baton-datadog sync with delegated auth (child process)", () => {

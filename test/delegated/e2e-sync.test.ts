@@ -5,8 +5,7 @@
  * slowly, so the token expires several times during the sync. The result must equal a static-key sync of the
  * same seed, every refresh must have been single-flight, and nothing secret may reach the child's output.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,6 +17,7 @@ import { startSimulator, type OrgCounts, type Simulator } from "../../connectors
 import { installDelegatedTokenRoute, type DelegatedTokenStats } from "../../connectors/datadog/simulator/delegated-token.ts";
 import { c1zRows } from "../helpers/c1z-rows.ts";
 import { silentLogger } from "../helpers/logger.ts";
+import { tempDirs } from "../helpers/temp-dir.ts";
 import { type ChildRun, runProcess } from "../helpers/child-process.ts";
 import { expectNoSecrets, TEST_AWS } from "./sim-helpers.ts";
 
@@ -81,6 +81,7 @@ function runChild(env: Record<string, string>, cwd: string): Promise<ChildRun> {
   return runProcess(nodeBin, ["--input-type=module", "-e", CHILD_SCRIPT], { cwd, env: { PATH: process.env.PATH ?? "", ...env } });
 }
 
+const tempDir = tempDirs("all");
 let dir: string;
 let delegatedSim: Simulator;
 let referenceSim: Simulator;
@@ -91,7 +92,7 @@ let referenceFile: string;
 let delegatedFile: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "baton-dd-e2e-sync-"));
+  dir = tempDir("baton-dd-e2e-sync-");
   referenceFile = join(dir, "static-keys.c1z");
   delegatedFile = join(dir, "delegated.c1z");
 
@@ -151,7 +152,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await delegatedSim?.close();
   await referenceSim?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe("full sync with delegated auth only, the token expiring several times", () => {

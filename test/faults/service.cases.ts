@@ -5,10 +5,7 @@
  * Nothing is lost (every task finished exactly once, its upload whole with the right checksum and the rows of a
  * clean sync) and nothing is duplicated (one accepted FinishTask per task, one upload per sync).
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { Code } from "../../src/connector/errors.ts";
 import type { RunServiceOptions } from "../../src/service/runner.ts";
 import type { Simulator } from "../../connectors/datadog/simulator/index.ts";
@@ -17,6 +14,7 @@ import { eventually, startService, uploadedSync, type RunningService } from "../
 import { collector } from "./collect.ts";
 import { record } from "./matrix.ts";
 import { builtDatadog, cleanSync, onCleanup, sleep, startCli, startSim, tempDir } from "./support.ts";
+import { tempDirs } from "../helpers/temp-dir.ts";
 
 const syncTask = { taskType: { case: "syncFull" as const, value: {} } };
 let pki: TestPki;
@@ -66,11 +64,11 @@ const logged = (s: RunningService, pattern: RegExp) => s.logs.lines.some((l) => 
 
 export function serviceFaultCases(): void {
   describe("Service-mode faults", () => {
+    const pkiDirs = tempDirs("all");
     beforeAll(() => {
-      pkiDir = mkdtempSync(join(tmpdir(), "faults-pki-"));
+      pkiDir = pkiDirs("faults-pki-");
       pki = makeTestPki(pkiDir);
     });
-    afterAll(() => rmSync(pkiDir, { recursive: true, force: true }));
 
     it("platform unreachable at start (port closed), then back: Hello, then the sync finishes once", async () => {
       const p = await platform();

@@ -10,10 +10,9 @@
  * - Defect 12: a finished sync whose upload cannot be made during a long outage is kept, survives a restart of the
  *   service, and is uploaded once the platform is back: finished once with success, no second sync.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { Code } from "../../src/connector/errors.ts";
@@ -25,6 +24,7 @@ import { eventually, startService, uploadedSync, type RunningService } from "../
 import { collector } from "./collect.ts";
 import { record } from "./matrix.ts";
 import { builtDatadog, cleanSync, onCleanup, startSim, tempDir } from "./support.ts";
+import { tempDirs } from "../helpers/temp-dir.ts";
 
 const syncTask = { taskType: { case: "syncFull" as const, value: {} } };
 const MiB = 1024 * 1024;
@@ -94,11 +94,11 @@ function largeHello(bytes: number) {
 
 export function trustServiceCases(): void {
   describe("Trust: service", () => {
+    const pkiDirs = tempDirs("all");
     beforeAll(() => {
-      pkiDir = mkdtempSync(join(tmpdir(), "trust-service-pki-"));
+      pkiDir = pkiDirs("trust-service-pki-");
       pki = makeTestPki(pkiDir);
     });
-    afterAll(() => rmSync(pkiDir, { recursive: true, force: true }));
 
     it("defect 8: tasks that cannot be run are finished as the Go SDK finishes them, never dropped", async () => {
       const p = await platform();

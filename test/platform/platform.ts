@@ -16,11 +16,8 @@
  */
 import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from "node:crypto";
 import { EventEmitter, once } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { connect as netConnect, type AddressInfo, type Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import * as tls from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
@@ -39,6 +36,7 @@ import {
 import { Code, ConnectorError } from "../../src/connector/errors.ts";
 import { addService, type ServerInterceptorFn } from "../../src/grpc/adapter.ts";
 import { makeTestPki, type TestPki } from "./pki.ts";
+import { makeTempDir } from "../helpers/temp-dir.ts";
 
 export interface TestPlatformOptions {
   /** Reuse a PKI (making one takes a few openssl calls); default: a new one in a temp dir. */
@@ -174,8 +172,8 @@ export function makeClientSecret(): { secret: string; publicKey: KeyObject; jwk:
 const unavailable = (why: string) => new ConnectorError(Code.UNAVAILABLE, why);
 
 export async function startTestPlatform(options: TestPlatformOptions = {}): Promise<TestPlatform> {
-  const ownDir = options.pki ? undefined : mkdtempSync(join(tmpdir(), "test-platform-pki-"));
-  const pki = options.pki ?? makeTestPki(ownDir!);
+  const ownDir = options.pki ? undefined : makeTempDir("test-platform-pki-");
+  const pki = options.pki ?? makeTestPki(ownDir!.dir);
   const nextPollMs = options.nextPollMs ?? 50;
   const nextHeartbeatMs = options.nextHeartbeatMs ?? 100;
   const expiresIn = options.tokenExpiresInSeconds ?? 3600;
@@ -541,7 +539,7 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
       }, 1000).unref();
     });
     events.removeAllListeners();
-    if (ownDir) rmSync(ownDir, { recursive: true, force: true });
+    ownDir?.cleanup();
   };
   return platform;
 }

@@ -1,6 +1,5 @@
 /** Helpers for service-mode tests: a runner against the test platform, captured logs, an observable connector. */
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { createLogger } from "../../src/log/index.ts";
@@ -11,6 +10,7 @@ import { runService, type RunServiceOptions, type ServiceSummary } from "../../s
 import type { TestPlatform } from "../platform/index.ts";
 import { SyncStore } from "../../src/store/store.ts";
 import { c1zRows } from "../helpers/c1z-rows.ts";
+import { makeTempDir } from "../helpers/temp-dir.ts";
 
 export interface CapturedLogs {
   logger: Logger;
@@ -95,7 +95,7 @@ export function startService(
 ): RunningService {
   const logs = capturedLogger();
   const controller = new AbortController();
-  const tempDir = mkdtempSync(join(tmpdir(), "service-test-"));
+  const { dir: tempDir, cleanup: removeTempDir } = makeTempDir("service-test-");
   const health = Promise.withResolvers<number | undefined>();
   const done = runService({
     connector,
@@ -129,7 +129,7 @@ export function startService(
       try {
         return await done;
       } finally {
-        rmSync(tempDir, { recursive: true, force: true });
+        removeTempDir();
       }
     },
   };
@@ -160,7 +160,7 @@ export async function uploadedSync(p: TestPlatform, taskId: string) {
   const upload = p.uploads.find((u) => u.taskId === taskId);
   if (!upload) throw new Error(`no upload arrived for task ${taskId}`);
   if (!upload.checksumOk) throw new Error(`the upload of task ${taskId} has a wrong checksum`);
-  const dir = mkdtempSync(join(tmpdir(), "uploaded-"));
+  const { dir, cleanup } = makeTempDir("uploaded-");
   try {
     const file = join(dir, "uploaded.c1z");
     writeFileSync(file, upload.bytes);
@@ -173,6 +173,6 @@ export async function uploadedSync(p: TestPlatform, taskId: string) {
       store.close();
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    cleanup();
   }
 }

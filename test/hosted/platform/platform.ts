@@ -11,7 +11,6 @@
  */
 import { randomBytes, type KeyObject } from "node:crypto";
 import { once } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
 import {
   connect as h2Connect,
   constants as h2,
@@ -22,8 +21,6 @@ import {
   type IncomingHttpHeaders,
 } from "node:http2";
 import type { AddressInfo, Server, Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import type { JWK } from "jose";
 import { addService } from "../../../src/grpc/adapter.ts";
@@ -46,6 +43,7 @@ import { createInvocationSigner, type MintOverrides } from "./invocation-signer.
 import { newSessionState, sessionServiceImpl, type SessionStoreState } from "./session-service.ts";
 import type { TestAwsCredentials } from "./sigv4.ts";
 import { createTokenEndpoint, type TokenFailures, type TokenRequestRecord } from "./token-endpoint.ts";
+import { makeTempDir } from "../../helpers/temp-dir.ts";
 
 export interface HostedPlatformOptions {
   /** Reuse a PKI (making one takes a few openssl calls). */
@@ -115,8 +113,8 @@ const listen = async (server: Server): Promise<number> => {
 };
 
 export async function startHostedPlatform(opts: HostedPlatformOptions = {}): Promise<HostedPlatform> {
-  const ownDir = opts.pki ? undefined : mkdtempSync(join(tmpdir(), "hosted-platform-pki-"));
-  const pki = opts.pki ?? makeTestPki(ownDir!);
+  const ownDir = opts.pki ? undefined : makeTempDir("hosted-platform-pki-");
+  const pki = opts.pki ?? makeTestPki(ownDir!.dir);
   const tokenType = opts.tokenType ?? "DPoP";
   const { secret, publicKey } = makeClientSecret();
   const aws: TestAwsCredentials = {
@@ -289,7 +287,7 @@ export async function startHostedPlatform(opts: HostedPlatformOptions = {}): Pro
       const httpsClosed = new Promise<void>((resolve) => front.close(() => resolve()));
       for (const s of sockets) s.destroy();
       await Promise.race([httpsClosed, new Promise((r) => setTimeout(r, 1000).unref())]);
-      if (ownDir) rmSync(ownDir, { recursive: true, force: true });
+      ownDir?.cleanup();
     },
   };
 }
