@@ -53,6 +53,12 @@ export function resourceExternalId(resourceTypeId: string, resourceId: string): 
   return `${resourceTypeId}:${resourceId}`;
 }
 
+/** As required(), with the message built only when it is needed: every row of a sync comes through here. */
+function requiredField(value: string | undefined, kind: "resource" | "entitlement" | "grant", name: string, field: string): string {
+  if (!value) throw new Error(`cannot store ${kind} ${kind === "resource" ? `"${name}"` : name}: ${field}: it is empty`);
+  return value;
+}
+
 function required(value: string | undefined, what: string): string {
   if (!value) throw new Error(`cannot store ${what}: it is empty`);
   return value;
@@ -84,8 +90,8 @@ function encodeEach<Desc extends DescMessage>(listSchema: Desc, messages: readon
 export function resourceRows(resources: readonly Resource[]): ResourceRowValues[] {
   const data = encodeEach(ResourcesServiceListResourcesResponseSchema, resources);
   return resources.map((r, i) => {
-    const type = required(r.id?.resourceType, `resource "${r.displayName}": id.resource_type`);
-    const id = required(r.id?.resource, `resource "${r.displayName}": id.resource`);
+    const type = requiredField(r.id?.resourceType, "resource", r.displayName, "id.resource_type");
+    const id = requiredField(r.id?.resource, "resource", r.displayName, "id.resource");
     const parent = r.parentResourceId;
     const hasParent = Boolean(parent && (parent.resourceType || parent.resource));
     return {
@@ -103,8 +109,8 @@ export function entitlementRows(entitlements: readonly Entitlement[]): Entitleme
   return entitlements.map((e, i) => {
     const id = required(e.id, "an entitlement without id");
     return {
-      resourceTypeId: required(e.resource?.id?.resourceType, `entitlement ${id}: resource.id.resource_type`),
-      resourceId: required(e.resource?.id?.resource, `entitlement ${id}: resource.id.resource`),
+      resourceTypeId: requiredField(e.resource?.id?.resourceType, "entitlement", id, "resource.id.resource_type"),
+      resourceId: requiredField(e.resource?.id?.resource, "entitlement", id, "resource.id.resource"),
       externalId: id,
       data: data[i],
     };
@@ -138,11 +144,11 @@ export function grantRows(grants: readonly Grant[]): GrantRowValues[] {
     // A shallow copy: the caller's message stays as it was (grant-encoding.ts drops the annotation itself).
     if (!direct) stored.push(expandable ? { ...g, annotations: g.annotations.filter((a) => !isGrantExpandable(a)) } : g);
     return {
-      resourceTypeId: required(g.entitlement?.resource?.id?.resourceType, `grant ${id}: entitlement.resource.id.resource_type`),
-      resourceId: required(g.entitlement?.resource?.id?.resource, `grant ${id}: entitlement.resource.id.resource`),
-      entitlementId: required(g.entitlement?.id, `grant ${id}: entitlement.id`),
-      principalResourceTypeId: required(g.principal?.id?.resourceType, `grant ${id}: principal.id.resource_type`),
-      principalResourceId: required(g.principal?.id?.resource, `grant ${id}: principal.id.resource`),
+      resourceTypeId: requiredField(g.entitlement?.resource?.id?.resourceType, "grant", id, "entitlement.resource.id.resource_type"),
+      resourceId: requiredField(g.entitlement?.resource?.id?.resource, "grant", id, "entitlement.resource.id.resource"),
+      entitlementId: requiredField(g.entitlement?.id, "grant", id, "entitlement.id"),
+      principalResourceTypeId: requiredField(g.principal?.id?.resourceType, "grant", id, "principal.id.resource_type"),
+      principalResourceId: requiredField(g.principal?.id?.resource, "grant", id, "principal.id.resource"),
       externalId: id,
       expansion,
       needsExpansion,

@@ -14,6 +14,9 @@ export async function drain<T>(
   const limit = pLimit(concurrency);
   const inFlight = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
+  // Woken by any completion. Promise.race over the running set would add a reaction to every running promise
+  // at each wait, kept until that promise settles: thousands of them with 64 long chains of pages in flight.
+  let wake: (() => void) | undefined;
   for (;;) {
     if (failure) break;
     if (signal?.aborted) {
@@ -26,12 +29,16 @@ export async function drain<T>(
         .catch((error: unknown) => {
           failure ??= { error };
         })
-        .finally(() => inFlight.delete(run));
+        .finally(() => {
+          inFlight.delete(run);
+          wake?.();
+        });
       inFlight.add(run);
       continue;
     }
     if (inFlight.size === 0) break;
-    await Promise.race(inFlight);
+    await new Promise<void>((resolve) => (wake = resolve));
+    wake = undefined;
   }
   await Promise.all(inFlight);
   if (failure) throw failure.error;

@@ -154,9 +154,8 @@ export class RowLane {
    * every team for as long as they take.
    */
   private take(): Row | { rowId: number; key: number } | undefined {
-    const types = new Set([...this.extraPages.keys(), ...this.waiting.keys()]);
-    if (types.size === 0) return undefined;
-    const type = [...types][this.turn++ % types.size];
+    const type = this.typeInTurn();
+    if (type === undefined) return undefined;
     const pages = this.extraPages.get(type);
     if (pages) {
       const page = pages.shift()!;
@@ -168,6 +167,20 @@ export class RowLane {
     if (rows.length === 0) this.waiting.delete(type);
     this.waitingCount--;
     return row;
+  }
+
+  /**
+   * The next in turn of the types with work: those with handed-out pages, then those with waiting rows only.
+   * Counted in place, without building the list: this runs for every page a worker takes.
+   */
+  private typeInTurn(): string | undefined {
+    let count = this.extraPages.size;
+    for (const type of this.waiting.keys()) if (!this.extraPages.has(type)) count++;
+    if (count === 0) return undefined;
+    let i = this.turn++ % count;
+    for (const type of this.extraPages.keys()) if (i-- === 0) return type;
+    for (const type of this.waiting.keys()) if (!this.extraPages.has(type) && i-- === 0) return type;
+    return undefined;
   }
 
   private refill(): void {
