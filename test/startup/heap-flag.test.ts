@@ -4,14 +4,15 @@
  * v8.setFlagsFromString call. The stand-in prints what was recorded when it loads, so a flag set after the
  * program started loading would not be in its line.
  */
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_HEAP_GROWING_PERCENT, HEAP_GROWING_ENV } from "../../src/sync/heap-growth.ts";
 import { runProcess } from "../helpers/child-process.ts";
+import { tempDirs } from "../helpers/temp-dir.ts";
 import { ROOT } from "../package/stage.ts";
 
+const tempDir = tempDirs();
 let dir: string;
 
 // Wraps node:v8's setFlagsFromString before the launcher imports it (syncBuiltinESMExports makes `import
@@ -25,7 +26,7 @@ syncBuiltinESMExports();
 `;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "heap-flag-"));
+  dir = tempDir("heap-flag-");
   cpSync(join(ROOT, "bin"), join(dir, "bin"), { recursive: true });
   cpSync(join(ROOT, "package.json"), join(dir, "package.json"));
   mkdirSync(join(dir, "dist/cli"), { recursive: true });
@@ -36,7 +37,6 @@ beforeEach(() => {
   );
   writeFileSync(join(dir, "dist/cli/sources.json"), "[]");
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 async function flagsSet(args: string[], env: Record<string, string> = {}): Promise<string> {
   const run = await runProcess(process.execPath, ["--import", join(dir, "recorder.mjs"), join(dir, "bin/baton-datadog.js"), ...args], {
