@@ -1,5 +1,4 @@
 /** The CLI as a real process: exit codes, stdout/stderr separation and redaction as a user sees them. */
-import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { RUNTIME_TOKEN } from "./fixtures/connector.ts";
 import { tempDirs } from "../helpers/temp-dir.ts";
