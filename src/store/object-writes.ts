@@ -39,6 +39,7 @@ const UPSERT_GRANT = `insert into v1_grants (resource_type_id, resource_id, enti
 
 export class ObjectWriter {
   readonly #conn: StoreConnection;
+  #resourceWrites = 0;
 
   constructor(conn: StoreConnection) {
     this.#conn = conn;
@@ -67,9 +68,15 @@ export class ObjectWriter {
     if (grants.length > 0) this.writeGrantRows(syncId, grantRows(grants));
   }
 
+  /** Calls that wrote resource rows (or tried to) on this connection: a reader can tell nothing new came. */
+  get resourceWrites(): number {
+    return this.#resourceWrites;
+  }
+
   /** Rows already encoded (codec.ts), e.g. by a WriteBuffer. */
   writeResourceRows(syncId: string, rows: readonly ResourceRowValues[]): void {
     if (rows.length === 0) return;
+    this.#resourceWrites++;
     const now = formatSqlTime();
     const insert = this.#conn.statement(UPSERT_RESOURCE);
     this.#conn.transaction(() => {

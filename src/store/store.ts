@@ -277,6 +277,10 @@ export class SyncStore {
   lastResourceRowId(): number {
     return this.#reader.lastResourceRowId();
   }
+  /** Grows with every write of resource rows through this store; unchanged means no resource was stored since. */
+  get resourceWrites(): number {
+    return this.#writer.resourceWrites;
+  }
   getResource(syncId: string, resourceTypeId: string, resourceId: string): Resource | undefined {
     return this.#reader.getResource(syncId, resourceTypeId, resourceId);
   }

@@ -54,6 +54,8 @@ export class RowLane {
   /** Pages handed out by a connector, waiting for a worker, per resource type. */
   private readonly extraPages = new Map<string, Array<{ rowId: number; key: number }>>();
   private nextKey = 0;
+  /** The store's resourceWrites when a refill last saw every stored row (-1: not yet). */
+  private caughtUpAt = -1;
 
   constructor(
     kind: "entitlements" | "grants",
@@ -184,9 +186,15 @@ export class RowLane {
   }
 
   private refill(): void {
-    // Asked on every next(): most calls find nothing new, and must learn that without scanning.
+    // Asked on every next(): most calls find nothing new, and must learn that without a query. The store's
+    // write count says whether any resource was stored since a look that saw every row (-1: none yet).
+    const writes = this.store.resourceWrites;
+    if (writes === this.caughtUpAt) return;
     const last = this.store.lastResourceRowId();
-    if (last <= this.fetchedUpTo) return;
+    if (last <= this.fetchedUpTo) {
+      this.caughtUpAt = writes;
+      return;
+    }
     const limit = WINDOW - this.waitingCount;
     const filter = { afterRowId: this.fetchedUpTo, limit, excludeResourceTypeIds: this.skippedTypes };
     let read = 0;
@@ -202,7 +210,10 @@ export class RowLane {
     }
     // A short read saw every row up to `last`: rows of skipped types past the last one read are not scanned
     // again on the next call (users alone are most of an org's rows).
-    if (read < limit) this.fetchedUpTo = Math.max(this.fetchedUpTo, last);
+    if (read < limit) {
+      this.fetchedUpTo = Math.max(this.fetchedUpTo, last);
+      this.caughtUpAt = writes;
+    }
   }
 }
 

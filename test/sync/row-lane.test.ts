@@ -60,4 +60,24 @@ describe("RowLane", () => {
     store.putResources(syncId, [team("later")]);
     expect(lane.next()?.resource.id?.resource).toBe("later");
   });
+
+  it("asks the database for new rows only after resources were stored, and then finds them", async () => {
+    const { store, syncId } = await storeWith((s, id) => s.putResources(id, [team("t1")]));
+    const lane = new RowLane("grants", store, syncId, { cursor: 0, inflight: [] }, () => false);
+    let queries = 0;
+    const query = store.lastResourceRowId.bind(store);
+    store.lastResourceRowId = () => (queries++, query());
+    expect(lane.next()?.resource.id?.resource).toBe("t1");
+    expect(queries).toBe(1);
+    for (let i = 0; i < 100; i++) expect(lane.next()).toBeUndefined();
+    expect(queries).toBe(1); // nothing stored since the look that saw every row
+    store.putResources(syncId, [team("t2"), team("t3")]);
+    expect(lane.next()?.resource.id?.resource).toBe("t2");
+    expect(lane.next()?.resource.id?.resource).toBe("t3");
+    expect(lane.next()).toBeUndefined();
+    expect(queries).toBe(2);
+    // A page refused before it is written stores nothing, and the lane finds nothing new.
+    expect(() => store.putResources(syncId, [team("")])).toThrow();
+    expect(lane.next()).toBeUndefined();
+  });
 });
