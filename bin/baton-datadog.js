@@ -18,7 +18,6 @@
 // A 2 MB young generation keeps a 100,000-grant sync under 300 MB RSS at no measured cost in time (see the
 // README's benchmark section); the container sets the same through NODE_OPTIONS.
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { setFlagsFromString } from "node:v8";
 
 var pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
 var required = String((pkg.engines && pkg.engines.node) || "").replace(/^>=\s*/, "");
@@ -65,8 +64,9 @@ if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
   // and that first limit stands until the next full collection. Measured on the 2,000-user org: dist/'s modules
   // (the bench's sync child) peak RSS 146-153 MB -> 135-142 MB; the CLI bundle, which loads less before the
   // sync, 134-139 MB either way. A value runSync would refuse is left for it to refuse, with its message.
+  // node:v8 is imported here, not at the top: a lone --version does not load it (about 0.5 MB of RSS).
   var growth = (process.env.BATON_HEAP_GROWING_PERCENT || "").trim() || "20";
-  if (/^\d{1,3}$/.test(growth) && Number(growth) <= 400) setFlagsFromString("--heap-growing-percent=" + Number(growth));
+  var heapFlag = /^\d{1,3}$/.test(growth) && Number(growth) <= 400 ? "--heap-growing-percent=" + Number(growth) : undefined;
   var source = new URL("../connectors/datadog/main.ts", import.meta.url);
   // The bundle of the compiled program (scripts/bundle-cli.ts) when the build made one, else its modules.
   var bundled = new URL("../dist/cli/baton-datadog.mjs", import.meta.url);
@@ -74,7 +74,12 @@ if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
   var built = existsSync(bundled) ? bundled : existsSync(compiled) ? compiled : undefined;
   var fromSources = existsSync(source) && (process.env.RUN_SOURCES === "1" || !built || olderThanSources(built));
   var entry = fromSources ? source : built;
-  import(entry.href).then(function (m) {
-    return m.main(argv);
-  });
+  import("node:v8")
+    .then(function (v8) {
+      if (heapFlag) v8.setFlagsFromString(heapFlag);
+      return import(entry.href);
+    })
+    .then(function (m) {
+      return m.main(argv);
+    });
 }
