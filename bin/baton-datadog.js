@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=2 --liftoff-only
 // Entry point for `npx baton-datadog` and the container's ENTRYPOINT.
 //
 // Plain JavaScript that any Node.js can parse: it checks the Node version against package.json's `engines`

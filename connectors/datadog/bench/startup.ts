@@ -28,9 +28,9 @@ function once(args: string[], dir: string, i: number): Promise<{ ms: number; rss
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     // The bin's own shebang flags (bin/baton-datadog.js) as `npx baton-datadog` would run it.
-    const child = spawn(process.execPath, ["--max-semi-space-size=2", "--import", RSS_RECORDER, BIN, ...args], {
+    const child = spawn(process.execPath, ["--max-semi-space-size=2", "--liftoff-only", "--import", RSS_RECORDER, BIN, ...args], {
       cwd: dir,
-      env: userEnv({ BENCH_RSS_FILE: rssFile }),
+      env: userEnv({ BENCH_RSS_FILE: rssFile, MALLOC_ARENA_MAX: "2" }),
       stdio: ["ignore", "ignore", "pipe"],
     });
     let stderr = "";
@@ -90,8 +90,8 @@ export async function measureFirstRequest(runs: number): Promise<Spread> {
       const t0 = performance.now();
       const child = spawn(
         process.execPath,
-        ["--max-semi-space-size=2", BIN, "--base-url", baseUrl, "--api-key", "0".repeat(32), "--app-key", "0".repeat(40), "-f", join(dir, `first-${i}.c1z`)],
-        { cwd: dir, env: userEnv({}), stdio: "ignore" },
+        ["--max-semi-space-size=2", "--liftoff-only", BIN, "--base-url", baseUrl, "--api-key", "0".repeat(32), "--app-key", "0".repeat(40), "-f", join(dir, `first-${i}.c1z`)],
+        { cwd: dir, env: userEnv({ MALLOC_ARENA_MAX: "2" }), stdio: "ignore" },
       );
       const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
       const winner = await Promise.race([first.then(() => "request" as const), exited.then(() => "exit" as const)]);
