@@ -113,6 +113,17 @@ export type { HttpClientOptions, HttpRequest, HttpResponse, QueryValue, HttpMeth
 export { ALLOW_ALL, DENY_ALL, egressPolicy, EgressDeniedError } from "./http/egress.ts";
 export type { EgressPolicy } from "./http/egress.ts";
 
+// ── AWS: the never-sent STS GetCallerIdentity request that proves an AWS identity (SigV4 on node:crypto) ──
+export { NodeSha256 } from "./aws/sha256.ts";
+export {
+  AWS_REGION_PATTERN,
+  canonicalHeaderName,
+  signStsGetCallerIdentity,
+  STS_CONTENT_TYPE,
+  STS_GET_CALLER_IDENTITY_BODY,
+} from "./aws/sts-request.ts";
+export type { StsSigningCredentials } from "./aws/sts-request.ts";
+
 // ── Hosted (Lambda) runtime: what a connector declares to run as a platform-hosted function ──
 export { defineHostedConnector } from "./hosted/definition.ts";
 export type { HostedConnectorDefinition, HostedBuildEnv, HostedBuilt } from "./hosted/definition.ts";

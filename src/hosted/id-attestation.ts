@@ -7,54 +7,20 @@
  * present, else the AWS default chain, imported only then (it is large and a Lambda never needs it). The signer
  * itself is imported on the first attestation, so loading the handler module does not pay for it.
  */
-import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
+import {
+  AWS_REGION_PATTERN,
+  canonicalHeaderName,
+  signStsGetCallerIdentity,
+  STS_CONTENT_TYPE,
+  STS_GET_CALLER_IDENTITY_BODY,
+  type StsSigningCredentials as AwsCredentials,
+} from "../aws/sts-request.ts";
 import { ConfigError } from "../config/errors.ts";
 import { registerSecret } from "../log/secrets.ts";
 import { Sigv4SignedRequestSTSGetCallerIdentitySchema } from "../gen/c1/connectorapi/baton/v1/config_pb.js";
-
-export const STS_BODY = "Action=GetCallerIdentity&Version=2011-06-15";
-export const STS_CONTENT_TYPE = "application/x-www-form-urlencoded; charset=utf-8";
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
-
-export interface AwsCredentials {
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken?: string;
-}
-
-type SourceData = string | ArrayBuffer | ArrayBufferView;
-const bytesOf = (d: SourceData): Buffer =>
-  typeof d === "string" ? Buffer.from(d) : ArrayBuffer.isView(d) ? Buffer.from(d.buffer, d.byteOffset, d.byteLength) : Buffer.from(d);
-
-/** The hash constructor @smithy/signature-v4 takes, on node:crypto (the signer itself is the library's). */
-class Sha256 {
-  readonly #secret: Buffer | undefined;
-  #h: Hash | Hmac;
-  constructor(secret?: SourceData) {
-    this.#secret = secret === undefined ? undefined : bytesOf(secret);
-    this.#h = this.#fresh();
-  }
-  update(chunk: SourceData): void {
-    this.#h.update(bytesOf(chunk));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.#h.digest());
-  }
-  reset(): void {
-    this.#h = this.#fresh();
-  }
-  #fresh(): Hash | Hmac {
-    return this.#secret === undefined ? createHash("sha256") : createHmac("sha256", this.#secret);
-  }
-}
-
-/** Go's canonical MIME header spelling: x-amz-date → X-Amz-Date. */
-function canonicalName(name: string): string {
-  return name.toLowerCase().replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
-}
 
 export interface IdAttestor {
   readonly region: string;
@@ -65,7 +31,7 @@ export interface IdAttestor {
 /** Reads the region now (a missing one is a start-up error); credentials are resolved on first use. */
 export function idAttestor(env: NodeJS.ProcessEnv): IdAttestor {
   const region = (env.AWS_REGION || env.AWS_DEFAULT_REGION || "").trim();
-  if (!REGION.test(region)) {
+  if (!AWS_REGION_PATTERN.test(region)) {
     throw new ConfigError([
       {
         label: "AWS_REGION",
@@ -101,35 +67,21 @@ export function idAttestor(env: NodeJS.ProcessEnv): IdAttestor {
   return {
     region,
     async attest(now = new Date()) {
-      const { SignatureV4 } = await import("@smithy/signature-v4");
-      const signer = new SignatureV4({
-        service: "sts",
-        region,
+      const signed = await signStsGetCallerIdentity({
         credentials: await credentials(),
-        sha256: Sha256,
-        // The platform replays exactly what Go signs: no x-amz-content-sha256 header.
-        applyChecksum: false,
+        host,
+        region,
+        headers: { host, "content-length": String(Buffer.byteLength(STS_GET_CALLER_IDENTITY_BODY)), "content-type": STS_CONTENT_TYPE },
+        now,
       });
-      const signed = await signer.sign(
-        {
-          method: "POST",
-          protocol: "https:",
-          hostname: host,
-          path: "/",
-          query: {},
-          headers: { host, "content-length": String(Buffer.byteLength(STS_BODY)), "content-type": STS_CONTENT_TYPE },
-          body: STS_BODY,
-        },
-        { signingDate: now },
-      );
-      const headers = Object.entries(signed.headers)
+      const headers = Object.entries(signed)
         .filter(([name, value]) => value !== undefined && !["host", "content-length"].includes(name.toLowerCase()))
-        .map(([name, value]) => ({ key: canonicalName(name), value: [String(value)] }));
+        .map(([name, value]) => ({ key: canonicalHeaderName(name), value: [String(value)] }));
       const message = create(Sigv4SignedRequestSTSGetCallerIdentitySchema, {
         method: "POST",
         endpoint: `https://${host}`,
         headers,
-        body: Buffer.from(STS_BODY),
+        body: Buffer.from(STS_GET_CALLER_IDENTITY_BODY),
       });
       const any = anyPack(Sigv4SignedRequestSTSGetCallerIdentitySchema, message);
       return Buffer.from(toBinary(AnySchema, any)).toString("base64url");

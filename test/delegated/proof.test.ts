@@ -13,7 +13,7 @@ import {
   STS_CONTENT_TYPE,
   STS_GET_CALLER_IDENTITY_BODY,
 } from "../../connectors/datadog/auth/proof.ts";
-import { NodeSha256 } from "../../connectors/datadog/auth/sha256.ts";
+import { NodeSha256 } from "../../src/aws/sha256.ts";
 import { verifyDelegatedAuthorization } from "../../connectors/datadog/simulator/delegated-token.ts";
 
 const ORG = "0b1c2d3e-4f50-4a61-8b72-9c8d7e6f5a4b";

@@ -10,7 +10,7 @@ import {
   STS_GET_CALLER_IDENTITY_BODY,
   type ParsedProof,
 } from "../../connectors/datadog/auth/proof.ts";
-import { NodeSha256 } from "../../connectors/datadog/auth/sha256.ts";
+import { NodeSha256 } from "../../src/aws/sha256.ts";
 import { startSimulator, type Simulator } from "../../connectors/datadog/simulator/index.ts";
 import { installDelegatedTokenRoute, type DelegatedTokenStats } from "../../connectors/datadog/simulator/delegated-token.ts";
 import { TEST_AWS } from "./sim-helpers.ts";

@@ -7,17 +7,21 @@
  * Signing is @smithy/signature-v4's; we only choose what goes into the request.
  */
 import { inspect } from "node:util";
+import {
+  AWS_REGION_PATTERN,
+  canonicalHeaderName,
+  signStsGetCallerIdentity,
+  STS_CONTENT_TYPE,
+  STS_GET_CALLER_IDENTITY_BODY,
+} from "../../../src/index.ts";
 import type { AwsCredentials } from "./aws-credentials.ts";
-import { NodeSha256 } from "./sha256.ts";
 
-export const STS_GET_CALLER_IDENTITY_BODY = "Action=GetCallerIdentity&Version=2011-06-15";
-export const STS_CONTENT_TYPE = "application/x-www-form-urlencoded; charset=utf-8";
+export { canonicalHeaderName, STS_CONTENT_TYPE, STS_GET_CALLER_IDENTITY_BODY };
 export const ORG_ID_HEADER = "x-ddog-org-id";
 /** Region the global STS endpoint is signed for. */
 export const GLOBAL_STS_REGION = "us-east-1";
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 
 export function isUuid(value: string): boolean {
   return UUID_PATTERN.test(value);
@@ -34,7 +38,7 @@ export function stsTarget(region?: string): StsTarget {
   if (region === undefined || region === "") {
     return { url: "https://sts.amazonaws.com", host: "sts.amazonaws.com", signingRegion: GLOBAL_STS_REGION };
   }
-  if (!REGION_PATTERN.test(region)) {
+  if (!AWS_REGION_PATTERN.test(region)) {
     throw new ProofError(`--aws-region "${region}" is not an AWS region name (expected something like us-east-1)`);
   }
   const host = `sts.${region}.amazonaws.com`;
@@ -90,38 +94,20 @@ export async function buildDelegatedProof(options: BuildProofOptions): Promise<B
     );
   }
   const target = stsTarget(options.region);
-  const { accessKeyId, secretAccessKey, sessionToken } = options.credentials;
-  // Loaded with the first proof: a sync with API keys never signs one.
-  const { SignatureV4 } = await import("@smithy/signature-v4");
-  const signer = new SignatureV4({
-    service: "sts",
+  const { sessionToken } = options.credentials;
+  // The signer loads with the first proof: a sync with API keys never signs one.
+  const signed = await signStsGetCallerIdentity({
+    credentials: options.credentials,
+    host: target.host,
     region: target.signingRegion,
-    credentials: sessionToken ? { accessKeyId, secretAccessKey, sessionToken } : { accessKeyId, secretAccessKey },
-    sha256: NodeSha256,
-    // Datadog replays the request to STS as given; STS does not want x-amz-content-sha256, so none is added.
-    applyChecksum: false,
+    headers: { host: target.host, "content-type": STS_CONTENT_TYPE, [ORG_ID_HEADER]: options.orgUuid.toLowerCase() },
+    now: options.now,
   });
-  const signed = await signer.sign(
-    {
-      method: "POST",
-      protocol: "https:",
-      hostname: target.host,
-      path: "/",
-      query: {},
-      headers: {
-        host: target.host,
-        "content-type": STS_CONTENT_TYPE,
-        [ORG_ID_HEADER]: options.orgUuid.toLowerCase(),
-      },
-      body: STS_GET_CALLER_IDENTITY_BODY,
-    },
-    { signingDate: options.now ?? new Date() },
-  );
 
   const headers: Record<string, string[]> = {};
-  for (const name of Object.keys(signed.headers).sort()) {
+  for (const name of Object.keys(signed).sort()) {
     if (name.toLowerCase() === "content-length") continue;
-    const value = signed.headers[name];
+    const value = signed[name];
     if (value === undefined) continue;
     headers[canonicalHeaderName(name)] = [value];
   }
@@ -179,15 +165,6 @@ export function parseDelegatedProof(text: string): ParsedProof {
     headers[name] = values as string[];
   }
   return { body, headers, method, url };
-}
-
-/** Go-style canonical MIME header casing: "x-amz-date" → "X-Amz-Date". */
-export function canonicalHeaderName(name: string): string {
-  return name
-    .toLowerCase()
-    .split("-")
-    .map((part) => (part === "" ? part : part[0]!.toUpperCase() + part.slice(1)))
-    .join("-");
 }
 
 export class ProofError extends Error {

@@ -1,5 +1,6 @@
 /**
- * SHA-256 / HMAC-SHA-256 for @smithy/signature-v4, backed by node:crypto.
+ * SHA-256 / HMAC-SHA-256 for @smithy/signature-v4, backed by node:crypto: one piece for every SigV4 signer here (the
+ * hosted runtime's `id_att`, the Datadog connector's delegated-auth proof).
  *
  * The signer takes a hash constructor (its `sha256` option) rather than bundling one; the AWS SDK normally passes
  * @smithy/hash-node, which is not a direct dependency of this project, so we supply the same thing over node:crypto.
