@@ -6,29 +6,22 @@
  * answered RUNNING then COMPLETE through GetActionStatus.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import * as grpc from "@grpc/grpc-js";
-import { createConnectorService } from "../../src/connector/service.ts";
 import { Code } from "../../src/connector/errors.ts";
 import type { ConnectorRpc } from "../../src/connector/rpc.ts";
-import { serveConnector, type ServedConnector } from "../../src/grpc/connector-server.ts";
-import { connectorClient } from "../../src/grpc/connector-client.ts";
 import { ActionType, BatonActionStatus } from "../../src/gen/c1/connector/v2/action_pb.js";
 import type { SimUser } from "../../connectors/datadog/simulator/index.ts";
+import { servedOverGrpc } from "./served-connector.ts";
 import { startHarness, type Harness } from "./harness.ts";
 
 let h: Harness;
 let on: ConnectorRpc;
 let off: ConnectorRpc;
-const servers: ServedConnector[] = [];
-const clients: (ConnectorRpc & { close(): void })[] = [];
+const servers: { close(): Promise<void> }[] = [];
 
 async function served(provisioning: boolean): Promise<ConnectorRpc> {
-  const rpc = createConnectorService(h.connector, { logger: h.logs.logger, provisioning });
-  const s = await serveConnector(rpc, { address: "127.0.0.1:0", credentials: grpc.ServerCredentials.createInsecure(), logger: h.logs.logger });
-  servers.push(s);
-  const client = connectorClient(`127.0.0.1:${s.port}`, grpc.credentials.createInsecure());
-  clients.push(client);
-  return client;
+  const server = await servedOverGrpc(h.connector, h.logs.logger, provisioning);
+  servers.push(server);
+  return server.rpc;
 }
 
 const userArg = (id: string, type = "user") => ({ user: { resource_type_id: type, resource_id: id } });
@@ -47,7 +40,6 @@ beforeAll(async () => {
   off = await served(false);
 });
 afterAll(async () => {
-  for (const c of clients) c.close();
   for (const s of servers) await s.close();
   await h?.close();
 });

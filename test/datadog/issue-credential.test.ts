@@ -7,18 +7,15 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import * as grpc from "@grpc/grpc-js";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { compactDecrypt, exportJWK, generateKeyPair } from "jose";
-import { createConnectorService } from "../../src/connector/service.ts";
 import { Code } from "../../src/connector/errors.ts";
 import type { ConnectorRpc } from "../../src/connector/rpc.ts";
-import { serveConnector, type ServedConnector } from "../../src/grpc/connector-server.ts";
-import { connectorClient } from "../../src/grpc/connector-client.ts";
 import { Capability, CapabilityDetailCredentialOption } from "../../src/gen/c1/connector/v2/connector_pb.js";
 import { CredentialResourceMode, type EncryptionConfig } from "../../src/gen/c1/connector/v2/resource_pb.js";
 import { APPLICATION_KEY_SCOPES, issuedKeyName } from "../../connectors/datadog/resources/service-account-credentials.ts";
 import type { SimUser } from "../../connectors/datadog/simulator/index.ts";
+import { servedOverGrpc } from "./served-connector.ts";
 import { jwkEncryptionConfig, readSync, startHarness, type Harness } from "./harness.ts";
 
 let h: Harness;
@@ -26,16 +23,12 @@ let on: ConnectorRpc;
 let off: ConnectorRpc;
 let config: EncryptionConfig;
 let privateKey: CryptoKey;
-const servers: ServedConnector[] = [];
-const clients: (ConnectorRpc & { close(): void })[] = [];
+const servers: { close(): Promise<void> }[] = [];
 
 async function served(provisioning: boolean): Promise<ConnectorRpc> {
-  const rpc = createConnectorService(h.connector, { logger: h.logs.logger, provisioning });
-  const s = await serveConnector(rpc, { address: "127.0.0.1:0", credentials: grpc.ServerCredentials.createInsecure(), logger: h.logs.logger });
-  servers.push(s);
-  const client = connectorClient(`127.0.0.1:${s.port}`, grpc.credentials.createInsecure());
-  clients.push(client);
-  return client;
+  const server = await servedOverGrpc(h.connector, h.logs.logger, provisioning);
+  servers.push(server);
+  return server.rpc;
 }
 
 const apiKey = (scopes: string[]) => ({ options: { case: "apiKey" as const, value: { scopes } } });
@@ -59,7 +52,6 @@ beforeAll(async () => {
   account = h.sim.org.users.values().find((u) => u.serviceAccount && !u.disabled)!;
 });
 afterAll(async () => {
-  for (const c of clients) c.close();
   for (const s of servers) await s.close();
   await h?.close();
 });
