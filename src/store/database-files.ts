@@ -23,14 +23,15 @@ const WORK_LEFTOVERS = [`${WORK_DB}.partial`, `${WORK_DB}.save`, "c1z.tmp"];
 
 /** A working database with more free pages than this is saved through a compacted copy instead of in place. */
 const MAX_FREE_FRACTION_IN_PLACE = 0.02;
-/** Page cache of a working database while a sync writes (KiB). */
-const SYNC_CACHE_KIB = 8000;
 /**
- * Page cache while saving (KiB). Building the deferred indexes sorts with a buffer the size of the page cache and
- * fills the cache with index pages; with the sync's 8 MB, the save was the peak of a sync's RSS (bench org:
- * 158-166 MB at 8 MB, 152 MB at 2 MB, the save as fast: 1.5-1.8 s either way).
+ * Page cache of a working database (KiB), while a sync writes and while it is saved. A sync appends rows to
+ * tables whose indexes are deferred to the save, so a bigger cache buys little (bench org, issue 14: at 8 MB
+ * 147-152 MB peak RSS, at 2 MB 139-140 MB, wall 19.0-19.3 s and CPU 14.0-14.9 s either way); and building those
+ * indexes sorts with a buffer the size of the cache and fills it with index pages, which made an 8 MB cache the
+ * peak of a sync's RSS (158-166 MB against 152 MB at 2 MB, the save as fast). 2 MB is also SQLite's default,
+ * which the other modes keep.
  */
-const SAVE_CACHE_KIB = 2000;
+const SYNC_CACHE_KIB = 2000;
 
 export interface OpenForSyncOptions {
   /** Where the working database lives; default: beside the c1z file. */
@@ -192,7 +193,6 @@ export async function saveDatabase(conn: StoreConnection, files: StoreFiles, fil
   if (!inPlace) rmSync(source, { force: true });
   conn.setSaving(true);
   try {
-    db.exec(`pragma cache_size = -${SAVE_CACHE_KIB}`);
     if (files.mode === "readonly") db.exec("pragma query_only = OFF"); // VACUUM INTO writes a new file; the store's own data is unchanged
     let stage = inPlace ? "preparing" : "compacting the database into";
     try {
@@ -224,8 +224,6 @@ export async function saveDatabase(conn: StoreConnection, files: StoreFiles, fil
   } finally {
     if (!inPlace) rmSync(source, { force: true });
     if (files.mode === "readonly") db.exec("pragma query_only = ON");
-    // A failed save leaves the store open for more work: with the cache it works with.
-    if (files.mode === "sync") db.exec(`pragma cache_size = -${SYNC_CACHE_KIB}`);
     conn.setSaving(false);
   }
   return { inPlace };
