@@ -55,6 +55,18 @@ function olderThanSources(built) {
   return false;
 }
 
+/**
+ * Where the compile cache lives: the user's own cache directory ($XDG_CACHE_HOME, else ~/.cache), never a shared
+ * one such as /tmp, where another local user could plant compiled code for this program to run. None without an
+ * absolute home, or with BATON_COMPILE_CACHE=off.
+ */
+function compileCacheDirectory(env) {
+  if (/^(0|off|false|no)$/i.test(env.BATON_COMPILE_CACHE || "")) return undefined;
+  var base = env.XDG_CACHE_HOME || (env.HOME ? env.HOME.replace(/\/+$/, "") + "/.cache" : "");
+  if (base.charAt(0) !== "/") return undefined;
+  return base + "/baton-datadog/compile-cache";
+}
+
 var argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
   process.stdout.write(pkg.name + " " + pkg.version + "\n");
@@ -74,9 +86,15 @@ if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
   var built = existsSync(bundled) ? bundled : existsSync(compiled) ? compiled : undefined;
   var fromSources = existsSync(source) && (process.env.RUN_SOURCES === "1" || !built || olderThanSources(built));
   var entry = fromSources ? source : built;
-  import("node:v8")
-    .then(function (v8) {
-      if (heapFlag) v8.setFlagsFromString(heapFlag);
+  var cacheDir = fromSources ? undefined : compileCacheDirectory(process.env);
+  Promise.all([import("node:v8"), cacheDir ? import("node:module") : undefined])
+    .then(function (loaded) {
+      if (heapFlag) loaded[0].setFlagsFromString(heapFlag);
+      // V8's compiled code of the program, kept between runs (Node's module compile cache): a later one-shot sync
+      // sends its first request about 20 ms sooner, --help answers sooner. Node checks each entry against the
+      // source and the V8 version and flags, writes it when the process exits, and turns it off when it cannot
+      // create the directory (a read-only home) or when NODE_DISABLE_COMPILE_CACHE=1.
+      if (cacheDir && loaded[1].enableCompileCache) loaded[1].enableCompileCache(cacheDir);
       return import(entry.href);
     })
     .then(function (m) {

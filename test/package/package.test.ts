@@ -2,7 +2,7 @@
 // directory, then run through its bin with the user's Node. Also what the tarball must not carry (tests,
 // sources, the simulator's test support, benches) and the one-line refusal of a Node older than `engines`.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDirs } from "../helpers/temp-dir.ts";
@@ -84,6 +84,26 @@ describe("installed from the tarball into an empty directory", () => {
     const version = spawnSync(bin(), ["--version"], { cwd: app, encoding: "utf8", env: { PATH: node24Path } });
     expect(version.status, version.stderr).toBe(0);
     expect(version.stdout.trim()).toBe(`baton-datadog ${pkg.version}`);
+  });
+
+  it("keeps Node's compile cache in the user's own cache directory, and none with BATON_COMPILE_CACHE=off", (ctx) => {
+    if (installError) ctx.skip(installError);
+    const home = tempDir("baton-home-");
+    const cache = join(home, ".cache", "baton-datadog", "compile-cache");
+    const help = spawnSync(bin(), ["--help"], { cwd: app, encoding: "utf8", env: { PATH: node24Path, HOME: home }, timeout: 60_000 });
+    expect(help.status, help.stderr).toBe(0);
+    expect(help.stderr).toBe("");
+    // One directory per Node version and V8 flags, holding an entry per module the run compiled.
+    const [versioned] = readdirSync(cache);
+    expect(versioned).toMatch(/^v\d+\.\d+\.\d+-/);
+    expect(readdirSync(join(cache, versioned!)).length).toBeGreaterThan(3);
+    // XDG_CACHE_HOME wins over HOME; off turns it off.
+    const xdg = tempDir("baton-xdg-");
+    expect(spawnSync(bin(), ["--help"], { cwd: app, env: { PATH: node24Path, HOME: home, XDG_CACHE_HOME: xdg } }).status).toBe(0);
+    expect(existsSync(join(xdg, "baton-datadog", "compile-cache"))).toBe(true);
+    const off = tempDir("baton-home-off-");
+    expect(spawnSync(bin(), ["--help"], { cwd: app, env: { PATH: node24Path, HOME: off, BATON_COMPILE_CACHE: "off" } }).status).toBe(0);
+    expect(readdirSync(off)).toEqual([]);
   });
 
   it("the SDK, the messages and the Datadog connector import by their package names", (ctx) => {

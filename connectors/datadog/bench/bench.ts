@@ -5,7 +5,8 @@
  *   wallSeconds, requests, http429, lowerBoundSeconds, ratio, peakRssMb, rows   (the base org)
  *   peakRssMb5x, rssGrowth5x, wallSeconds5x                                      (the 5× org)
  *   peakRssMb2k, wallSeconds2k, requests2k     (2,000 users / 100 teams / 20 roles at 25 ms: the Go comparison org)
- *   versionMs, versionRssMb, helpMs, helpRssMb, firstRequestMs    (start-up of bin/baton-datadog.js, startup.ts)
+ *   versionMs, versionRssMb, helpMs, helpRssMb, firstRequestMs, firstRequestMsCold    (start-up of bin/baton-datadog.js,
+ *   startup.ts; *Cold: the first run, before Node's compile cache holds the program)
  * lowerBoundSeconds = max(requests × latency / connections, max over limit names of (⌈requests / limit⌉ − 1) × period):
  * what the request count, latency, connection pool and advertised fixed-window limits allow, whatever the
  * engine does (n requests under a limit of L per window cannot finish before window ⌈n/L⌉ opens).
@@ -109,6 +110,7 @@ async function startupFields(dir: string): Promise<Record<string, unknown>> {
     helpMs: Math.round(help.ms.median),
     helpRssMb: round(help.rssMb.median),
     firstRequestMs: Math.round(first.median),
+    firstRequestMsCold: Math.round(first.cold),
     peakRssMb2k: round(twoK.result.peakRssMb),
     wallSeconds2k: round(twoK.result.wallSeconds),
     requests2k: twoK.requests,
