@@ -62,9 +62,10 @@ function olderThanSources(built) {
  */
 function compileCacheDirectory(env) {
   if (/^(0|off|false|no)$/i.test(env.BATON_COMPILE_CACHE || "")) return undefined;
-  var base = env.XDG_CACHE_HOME || (env.HOME ? env.HOME.replace(/\/+$/, "") + "/.cache" : "");
-  if (base.charAt(0) !== "/") return undefined;
-  return base + "/baton-datadog/compile-cache";
+  // A relative XDG_CACHE_HOME is invalid (XDG base directory spec) and ignored, as is a relative HOME.
+  var xdg = env.XDG_CACHE_HOME || "";
+  var base = xdg.charAt(0) === "/" ? xdg : env.HOME && env.HOME.charAt(0) === "/" ? env.HOME.replace(/\/+$/, "") + "/.cache" : "";
+  return base ? base + "/baton-datadog/compile-cache" : undefined;
 }
 
 var argv = process.argv.slice(2);
