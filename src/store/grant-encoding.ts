@@ -236,8 +236,10 @@ export function encodeGrants(grants: readonly Grant[], dropAnnotation: (a: Any) 
     writeGrant(sink, g, dropAnnotation);
     ends.push(sink.pos);
   }
-  // One right-sized copy: the views keep the whole buffer alive, and the sink's may be twice the bytes.
-  const all = sink.buf.slice(0, sink.pos);
+  // One right-sized copy: the views keep the whole buffer alive, and the sink's may be twice the bytes. A plain
+  // Uint8Array (Buffer's slice would be a view of the sink, not a copy), as toBinary gives.
+  const all = new Uint8Array(sink.pos);
+  all.set(sink.buf.subarray(0, sink.pos));
   const out: Uint8Array[] = new Array(grants.length);
   let start = 0;
   for (let i = 0; i < ends.length; i++) {
