@@ -9,6 +9,13 @@
  *
  * `nextTurn()` resolves in a later check phase of the event loop, one waiter per turn, so pending socket I/O is
  * always handled between two responses' processing. Under light load it costs one loop turn (well under 1 ms).
+ *
+ * Between two waiters there are two turns, not one. undici reuses a freed keep-alive socket from the check phase
+ * (setImmediate, once after the response and once more to see that the socket is still idle), and an immediate
+ * queued by an I/O callback runs after the immediates already queued. With one turn, the next waiter was always
+ * queued first, so every reuse waited behind a response's processing; the relay below is queued first instead,
+ * and the waiter after it runs behind the I/O's immediates. Bench org, four runs each: connections idle between
+ * two requests 7.1-7.8 -> 3.5-5.4 ms on average, sync wall 19.25-19.58 -> 18.57-19.04 s.
  */
 const waiting: Array<() => void> = [];
 let pumping = false;
@@ -20,7 +27,12 @@ function pump(): void {
     return;
   }
   next();
-  // Scheduled from inside a check-phase callback, so it runs in the next turn, after that turn's poll phase.
+  // Scheduled from inside a check-phase callback, so the relay runs in the next turn, after that turn's poll
+  // phase and ahead of the immediates its I/O queues; the next waiter runs one turn later, behind them.
+  setImmediate(relay);
+}
+
+function relay(): void {
   setImmediate(pump);
 }
 

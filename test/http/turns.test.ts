@@ -60,4 +60,45 @@ describe("nextTurn", () => {
       await new Promise((resolve) => server.close(resolve));
     }
   });
+
+  it("runs what that socket data queued with setImmediate (as undici does to reuse a socket) before the next waiter", async () => {
+    const server = createServer();
+    let serverSide: Socket | undefined;
+    const accepted = new Promise<void>((resolve) => {
+      server.once("connection", (s) => {
+        serverSide = s;
+        resolve();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as { port: number }).port;
+    const socket: Socket = connect(port, "127.0.0.1");
+    await Promise.all([accepted, new Promise<void>((resolve) => socket.once("connect", () => resolve()))]);
+    try {
+      const events: string[] = [];
+      socket.on("data", () => {
+        events.push("data");
+        // undici's keep-alive reuse: one immediate, which queues another (the idle-socket check), then the write.
+        setImmediate(() => {
+          events.push("reuse");
+          setImmediate(() => events.push("write"));
+        });
+      });
+      const first = nextTurn().then(() => {
+        serverSide!.write("ping");
+        busy(50);
+        events.push("first done");
+      });
+      const second = nextTurn().then(() => events.push("second"));
+      await Promise.all([first, second]);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      // The reuse's first hop runs before the next response's processing (with one turn between waiters it ran
+      // after it); the second hop may share the next waiter's turn.
+      expect(events.slice(0, 4)).toEqual(["first done", "data", "reuse", "second"]);
+      expect(events).toContain("write");
+    } finally {
+      socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
 });
