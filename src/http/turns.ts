@@ -1,5 +1,5 @@
 /**
- * Response processing takes turns with socket I/O: one response per event-loop turn.
+ * Response processing takes turns with socket I/O: one response at a time, with event-loop turns between.
  *
  * A sync keeps every connection busy with a queue of requests; when a response completes, undici sends the
  * next queued request on that connection at once, but only when the event loop gets to that socket's data.
@@ -7,8 +7,8 @@
  * completed it, so when a dozen responses complete together, the last socket's next request waits for the
  * processing of all the others: connections sit idle while there is work queued for them.
  *
- * `nextTurn()` resolves in a later check phase of the event loop, one waiter per turn, so pending socket I/O is
- * always handled between two responses' processing. Under light load it costs one loop turn (well under 1 ms).
+ * `nextTurn()` resolves in a later check phase of the event loop, one waiter at a time, so pending socket I/O is
+ * always handled between two responses' processing. Under light load it costs two loop turns (well under 1 ms).
  *
  * Between two waiters there are two turns, not one. undici reuses a freed keep-alive socket from the check phase
  * (setImmediate, once after the response and once more to see that the socket is still idle), and an immediate

@@ -1,5 +1,5 @@
 /**
- * nextTurn(): response processing takes one event-loop turn each, so I/O that becomes ready while one response
+ * nextTurn(): response processing takes event-loop turns of its own, so I/O that becomes ready while one response
  * is being processed is handled before the next response's processing starts.
  */
 import { createServer, connect, type Socket } from "node:net";
@@ -14,7 +14,7 @@ function busy(ms: number): void {
 }
 
 describe("nextTurn", () => {
-  it("resolves waiters in order, one per event-loop turn", async () => {
+  it("resolves waiters in order, each in an event-loop turn of its own", async () => {
     const order: string[] = [];
     const waiters = [1, 2, 3].map((n) =>
       nextTurn().then(() => {
