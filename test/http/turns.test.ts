@@ -2,7 +2,7 @@
  * nextTurn(): response processing takes event-loop turns of its own, so I/O that becomes ready while one response
  * is being processed is handled before the next response's processing starts.
  */
-import { createServer, connect, type Socket } from "node:net";
+import { createServer, connect, type Server, type Socket } from "node:net";
 import { describe, expect, it } from "vitest";
 import { nextTurn } from "../../src/http/turns.ts";
 
@@ -11,6 +11,17 @@ function busy(ms: number): void {
   while (performance.now() < until) {
     // spin: stands for parsing and storing a large page
   }
+}
+
+/** A TCP server on loopback and a client socket connected to it, with the server's side of the connection. */
+async function loopbackPair(): Promise<{ server: Server; serverSide: Socket; socket: Socket }> {
+  const server = createServer();
+  const accepted = new Promise<Socket>((resolve) => server.once("connection", resolve));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  const socket: Socket = connect(port, "127.0.0.1");
+  const [serverSide] = await Promise.all([accepted, new Promise<void>((resolve) => socket.once("connect", () => resolve()))]);
+  return { server, serverSide, socket };
 }
 
 describe("nextTurn", () => {
@@ -30,23 +41,12 @@ describe("nextTurn", () => {
   });
 
   it("handles socket data that arrived during one waiter's work before the next waiter runs", async () => {
-    const server = createServer();
-    let serverSide: Socket | undefined;
-    const accepted = new Promise<void>((resolve) => {
-      server.once("connection", (s) => {
-        serverSide = s;
-        resolve();
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const port = (server.address() as { port: number }).port;
-    const socket: Socket = connect(port, "127.0.0.1");
-    await Promise.all([accepted, new Promise<void>((resolve) => socket.once("connect", () => resolve()))]);
+    const { server, serverSide, socket } = await loopbackPair();
     try {
       const events: string[] = [];
       socket.on("data", () => events.push("data"));
       const first = nextTurn().then(() => {
-        serverSide!.write("ping"); // readable on the other end long before this busy work ends
+        serverSide.write("ping"); // readable on the other end long before this busy work ends
         busy(50);
         events.push("first done");
       });
@@ -62,18 +62,7 @@ describe("nextTurn", () => {
   });
 
   it("runs what that socket data queued with setImmediate (as undici does to reuse a socket) before the next waiter", async () => {
-    const server = createServer();
-    let serverSide: Socket | undefined;
-    const accepted = new Promise<void>((resolve) => {
-      server.once("connection", (s) => {
-        serverSide = s;
-        resolve();
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const port = (server.address() as { port: number }).port;
-    const socket: Socket = connect(port, "127.0.0.1");
-    await Promise.all([accepted, new Promise<void>((resolve) => socket.once("connect", () => resolve()))]);
+    const { server, serverSide, socket } = await loopbackPair();
     try {
       const events: string[] = [];
       socket.on("data", () => {
@@ -85,7 +74,7 @@ describe("nextTurn", () => {
         });
       });
       const first = nextTurn().then(() => {
-        serverSide!.write("ping");
+        serverSide.write("ping");
         busy(50);
         events.push("first done");
       });
