@@ -28,7 +28,7 @@ await build({
   resolve: { modules: ["node_modules", `${ROOT}node_modules`] },
   external: EXTERNAL,
   logLevel: "warn",
-  output: { dir: OUT, format: "esm", entryFileNames: "[name].mjs", chunkFileNames: "[name]-[hash].mjs", sourcemap: false },
+  output: { dir: OUT, format: "esm", entryFileNames: "[name].mjs", chunkFileNames: "[name]-[hash].mjs", sourcemap: false, charset: "ascii", comments: { legal: true, annotation: false, jsdoc: false } },
 });
 
 // The sources this build was made from, for the launcher in a checkout: it runs the sources instead of dist/ when
