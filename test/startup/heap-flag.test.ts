@@ -1,7 +1,7 @@
 /**
- * bin/baton-datadog.js sets the sync's heap growth (src/sync/heap-growth.ts) before the program loads: a fake
- * checkout holds the real launcher and package.json and a stand-in bundle, and a preloaded module records every
- * v8.setFlagsFromString call. The stand-in prints what was recorded when it loads, so a flag set after the
+ * bin/baton-datadog.js sets the sync's heap growth (src/sync/heap-growth.ts) and turns V8's Maglev tier off before
+ * the program loads: a fake checkout holds the real launcher and package.json and a stand-in bundle, and a
+ * preloaded module records every v8.setFlagsFromString call. The stand-in prints what was recorded when it loads, so a flag set after the
  * program started loading would not be in its line.
  */
 import { cpSync, mkdirSync, writeFileSync } from "node:fs";
@@ -47,18 +47,23 @@ async function flagsSet(args: string[], env: Record<string, string> = {}): Promi
   return run.stdout.trim();
 }
 
-describe("the launcher's heap growth", () => {
+describe("the launcher's V8 flags (heap growth, Maglev)", () => {
   it("sets the sync's default before the program loads", async () => {
-    expect(await flagsSet(["sync"])).toBe(JSON.stringify([`--heap-growing-percent=${DEFAULT_HEAP_GROWING_PERCENT}`]));
+    expect(await flagsSet(["sync"])).toBe(JSON.stringify([`--heap-growing-percent=${DEFAULT_HEAP_GROWING_PERCENT}`, "--no-maglev"]));
   });
 
   it("takes the same variable as runSync, 0 included (V8's own growth)", async () => {
-    expect(await flagsSet(["sync"], { [HEAP_GROWING_ENV]: " 35 " })).toBe(JSON.stringify(["--heap-growing-percent=35"]));
-    expect(await flagsSet(["sync"], { [HEAP_GROWING_ENV]: "0" })).toBe(JSON.stringify(["--heap-growing-percent=0"]));
+    expect(await flagsSet(["sync"], { [HEAP_GROWING_ENV]: " 35 " })).toBe(JSON.stringify(["--heap-growing-percent=35", "--no-maglev"]));
+    expect(await flagsSet(["sync"], { [HEAP_GROWING_ENV]: "0" })).toBe(JSON.stringify(["--heap-growing-percent=0", "--no-maglev"]));
   });
 
   it("leaves a value runSync refuses for runSync to refuse, with its message", async () => {
-    for (const bad of ["lots", "401", "1.5", "-5"]) expect(await flagsSet(["sync"], { [HEAP_GROWING_ENV]: bad })).toBe("[]");
+    for (const bad of ["lots", "401", "1.5", "-5"]) expect(await flagsSet(["sync"], { [HEAP_GROWING_ENV]: bad })).toBe(JSON.stringify(["--no-maglev"]));
+  });
+
+  it("turns V8's Maglev tier off before the program loads (memory), unless BATON_MAGLEV=on", async () => {
+    expect(JSON.parse(await flagsSet(["sync"], { BATON_MAGLEV: "on" }))).toEqual([`--heap-growing-percent=${DEFAULT_HEAP_GROWING_PERCENT}`]);
+    expect(JSON.parse(await flagsSet(["sync"], { BATON_MAGLEV: "off" }))).toContain("--no-maglev");
   });
 
   it("sets nothing for a lone --version, which loads no program", async () => {
