@@ -160,7 +160,7 @@ describe("the image's dist/ is what the launcher can load, no more and no less",
     const loads = (needle: RegExp) => [...graph.files].some((f) => needle.test(readFileSync(join(stageDir, f), "utf8")));
     // Whether bundled or not, the code of `lambda` (the Runtime API client) and of `serve` is in the shipped files.
     expect(loads(/AWS_LAMBDA_RUNTIME_API/), "the Runtime API client").toBe(true);
-    expect(loads(/\/runtime\/invocation\/next/), "the Runtime API's next-invocation path").toBe(true);
+    expect(loads(/\/invocation\/next/), "the Runtime API's next-invocation path").toBe(true);
     expect(loads(/@grpc\/grpc-js/), "grpc serving").toBe(true);
   });
 
