@@ -92,9 +92,10 @@ if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
     .then(function (loaded) {
       if (heapFlag) loaded[0].setFlagsFromString(heapFlag);
       // No Maglev (V8's mid-tier optimising compiler; TurboFan still optimises what stays hot): its background
-      // compiles' memory and code cost 3-6 MB of peak RSS. Measured, 2,000-user org, ten interleaved CLI syncs:
-      // median 119 -> 116 MB, max 130 -> 122; bench org, three interleaved pairs: 133-141 -> 127-136 MB at 5 % more
-      // CPU and the same wall time. BATON_MAGLEV=on keeps it (a long-running service that prefers CPU to memory).
+      // compiles' memory and code raise a sync's peak RSS. Measured, 2,000-user org, eight interleaved CLI syncs:
+      // median 119.4 -> 113.8 MB; bench org, three interleaved pairs: 133-141 -> 127-136 MB at 5 % more CPU and the
+      // same wall time. The price is at start: with a flag changed, V8 rejects the code cache Node ships for its
+      // built-in modules (--help 56.5 -> 62 MB). BATON_MAGLEV=on keeps it (a service that prefers CPU to memory).
       if (!/^(1|on|true|yes)$/i.test(process.env.BATON_MAGLEV || "")) loaded[0].setFlagsFromString("--no-maglev");
       // V8's compiled code of the program, kept between runs (Node's module compile cache): a later one-shot sync
       // sends its first request about 20 ms sooner, --help answers sooner. Node checks each entry against the

@@ -28,7 +28,17 @@ await build({
   resolve: { modules: ["node_modules", `${ROOT}node_modules`] },
   external: EXTERNAL,
   logLevel: "warn",
-  output: { dir: OUT, format: "esm", entryFileNames: "[name].mjs", chunkFileNames: "[name]-[hash].mjs", sourcemap: false, charset: "ascii", comments: { legal: true, annotation: false, jsdoc: false } },
+  // ASCII, without comments but legal ones: V8 keeps each chunk's source for the life of the process, two bytes per
+  // character once one character is beyond Latin-1 (an arrow in a comment). Live heap at a sync's start 18.5 -> 17.7 MB.
+  output: {
+    dir: OUT,
+    format: "esm",
+    entryFileNames: "[name].mjs",
+    chunkFileNames: "[name]-[hash].mjs",
+    sourcemap: false,
+    charset: "ascii",
+    comments: { legal: true, annotation: false, jsdoc: false },
+  },
 });
 
 // The sources this build was made from, for the launcher in a checkout: it runs the sources instead of dist/ when
