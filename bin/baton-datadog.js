@@ -55,13 +55,20 @@ function olderThanSources(built) {
   return false;
 }
 
+/** A yes/no environment setting: true for 1/on/true/yes, false for 0/off/false/no (any case), else undefined. */
+function envSwitch(value) {
+  if (/^(1|on|true|yes)$/i.test(value || "")) return true;
+  if (/^(0|off|false|no)$/i.test(value || "")) return false;
+  return undefined;
+}
+
 /**
  * Where the compile cache lives: the user's own cache directory ($XDG_CACHE_HOME, else ~/.cache), never a shared
  * one such as /tmp, where another local user could plant compiled code for this program to run. None without an
  * absolute home, or with BATON_COMPILE_CACHE=off.
  */
 function compileCacheDirectory(env) {
-  if (/^(0|off|false|no)$/i.test(env.BATON_COMPILE_CACHE || "")) return undefined;
+  if (envSwitch(env.BATON_COMPILE_CACHE) === false) return undefined;
   // A relative XDG_CACHE_HOME is invalid (XDG base directory spec) and ignored, as is a relative HOME.
   var xdg = env.XDG_CACHE_HOME || "";
   var base = xdg.charAt(0) === "/" ? xdg : env.HOME && env.HOME.charAt(0) === "/" ? env.HOME.replace(/\/+$/, "") + "/.cache" : "";
@@ -96,7 +103,7 @@ if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
       // median 119.4 -> 113.8 MB; bench org, three interleaved pairs: 133-141 -> 127-136 MB at 5 % more CPU and the
       // same wall time. The price is at start: with a flag changed, V8 rejects the code cache Node ships for its
       // built-in modules (--help 56.5 -> 62 MB). BATON_MAGLEV=on keeps it (a service that prefers CPU to memory).
-      if (!/^(1|on|true|yes)$/i.test(process.env.BATON_MAGLEV || "")) loaded[0].setFlagsFromString("--no-maglev");
+      if (envSwitch(process.env.BATON_MAGLEV) !== true) loaded[0].setFlagsFromString("--no-maglev");
       // V8's compiled code of the program, kept between runs (Node's module compile cache): a later one-shot sync
       // sends its first request about 20 ms sooner, --help answers sooner. Node checks each entry against the
       // source and the V8 version and flags, writes it when the process exits, and turns it off when it cannot
