@@ -1,6 +1,6 @@
 /**
- * bin/baton-datadog.js sets the sync's heap growth (src/sync/heap-growth.ts) and turns V8's Maglev tier off before
- * the program loads: a fake checkout holds the real launcher and package.json and a stand-in bundle, and a
+ * bin/baton-datadog.js sets the sync's heap growth (src/sync/heap-growth.ts), turns V8's Maglev tier off and puts V8
+ * in its memory-over-speed mode before the program loads: a fake checkout holds the real launcher and package.json and a stand-in bundle, and a
  * preloaded module records every v8.setFlagsFromString call. The stand-in prints what was recorded when it loads,
  * so a flag set after the program started loading would not be in its line.
  */
@@ -13,6 +13,7 @@ import { tempDirs } from "../helpers/temp-dir.ts";
 import { ROOT } from "../package/stage.ts";
 
 const tempDir = tempDirs();
+const OFS = "--optimize-for-size";
 let dir: string;
 
 // Wraps node:v8's setFlagsFromString before the launcher imports it (syncBuiltinESMExports makes `import
@@ -47,23 +48,31 @@ async function flagsSet(args: string[], env: Record<string, string> = {}): Promi
   return run.stdout.trim();
 }
 
-describe("the launcher's V8 flags (heap growth, Maglev)", () => {
+describe("the launcher's V8 flags (heap growth, Maglev, size over speed)", () => {
   it("sets the sync's default before the program loads", async () => {
-    expect(await flagsSet(["sync"])).toBe(JSON.stringify([`--heap-growing-percent=${DEFAULT_HEAP_GROWING_PERCENT}`, "--no-maglev"]));
+    expect(await flagsSet(["sync"])).toBe(JSON.stringify([`--heap-growing-percent=${DEFAULT_HEAP_GROWING_PERCENT}`, "--no-maglev", OFS]));
   });
 
   it("takes the same variable as runSync, 0 included (V8's own growth)", async () => {
-    expect(await flagsSet(["sync"], { [HEAP_GROWING_ENV]: " 35 " })).toBe(JSON.stringify(["--heap-growing-percent=35", "--no-maglev"]));
-    expect(await flagsSet(["sync"], { [HEAP_GROWING_ENV]: "0" })).toBe(JSON.stringify(["--heap-growing-percent=0", "--no-maglev"]));
+    expect(await flagsSet(["sync"], { [HEAP_GROWING_ENV]: " 35 " })).toBe(JSON.stringify(["--heap-growing-percent=35", "--no-maglev", OFS]));
+    expect(await flagsSet(["sync"], { [HEAP_GROWING_ENV]: "0" })).toBe(JSON.stringify(["--heap-growing-percent=0", "--no-maglev", OFS]));
   });
 
   it("leaves a value runSync refuses for runSync to refuse, with its message", async () => {
-    for (const bad of ["lots", "401", "1.5", "-5"]) expect(await flagsSet(["sync"], { [HEAP_GROWING_ENV]: bad })).toBe(JSON.stringify(["--no-maglev"]));
+    for (const bad of ["lots", "401", "1.5", "-5"]) expect(await flagsSet(["sync"], { [HEAP_GROWING_ENV]: bad })).toBe(JSON.stringify(["--no-maglev", OFS]));
   });
 
   it("turns V8's Maglev tier off before the program loads (memory), unless BATON_MAGLEV=on", async () => {
-    expect(JSON.parse(await flagsSet(["sync"], { BATON_MAGLEV: "on" }))).toEqual([`--heap-growing-percent=${DEFAULT_HEAP_GROWING_PERCENT}`]);
+    expect(JSON.parse(await flagsSet(["sync"], { BATON_MAGLEV: "on" }))).toEqual([`--heap-growing-percent=${DEFAULT_HEAP_GROWING_PERCENT}`, OFS]);
     expect(JSON.parse(await flagsSet(["sync"], { BATON_MAGLEV: "off" }))).toContain("--no-maglev");
+  });
+
+  it("puts V8 in its memory-over-speed mode before the program loads, unless BATON_OPTIMIZE_FOR_SIZE=off", async () => {
+    for (const off of ["off", "0", "NO", "false"]) {
+      expect(JSON.parse(await flagsSet(["sync"], { BATON_OPTIMIZE_FOR_SIZE: off }))).toEqual([`--heap-growing-percent=${DEFAULT_HEAP_GROWING_PERCENT}`, "--no-maglev"]);
+    }
+    // Anything else, "on" included, keeps the default.
+    for (const on of ["on", "", "maybe"]) expect(JSON.parse(await flagsSet(["sync"], { BATON_OPTIMIZE_FOR_SIZE: on }))).toContain(OFS);
   });
 
   it("sets nothing for a lone --version, which loads no program", async () => {
