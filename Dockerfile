@@ -92,6 +92,8 @@ COPY bin ./bin
 # NODE_OPTIONS: a 2 MB young generation; MALLOC_ARENA_MAX: glibc's per-thread arenas held ~20 MB after a sync;
 # --liftoff-only (ENTRYPOINT: V8 refuses it in NODE_OPTIONS): no optimising compile of undici's WebAssembly
 # HTTP parser on worker threads, whose memory glibc kept (8-20 MB less peak RSS, no measured CPU cost).
+# The launcher itself sets the heap growth, --no-maglev and --optimize-for-size before the program loads
+# (BATON_HEAP_GROWING_PERCENT, BATON_MAGLEV=on, BATON_OPTIMIZE_FOR_SIZE=off change them).
 ENV NODE_ENV=production \
     NODE_OPTIONS=--max-semi-space-size=2 \
     MALLOC_ARENA_MAX=2

@@ -106,8 +106,9 @@ if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
       if (envSwitch(process.env.BATON_MAGLEV) !== true) loaded[0].setFlagsFromString("--no-maglev");
       // V8's memory-over-speed mode: a young generation half as large (twice the scavenges) and a heap that gives
       // pages back sooner. Measured with the shebang's flags, five interleaved CLI syncs of the 2,000-user org:
-      // median 121.9 -> 109.0 MB; bench org 131-141 -> 117-124 MB for 12-35 % more CPU and 0.2-1 s more of 18 s.
-      // BATON_OPTIMIZE_FOR_SIZE=off keeps V8's speed-first defaults (a service with memory to spare).
+      // median 121.9 -> 109.0 MB; bench org 131-140 -> 117-121 MB (0-0.8 s more of 18 s, 12-25 % more CPU); 5x org
+      // 147-148 -> 129 MB (+6.5 % wall, +30 % CPU). Memory is the goal here (issue 14); where CPU is scarcer than
+      // memory (a small Lambda gets CPU in proportion to its memory), BATON_OPTIMIZE_FOR_SIZE=off keeps V8's defaults.
       if (envSwitch(process.env.BATON_OPTIMIZE_FOR_SIZE) !== false) loaded[0].setFlagsFromString("--optimize-for-size");
       // V8's compiled code of the program, kept between runs (Node's module compile cache): a later one-shot sync
       // sends its first request about 20 ms sooner, --help answers sooner. Node checks each entry against the
