@@ -104,8 +104,8 @@ if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
       // same wall time. The price is at start: with a flag changed, V8 rejects the code cache Node ships for its
       // built-in modules (--help 56.5 -> 62 MB). BATON_MAGLEV=on keeps it (a service that prefers CPU to memory).
       if (envSwitch(process.env.BATON_MAGLEV) !== true) loaded[0].setFlagsFromString("--no-maglev");
-      // V8's memory-over-speed mode: a young generation half as large (twice the scavenges) and a heap that gives
-      // pages back sooner. Measured with the shebang's flags, five interleaved CLI syncs of the 2,000-user org:
+      // V8's memory-over-speed mode: twice the scavenges (a smaller effective young generation) and a heap that
+      // gives pages back sooner. Measured with the shebang's flags, five interleaved CLI syncs of the 2,000-user org:
       // median 121.9 -> 109.0 MB; bench org 131-140 -> 117-121 MB (0-0.8 s more of 18 s, 12-25 % more CPU); 5x org
       // 147-148 -> 129 MB (+6.5 % wall, +30 % CPU). Memory is the goal here (issue 14); where CPU is scarcer than
       // memory (a small Lambda gets CPU in proportion to its memory), BATON_OPTIMIZE_FOR_SIZE=off keeps V8's defaults.

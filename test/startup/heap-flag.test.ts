@@ -1,8 +1,8 @@
 /**
  * bin/baton-datadog.js sets the sync's heap growth (src/sync/heap-growth.ts), turns V8's Maglev tier off and puts V8
- * in its memory-over-speed mode before the program loads: a fake checkout holds the real launcher and package.json and a stand-in bundle, and a
- * preloaded module records every v8.setFlagsFromString call. The stand-in prints what was recorded when it loads,
- * so a flag set after the program started loading would not be in its line.
+ * in its memory-over-speed mode before the program loads: a fake checkout holds the real launcher and package.json
+ * and a stand-in bundle, and a preloaded module records every v8.setFlagsFromString call. The stand-in prints what
+ * was recorded when it loads, so a flag set after the program started loading would not be in its line.
  */
 import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
