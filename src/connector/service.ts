@@ -56,6 +56,21 @@ import { issueCredential } from "./credential-issue.ts";
 import { envName, flagName } from "../config/names.ts";
 import type { CallContext, Connector, ListedResource, Page, ResourceSyncer } from "./types.ts";
 import { sessionStoreFor, type SessionBackend } from "./session.ts";
+import { annotate, hasAnnotation } from "./annotations.ts";
+import { RateLimitDescriptionSchema } from "../gen/c1/connector/v2/annotation_ratelimit_pb.js";
+import { collectRateLimit } from "../http/rate-limit-report.ts";
+
+/**
+ * A list page with the rate limit its requests ran under, as a RateLimitDescription (what Go connectors attach to
+ * their list responses), unless the connector put one there itself. Requests through the SDK's HttpClient report
+ * it (http/rate-limit-report.ts); the sync engine serves the type whose limit is tightest first (sync/limit-aware.ts).
+ */
+async function reportingRateLimit<P extends Page<unknown>>(list: () => Promise<P>): Promise<P> {
+  const { value: page, rateLimit } = await collectRateLimit(list);
+  if (rateLimit === undefined || hasAnnotation(page.annotations, RateLimitDescriptionSchema)) return page;
+  const reported = annotate.rateLimit({ limit: rateLimit.limit, remaining: rateLimit.remaining, resetAt: new Date(rateLimit.resetAt), overLimit: false });
+  return { ...page, annotations: [...(page.annotations ?? []), reported] };
+}
 
 /** The baton-sdk release whose wire contract we follow; ≥ 0.4.3 tells a Go engine it may send active_sync_id. */
 export const SDK_WIRE_VERSION = "0.25.0";
@@ -124,7 +139,9 @@ export function createConnectorService(connector: Connector, options: ConnectorS
     checkPaging({ pageSize: req.pageSize ?? 0, pageToken: req.pageToken ?? "" });
     const resource = asResource(req.resource);
     const id = checkResourceId("resource.id", resource.id);
-    const page = await list(syncerFor(id.resourceType), ctxOf(opts, req.activeSyncId), resource as ListedResource, req.pageToken ?? "");
+    const page = await reportingRateLimit(() =>
+      list(syncerFor(id.resourceType), ctxOf(opts, req.activeSyncId), resource as ListedResource, req.pageToken ?? ""),
+    );
     return { list: page.items, nextPageToken: page.nextPageToken ?? "", annotations: page.annotations ?? [] };
   };
 
@@ -182,7 +199,7 @@ export function createConnectorService(connector: Connector, options: ConnectorS
       checkPaging({ pageSize: req.pageSize ?? 0, pageToken: req.pageToken ?? "" });
       const syncer = syncerFor(req.resourceTypeId ?? "");
       const parent = req.parentResourceId ? checkResourceId("parent_resource_id", req.parentResourceId as ResourceId) : undefined;
-      const page = await syncer.list(ctxOf(opts, req.activeSyncId), parent, req.pageToken ?? "");
+      const page = await reportingRateLimit(() => syncer.list(ctxOf(opts, req.activeSyncId), parent, req.pageToken ?? ""));
       return create(ResourcesServiceListResourcesResponseSchema, {
         list: page.items,
         nextPageToken: page.nextPageToken ?? "",

@@ -16,7 +16,8 @@
  * Errors are HttpError with a stable code; messages never contain credential header values.
  *
  * Each policy is its own piece (pipeline.ts), composed once per client around this file's transport:
- * retry.ts → decode.ts → auth.ts → pacing.ts → metrics → transport (undici request, timeout, capped body read).
+ * retry.ts → decode.ts → auth.ts → pacing.ts → metrics → rate-limit-report.ts → transport (undici request, timeout,
+ * capped body read).
  */
 import { getCACertificates, rootCertificates } from "node:tls";
 import { createRequire } from "node:module";
@@ -31,6 +32,7 @@ import { decodeJson } from "./decode.ts";
 import { abortedError, HttpError, HttpErrorCode, redactSecrets } from "./errors.ts";
 import { HttpMetrics, metricsInterceptor } from "./metrics.ts";
 import { pacingInterceptor } from "./pacing.ts";
+import { reportRateLimit } from "./rate-limit-report.ts";
 import { compose, type Call, type Exchange, type Outcome } from "./pipeline.ts";
 import { describeProxy, proxyFor, proxySettingsFromEnv, type ProxySettings } from "./proxy.ts";
 import { parseRateLimitHeaders, RateLimiter, type RateLimiterOptions } from "./rate-limit.ts";
@@ -271,6 +273,7 @@ export class HttpClient {
         authInterceptor(options.auth, this.metrics),
         this.rateLimiter ? pacingInterceptor(this.rateLimiter, this.metrics) : undefined,
         metricsInterceptor(this.metrics),
+        reportRateLimit,
       ],
       transport,
     );

@@ -27,6 +27,7 @@ import { SyncStore, type WriteBuffer } from "../store/store.ts";
 import { drain } from "./pool.ts";
 import { RowLane, type RowWork } from "./row-lane.ts";
 import { ListingQueue } from "./listing-queue.ts";
+import { chooserFor, LimitAwareOrder } from "./limit-aware.ts";
 import { withRetry, type RetryPolicy } from "./retry.ts";
 import { expandGrants } from "./expand.ts";
 import { applyHeapGrowth } from "./heap-growth.ts";
@@ -62,6 +63,11 @@ export interface SyncOptions {
   /** Entitlements but no grants (the run type does not change). */
   skipGrants?: boolean;
   skipExpandGrants?: boolean;
+  /**
+   * Serve first the type whose waiting work needs the longest at the rate limit the connector reports
+   * (limit-aware.ts); false keeps equal turns per type. Default true.
+   */
+  limitAware?: boolean;
   /**
    * Baton's --skip-full-sync: Validate, then start and end an empty `full` run (retention runs as at any
    * run's end); nothing else is asked of the connector.
@@ -168,6 +174,8 @@ class SyncRun {
   private resourceTypes = new Map<string, ResourceType>();
   /** Live view of the work of the current step, for checkpoints. */
   private snapshot: () => Partial<SyncState> = () => ({});
+  /** Rate limits the connector reports per class of work, for choosing which type to serve next. */
+  private readonly limits = new LimitAwareOrder();
 
   constructor(store: SyncStore, opts: SyncOptions) {
     this.store = store;
@@ -327,6 +335,9 @@ class SyncRun {
    * the resource is stored, so every slot stays busy and different APIs' rate limits are used side by side.
    */
   private async syncObjects(): Promise<void> {
+    const limitAware = this.opts.limitAware !== false;
+    // Listings keep equal turns: a listing discovers the rows behind the largest backlogs (a team's pages of
+    // members), so serving the longest listing first would hold back the work it is meant to prioritise.
     const queue = new ListingQueue(this.state.actions);
     const running = new Set<ListAction>();
     const withEntitlements = !this.opts.skipEntitlementsAndGrants;
@@ -334,7 +345,8 @@ class SyncRun {
     const kinds = [...(withEntitlements ? ["entitlements" as const] : []), ...(withGrants ? ["grants" as const] : [])];
     const skippedBy = kinds.map((kind) => this.skippedTypes(kind));
     const lanes = kinds.map(
-      (kind, i) => new RowLane(kind, this.store, this.syncId, this.state[kind], (r) => this.skips(r, kind), skippedBy[i]),
+      (kind, i) =>
+        new RowLane(kind, this.store, this.syncId, this.state[kind], (r) => this.skips(r, kind), skippedBy[i], limitAware ? chooserFor(this.limits, kind) : undefined),
     );
     for (const id of this.resourceTypes.keys()) if (skippedBy.every((skipped) => skipped.includes(id))) this.unreadTypes.add(id);
     const statics = withEntitlements ? await this.staticEntitlements() : new Map<string, Entitlement[]>();
@@ -401,8 +413,10 @@ class SyncRun {
 
   private async listResources(action: ListAction, queue: ListingQueue): Promise<void> {
     const parentResourceId = action.parent ? create(ResourceIdSchema, action.parent) : undefined;
+    const limitClass = `list:${action.resourceTypeId}`;
+    this.limits.itemStarted(limitClass);
     for (;;) {
-      const page = await this.call(() =>
+      const page = await this.paged(limitClass, () =>
         this.opts.connector.listResources(
           { resourceTypeId: action.resourceTypeId, parentResourceId, pageToken: action.pageToken, activeSyncId: this.syncId },
           { signal: this.opts.signal },
@@ -439,13 +453,15 @@ class SyncRun {
     const { resource, rowId, key } = work;
     const kind = lane.kind;
     if (kind === "entitlements" && work.pageToken === "") this.putStaticCopies(resource, statics);
+    const limitClass = `${kind}:${resource.id?.resourceType}`;
+    if (work.pageToken === "") this.limits.itemStarted(limitClass);
     let token = work.pageToken;
     for (;;) {
       let page: { list: Array<Entitlement | Grant>; nextPageToken: string; annotations: Any[] };
       const request = { resource, pageToken: token, activeSyncId: this.syncId };
       const rpcOptions = { signal: this.opts.signal };
       try {
-        page = await this.call<{ list: Array<Entitlement | Grant>; nextPageToken: string; annotations: Any[] }>(() =>
+        page = await this.paged<{ list: Array<Entitlement | Grant>; nextPageToken: string; annotations: Any[] }>(limitClass, () =>
           kind === "entitlements"
             ? this.opts.connector.listEntitlements(request, rpcOptions)
             : this.opts.connector.listGrants(request, rpcOptions),
@@ -599,6 +615,18 @@ class SyncRun {
       throw new ConnectorError(Code.INTERNAL, `${what}: the connector returned the same page token twice; stopping to avoid a loop`);
     }
     return next;
+  }
+
+  /** One page of class `limitClass` through call(); the rate limit its answer reports is noted in `limits`. */
+  private async paged<T extends { annotations: Any[] }>(limitClass: string, fn: () => Promise<T>): Promise<T> {
+    this.limits.pageStarted(limitClass);
+    let page: T | undefined;
+    try {
+      page = await this.call(fn);
+      return page;
+    } finally {
+      this.limits.pageEnded(limitClass, page?.annotations);
+    }
   }
 
   private async call<T>(fn: () => Promise<T>): Promise<T> {

@@ -3,13 +3,18 @@
  * hundreds of page listings at once; in one FIFO those would hold back every other type's listings (and the
  * APIs behind them, with their own rate limits) until the last page is fetched.
  */
+import type { TypeChooser } from "./limit-aware.ts";
 import type { ListAction } from "./state.ts";
 
 export class ListingQueue {
   private readonly byType = new Map<string, ListAction[]>();
   private turn = 0;
 
-  constructor(actions: readonly ListAction[] = []) {
+  /** Picks the type to serve next (limit-aware.ts); round-robin when absent or undecided. */
+  private readonly chooser: TypeChooser | undefined;
+
+  constructor(actions: readonly ListAction[] = [], chooser?: TypeChooser) {
+    this.chooser = chooser;
     for (const a of actions) this.push(a);
   }
 
@@ -22,7 +27,8 @@ export class ListingQueue {
   shift(): ListAction | undefined {
     if (this.byType.size === 0) return undefined;
     const types = [...this.byType.keys()];
-    const type = types[this.turn++ % types.length];
+    const chosen = this.chooser?.(types.map((key) => ({ key, items: this.byType.get(key)!.length, pages: 0 })));
+    const type = chosen !== undefined && this.byType.has(chosen) ? chosen : types[this.turn++ % types.length];
     const list = this.byType.get(type)!;
     const action = list.shift()!;
     if (list.length === 0) this.byType.delete(type);

@@ -14,6 +14,7 @@
  */
 import type { Resource } from "../gen/c1/connector/v2/resource_pb.js";
 import type { SyncStore } from "../store/store.ts";
+import type { TypeCandidate, TypeChooser } from "./limit-aware.ts";
 import type { RowLaneState } from "./state.ts";
 
 export interface RowWork {
@@ -27,6 +28,12 @@ export interface RowWork {
 
 /** Rows held in the look-ahead window (about 1 KB each). */
 const WINDOW = 2048;
+/**
+ * The window is topped up once this many rows of it were taken (reads come in batches). Not half of it: a
+ * limit-aware chooser takes one type's rows first, and a window left full of the other types' rows would hide
+ * that type's next rows until the others drained.
+ */
+const REFILL_BATCH = 256;
 
 interface Row {
   rowId: number;
@@ -56,6 +63,8 @@ export class RowLane {
   private nextKey = 0;
   /** The store's resourceWrites when a refill last saw every stored row (-1: not yet). */
   private caughtUpAt = -1;
+  /** Picks the type to serve next (limit-aware.ts); round-robin when absent or undecided. */
+  private readonly chooser: TypeChooser | undefined;
 
   constructor(
     kind: "entitlements" | "grants",
@@ -64,7 +73,9 @@ export class RowLane {
     state: RowLaneState,
     skip: (resource: Resource) => boolean,
     skippedTypes: readonly string[] = [],
+    chooser?: TypeChooser,
   ) {
+    this.chooser = chooser;
     this.kind = kind;
     this.store = store;
     this.syncId = syncId;
@@ -82,7 +93,7 @@ export class RowLane {
   /** The next page to fetch, or undefined when none is available yet. */
   next(): RowWork | undefined {
     for (;;) {
-      if (this.waitingCount < WINDOW / 2) this.refill();
+      if (this.waitingCount <= WINDOW - REFILL_BATCH) this.refill();
       const taken = this.take();
       if (!taken) return undefined;
       if ("key" in taken) {
@@ -176,6 +187,13 @@ export class RowLane {
    * Counted in place, without building the list: this runs for every page a worker takes.
    */
   private typeInTurn(): string | undefined {
+    if (this.chooser && (this.extraPages.size > 0 || this.waiting.size > 0)) {
+      const candidates: TypeCandidate[] = [];
+      for (const [type, pages] of this.extraPages) candidates.push({ key: type, items: this.waiting.get(type)?.length ?? 0, pages: pages.length });
+      for (const [type, rows] of this.waiting) if (!this.extraPages.has(type)) candidates.push({ key: type, items: rows.length, pages: 0 });
+      const chosen = this.chooser(candidates);
+      if (chosen !== undefined && (this.extraPages.has(chosen) || this.waiting.has(chosen))) return chosen;
+    }
     let count = this.extraPages.size;
     for (const type of this.waiting.keys()) if (!this.extraPages.has(type)) count++;
     if (count === 0) return undefined;

@@ -43,7 +43,9 @@ if (timeline) {
 }
 try {
   const rpc = createConnectorService(built.connector, { logger, provisioning: false });
-  const result = await runSync({ connector: rpc, file, logger, concurrency: 4 * Number(concurrency) });
+  // BENCH_ORDER=round-robin: equal turns per type instead of the limit-aware order (for comparing the two).
+  const limitAware = process.env.BENCH_ORDER !== "round-robin";
+  const result = await runSync({ connector: rpc, file, logger, concurrency: 4 * Number(concurrency), limitAware });
   const wallSeconds = (performance.now() - started) / 1000;
   process.stdout.write(
     JSON.stringify({
