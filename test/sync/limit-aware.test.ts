@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { anyUnpack, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { createConnectorService } from "../../src/connector/service.ts";
-import { annotate, findAnnotation } from "../../src/connector/annotations.ts";
+import { annotate, findAnnotation, pack } from "../../src/connector/annotations.ts";
 import { entitlement, grant, groupResource, resourceId, resourceType } from "../../src/connector/builders.ts";
 import type { Connector, ResourceSyncer } from "../../src/connector/types.ts";
 import { RateLimitDescriptionSchema } from "../../src/gen/c1/connector/v2/annotation_ratelimit_pb.js";
@@ -65,6 +65,21 @@ describe("LimitAwareOrder", () => {
     expect(order.choose([{ key: "grants:team", items: 50, pages: 0 }])).toBe("grants:team");
     now = 5_000; // the window reset
     expect(order.choose(both)).toBe("grants:team");
+  });
+
+  it("takes a hostile connector's descriptions as ordering hints only: nothing it reports holds work back", () => {
+    const order = new LimitAwareOrder(() => 1_000);
+    const described = (key: string, limit: bigint, remaining: bigint, resetAtMs: number) => {
+      order.pageStarted(key);
+      order.pageEnded(key, [pack(RateLimitDescriptionSchema, { limit, remaining, resetAt: timestampFromMs(resetAtMs) })]);
+    };
+    described("grants:zero", 0n, 5n, 2_000); // no limit: ignored, the class stays unknown
+    described("grants:far", 1n, -9n, 8.64e15); // out of budget until the end of time (and a window clamped to 1 h)
+    described("grants:huge", 2n ** 63n - 1n, 2n ** 63n - 1n, 2_000);
+    expect(order.choose([{ key: "grants:far", items: 1, pages: 0 }, { key: "grants:huge", items: 1_000_000, pages: 0 }])).toBe("grants:huge");
+    expect(order.choose([{ key: "grants:far", items: 1, pages: 0 }])).toBe("grants:far");
+    const turns = { callersTurn: false };
+    expect(order.choose([{ key: "grants:zero", items: 9, pages: 0 }, { key: "grants:far", items: 1, pages: 0 }], turns)).toBeUndefined();
   });
 
   it("alternates with the caller's turns while some class with work has not reported a limit", () => {

@@ -3,7 +3,7 @@
  * 2,000 API keys, ≥ 100,000 grants) with per-request latency and advertised rate limits, then the same org
  * grown 5×, and prints one JSON line last:
  *   wallSeconds, requests, http429, lowerBoundSeconds, ratio, peakRssMb, rows   (the base org)
- *   peakRssMb5x, rssGrowth5x, wallSeconds5x                                      (the 5× org)
+ *   peakRssMb5x, rssGrowth5x, wallSeconds5x, lowerBoundSeconds5x, ratio5x        (the 5× org)
  *   peakRssMb2k, wallSeconds2k, requests2k     (2,000 users / 100 teams / 20 roles at 25 ms: the Go comparison org)
  *   versionMs, versionRssMb, helpMs, helpRssMb, firstRequestMs, firstRequestMsCold    (start-up of bin/baton-datadog.js,
  *   startup.ts; *Cold: the first run, before Node's compile cache holds the program)
@@ -160,6 +160,8 @@ try {
   if (process.env.BENCH_SKIP_5X !== "1") {
     const five = await measure(scaled(5), dir);
     line.wallSeconds5x = round(five.result.wallSeconds);
+    line.lowerBoundSeconds5x = round(five.lowerBoundSeconds);
+    line.ratio5x = round(five.result.wallSeconds / five.lowerBoundSeconds);
     line.http429_5x = five.http429;
     line.peakRssMb5x = round(five.result.peakRssMb);
     line.rssGrowth5x = round(five.result.peakRssMb / one.result.peakRssMb);
