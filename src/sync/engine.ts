@@ -27,7 +27,7 @@ import { SyncStore, type WriteBuffer } from "../store/store.ts";
 import { drain } from "./pool.ts";
 import { RowLane, type RowWork } from "./row-lane.ts";
 import { ListingQueue } from "./listing-queue.ts";
-import { chooserFor, LimitAwareOrder } from "./limit-aware.ts";
+import { asClasses, chooserFor, LimitAwareOrder } from "./limit-aware.ts";
 import { withRetry, type RetryPolicy } from "./retry.ts";
 import { expandGrants } from "./expand.ts";
 import { applyHeapGrowth } from "./heap-growth.ts";
@@ -360,10 +360,23 @@ class SyncRun {
 
     type Work = { kind: "list"; action: ListAction } | { kind: "row"; lane: RowLane; work: RowWork };
     // Listings and the two lanes take turns: listings discover work, but a long queue of listings (a connector
-    // fanning out its pages) must not hold back the entitlements and grants already waiting.
+    // fanning out its pages) must not hold back the entitlements and grants already waiting. Limit-aware, every
+    // other start first goes to the source holding the class with the longest projected time at its limit (the
+    // tightest limit's lane gets the slots to run at its limit), the rest in turn as before.
     let turn = 0;
+    let preferred = false;
     const sources = lanes.length + 1;
     const next = (): Work | undefined => {
+      if (limitAware && (preferred = !preferred)) {
+        const source = this.longestSource(queue, lanes);
+        if (source === queue) {
+          const action = queue.shift();
+          if (action) return { kind: "list", action };
+        } else if (source instanceof RowLane) {
+          const work = source.next();
+          if (work) return { kind: "row", lane: source, work };
+        }
+      }
       for (let i = 0; i < sources; i++) {
         const source = turn++ % sources;
         if (source === 0) {
@@ -411,10 +424,22 @@ class SyncRun {
     });
   }
 
+  /** The listing queue or lane whose waiting work includes the class with the longest projected time, if any is known. */
+  private longestSource(queue: ListingQueue, lanes: readonly RowLane[]): ListingQueue | RowLane | undefined {
+    let best: ListingQueue | RowLane | undefined;
+    let max = this.limits.longest(asClasses("list", queue.candidates()));
+    if (max >= 0) best = queue;
+    for (const lane of lanes) {
+      const t = this.limits.longest(asClasses(lane.kind, lane.candidates()));
+      if (t > max) [best, max] = [lane, t];
+    }
+    return best;
+  }
+
   private async listResources(action: ListAction, queue: ListingQueue): Promise<void> {
     const parentResourceId = action.parent ? create(ResourceIdSchema, action.parent) : undefined;
     const limitClass = `list:${action.resourceTypeId}`;
-    this.limits.itemStarted(limitClass);
+    this.limits.chainStarted(limitClass);
     for (;;) {
       const page = await this.paged(limitClass, () =>
         this.opts.connector.listResources(
@@ -454,7 +479,7 @@ class SyncRun {
     const kind = lane.kind;
     if (kind === "entitlements" && work.pageToken === "") this.putStaticCopies(resource, statics);
     const limitClass = `${kind}:${resource.id?.resourceType}`;
-    if (work.pageToken === "") this.limits.itemStarted(limitClass);
+    this.limits.chainStarted(limitClass);
     let token = work.pageToken;
     for (;;) {
       let page: { list: Array<Entitlement | Grant>; nextPageToken: string; annotations: Any[] };

@@ -22,9 +22,9 @@ import { findAnnotation } from "../connector/annotations.ts";
 export interface Candidate {
   /** The class: lane or listing queue, and resource type (a lane or queue names only the type). */
   key: string;
-  /** Items waiting (rows not started, or listings): each is a chain of pages. */
+  /** Rows not started, or listings, waiting: each is a chain of pages. */
   items: number;
-  /** Single pages waiting (page tokens a connector handed out). */
+  /** Page tokens a connector handed out, waiting: each starts a chain of its own. */
   pages: number;
 }
 
@@ -40,7 +40,7 @@ interface ClassState {
   periodMs: number;
   inFlight: number;
   pagesStarted: number;
-  itemsStarted: number;
+  chainsStarted: number;
 }
 
 const MIN_PERIOD_MS = 1000;
@@ -57,15 +57,15 @@ export class LimitAwareOrder {
   private state(key: string): ClassState {
     let s = this.classes.get(key);
     if (!s) {
-      s = { limit: 0, remaining: 0, resetAt: 0, periodMs: 0, inFlight: 0, pagesStarted: 0, itemsStarted: 0 };
+      s = { limit: 0, remaining: 0, resetAt: 0, periodMs: 0, inFlight: 0, pagesStarted: 0, chainsStarted: 0 };
       this.classes.set(key, s);
     }
     return s;
   }
 
-  /** An item (a row's chain of pages, or a listing) of `key` starts. */
-  itemStarted(key: string): void {
-    this.state(key).itemsStarted++;
+  /** A chain of pages of `key` starts: a row's, a handed-out page's or a listing's. */
+  chainStarted(key: string): void {
+    this.state(key).chainsStarted++;
   }
 
   /** A page of `key` is about to be requested. */
@@ -89,6 +89,28 @@ export class LimitAwareOrder {
   }
 
   /**
+   * How long the waiting work of a class needs at its rate (ms), and whether its window has budget left; undefined
+   * for a class that has not reported a limit.
+   */
+  private projected(c: Candidate, now: number): { time: number; inBudget: boolean } | undefined {
+    const s = this.classes.get(c.key);
+    if (!s || s.limit === 0) return undefined;
+    const pagesPerChain = s.chainsStarted > 0 ? Math.max(1, s.pagesStarted / s.chainsStarted) : 1;
+    return { time: ((c.items + c.pages) * pagesPerChain * s.periodMs) / s.limit, inBudget: now >= s.resetAt || s.remaining - s.inFlight > 0 };
+  }
+
+  /** The longest projected time (ms) of the classes in budget among `candidates`; -1 when none is known and in budget. */
+  longest(candidates: readonly Candidate[]): number {
+    const now = this.now();
+    let max = -1;
+    for (const c of candidates) {
+      const p = this.projected(c, now);
+      if (p?.inBudget && p.time > max) max = p.time;
+    }
+    return max;
+  }
+
+  /**
    * The class to start next, or undefined to leave the choice to the caller's round-robin. `turns` is the caller's
    * own alternation (each lane has one: a lane whose classes never report a limit must not use up another's turns).
    */
@@ -100,17 +122,13 @@ export class LimitAwareOrder {
     let fallback: string | undefined;
     let fallbackTime = -1;
     for (const c of candidates) {
-      const s = this.classes.get(c.key);
-      if (!s || s.limit === 0) {
+      const p = this.projected(c, now);
+      if (p === undefined) {
         unknown = true;
         continue;
       }
-      const pagesPerItem = s.itemsStarted > 0 ? Math.max(1, s.pagesStarted / s.itemsStarted) : 1;
-      // Time the waiting pages need at the class's rate (limit per window).
-      const time = ((c.items * pagesPerItem + c.pages) * s.periodMs) / s.limit;
-      if (time > fallbackTime) [fallback, fallbackTime] = [c.key, time];
-      const inBudget = now >= s.resetAt || s.remaining - s.inFlight > 0;
-      if (inBudget && time > bestTime) [best, bestTime] = [c.key, time];
+      if (p.time > fallbackTime) [fallback, fallbackTime] = [c.key, p.time];
+      if (p.inBudget && p.time > bestTime) [best, bestTime] = [c.key, p.time];
     }
     if (unknown) {
       turns.callersTurn = !turns.callersTurn;
@@ -124,5 +142,10 @@ export class LimitAwareOrder {
 export function chooserFor(order: LimitAwareOrder, prefix: string): TypeChooser {
   const at = prefix.length + 1;
   const turns = { callersTurn: false };
-  return (candidates) => order.choose(candidates.map((c) => ({ ...c, key: `${prefix}:${c.key}` })), turns)?.slice(at);
+  return (candidates) => order.choose(asClasses(prefix, candidates), turns)?.slice(at);
+}
+
+/** A lane's or the listing queue's waiting types as classes `${prefix}:${type}`. */
+export function asClasses(prefix: string, candidates: readonly TypeCandidate[]): Candidate[] {
+  return candidates.map((c) => ({ ...c, key: `${prefix}:${c.key}` }));
 }

@@ -3,7 +3,7 @@
  * hundreds of page listings at once; in one FIFO those would hold back every other type's listings (and the
  * APIs behind them, with their own rate limits) until the last page is fetched.
  */
-import type { TypeChooser } from "./limit-aware.ts";
+import type { TypeCandidate, TypeChooser } from "./limit-aware.ts";
 import type { ListAction } from "./state.ts";
 
 export class ListingQueue {
@@ -27,12 +27,17 @@ export class ListingQueue {
   shift(): ListAction | undefined {
     if (this.byType.size === 0) return undefined;
     const types = [...this.byType.keys()];
-    const chosen = this.chooser?.(types.map((key) => ({ key, items: this.byType.get(key)!.length, pages: 0 })));
+    const chosen = this.chooser?.(this.candidates());
     const type = chosen !== undefined && this.byType.has(chosen) ? chosen : types[this.turn++ % types.length];
     const list = this.byType.get(type)!;
     const action = list.shift()!;
     if (list.length === 0) this.byType.delete(type);
     return action;
+  }
+
+  /** The types with listings waiting, as a chooser sees them. */
+  candidates(): TypeCandidate[] {
+    return [...this.byType].map(([key, list]) => ({ key, items: list.length, pages: 0 }));
   }
 
   /** Every waiting listing (for checkpoints). */

@@ -112,6 +112,14 @@ export class RowLane {
     }
   }
 
+  /** The types with work waiting (fetched rows not started, handed-out pages), as a chooser sees them. */
+  candidates(): TypeCandidate[] {
+    const out: TypeCandidate[] = [];
+    for (const [type, pages] of this.extraPages) out.push({ key: type, items: this.waiting.get(type)?.length ?? 0, pages: pages.length });
+    for (const [type, rows] of this.waiting) if (!this.extraPages.has(type)) out.push({ key: type, items: rows.length, pages: 0 });
+    return out;
+  }
+
   /** Records the page the running page `key` will ask for next (for checkpoints). */
   progress(rowId: number, key: number, pageToken: string): void {
     this.outstanding.get(rowId)?.pages.set(key, pageToken);
@@ -188,10 +196,7 @@ export class RowLane {
    */
   private typeInTurn(): string | undefined {
     if (this.chooser && (this.extraPages.size > 0 || this.waiting.size > 0)) {
-      const candidates: TypeCandidate[] = [];
-      for (const [type, pages] of this.extraPages) candidates.push({ key: type, items: this.waiting.get(type)?.length ?? 0, pages: pages.length });
-      for (const [type, rows] of this.waiting) if (!this.extraPages.has(type)) candidates.push({ key: type, items: rows.length, pages: 0 });
-      const chosen = this.chooser(candidates);
+      const chosen = this.chooser(this.candidates());
       if (chosen !== undefined && (this.extraPages.has(chosen) || this.waiting.has(chosen))) return chosen;
     }
     let count = this.extraPages.size;

@@ -28,17 +28,17 @@ describe("LimitAwareOrder", () => {
     expect(order.choose([{ key: "grants:a", items: 5, pages: 0 }])).toBeUndefined();
   });
 
-  it("serves the class whose waiting pages need the longest at its rate, pages per item learned", () => {
+  it("serves the class whose waiting pages need the longest at its rate, pages per chain learned", () => {
     let now = 0;
     const order = new LimitAwareOrder(() => now);
     for (const [key, limit] of [["grants:team", 80], ["grants:role", 800]] as const) {
-      order.itemStarted(key);
+      order.chainStarted(key);
       order.pageStarted(key);
       order.pageEnded(key, [rateLimit(limit, limit - 1, 10_000)]);
     }
     // Same items waiting: the tighter limit needs ten times as long.
     expect(order.choose([{ key: "grants:role", items: 10, pages: 0 }, { key: "grants:team", items: 10, pages: 0 }])).toBe("grants:team");
-    // Ten times the work behind the wider limit, and its items are three pages each: role needs longer.
+    // Ten times the work behind the wider limit, and its chains are three pages each: role needs longer.
     order.pageStarted("grants:role");
     order.pageEnded("grants:role", [rateLimit(800, 700, 10_000)]);
     order.pageStarted("grants:role");
@@ -46,6 +46,20 @@ describe("LimitAwareOrder", () => {
     expect(order.choose([{ key: "grants:role", items: 40, pages: 0 }, { key: "grants:team", items: 10, pages: 0 }])).toBe("grants:role");
     now = 1;
     expect(order.choose([{ key: "grants:role", items: 30, pages: 0 }, { key: "grants:team", items: 10, pages: 0 }])).toBe("grants:team");
+  });
+
+  it("counts handed-out pages as chains of their own, and tells which waiting work is longest", () => {
+    const order = new LimitAwareOrder(() => 0);
+    // One row that handed out 99 more pages, each fetched alone: a chain is one page, not a hundred.
+    for (let i = 0; i < 100; i++) {
+      order.chainStarted("grants:role");
+      order.pageStarted("grants:role");
+      order.pageEnded("grants:role", [rateLimit(100, 50, 10_000)]);
+    }
+    const role = { key: "grants:role", items: 10, pages: 0 };
+    expect(order.longest([role])).toBe(1_000); // 10 chains x 1 page x 10 s / 100
+    expect(order.longest([{ key: "grants:unknown", items: 1_000, pages: 0 }])).toBe(-1);
+    expect(order.longest([role, { key: "grants:role", items: 20, pages: 5 }])).toBe(2_500);
   });
 
   it("skips a class out of budget until its window resets, and never holds all work back", () => {
