@@ -1,8 +1,9 @@
 /**
  * Per-resource work (listing one resource's entitlements, or its grants) over the resources stored so far.
  * Rows appear while resource listings are still running, so an empty lane is not a finished lane: it asks the
- * store again on every call. Rows are read in row order into a look-ahead window and handed out round-robin by
- * resource type: consecutive rows are usually of one type, whose API has its own rate limit, and taking them in
+ * store again on every call. Rows are read in row order into a look-ahead window and handed out by resource type,
+ * in the order a chooser gives (limit-aware.ts: the type needing the longest at its rate limit first), else
+ * round-robin: consecutive rows are usually of one type, whose API has its own rate limit, and taking them in
  * order would queue every worker behind that one limit while the others sit idle.
  *
  * A row's listing is usually one chain of pages, but a connector may hand out more page tokens at once
