@@ -362,7 +362,8 @@ class SyncRun {
     // Listings and the two lanes take turns: listings discover work, but a long queue of listings (a connector
     // fanning out its pages) must not hold back the entitlements and grants already waiting. Limit-aware, every
     // other start first goes to the source holding the class with the longest projected time at its limit (the
-    // tightest limit's lane gets the slots to run at its limit), the rest in turn as before.
+    // tightest limit's lane gets the slots to run at its limit; in the listing queue its own turns still decide
+    // which listing), the rest in turn as before.
     let turn = 0;
     let preferred = false;
     const sources = lanes.length + 1;

@@ -2,12 +2,13 @@
  * Which resource type's work to start next, given the rate limits the connector reports (a RateLimitDescription
  * on its list responses, as Go connectors and this SDK's HTTP client attach) and the work waiting per type.
  *
- * Why: the engine's lanes hand out work round-robin by type, so every type gets the same number of starts. When
- * one API's limit is the tightest (5x bench org: 4,953 team-membership pages under 800 per 10 s, against 1,010
- * user pages under the same), equal turns run that type at a fraction of its limit while the others use the
- * connections, and its last 35 s run alone with most connections idle. A class (lane and resource type) whose
- * waiting pages need the longest at its rate is started first while it has budget left in its window (the
- * longest-processing-time rule); a class out of budget waits for its reset while the others use the slots.
+ * Why: with equal turns per type, every type gets the same number of starts. When one API's limit is the tightest
+ * (5x bench org: 4,953 team-membership pages under 800 per 10 s, against 1,010 user pages under the same), equal
+ * turns run that type at a fraction of its limit while the others use the connections, and its last 35 s run alone
+ * with most connections idle. Inside a lane, the class (lane and resource type) whose waiting pages need the
+ * longest at its rate is started first while it has budget left in its window (the longest-processing-time rule);
+ * a class out of budget waits for its reset while the others use the slots. Across the listing queue and the
+ * lanes, `longest` tells the engine which source holds the longest class, and every other start goes there first.
  *
  * Round-robin still decides whenever this cannot: while a class with work has reported no limit yet, every other
  * choice is left to the caller (so unlimited or not-yet-seen types keep their turns); and when every limited class

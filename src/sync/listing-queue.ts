@@ -3,18 +3,14 @@
  * hundreds of page listings at once; in one FIFO those would hold back every other type's listings (and the
  * APIs behind them, with their own rate limits) until the last page is fetched.
  */
-import type { TypeCandidate, TypeChooser } from "./limit-aware.ts";
+import type { TypeCandidate } from "./limit-aware.ts";
 import type { ListAction } from "./state.ts";
 
 export class ListingQueue {
   private readonly byType = new Map<string, ListAction[]>();
   private turn = 0;
 
-  /** Picks the type to serve next (limit-aware.ts); round-robin when absent or undecided. */
-  private readonly chooser: TypeChooser | undefined;
-
-  constructor(actions: readonly ListAction[] = [], chooser?: TypeChooser) {
-    this.chooser = chooser;
+  constructor(actions: readonly ListAction[] = []) {
     for (const a of actions) this.push(a);
   }
 
@@ -27,15 +23,14 @@ export class ListingQueue {
   shift(): ListAction | undefined {
     if (this.byType.size === 0) return undefined;
     const types = [...this.byType.keys()];
-    const chosen = this.chooser?.(this.candidates());
-    const type = chosen !== undefined && this.byType.has(chosen) ? chosen : types[this.turn++ % types.length];
+    const type = types[this.turn++ % types.length];
     const list = this.byType.get(type)!;
     const action = list.shift()!;
     if (list.length === 0) this.byType.delete(type);
     return action;
   }
 
-  /** The types with listings waiting, as a chooser sees them. */
+  /** The types with listings waiting, as the limit-aware order sees them (limit-aware.ts). */
   candidates(): TypeCandidate[] {
     return [...this.byType].map(([key, list]) => ({ key, items: list.length, pages: 0 }));
   }
