@@ -17,8 +17,6 @@ export interface ObservedRateLimit {
   remaining: number;
   /** Epoch ms at which the server said the window resets. */
   resetAt: number;
-  /** Epoch ms at which the answer arrived. */
-  observedAt: number;
 }
 
 const scope = new AsyncLocalStorage<{ best: ObservedRateLimit | undefined }>();
@@ -37,8 +35,7 @@ export const reportRateLimit: Interceptor = (next) => async (ex) => {
   const headers = outcome.headers;
   const h = parseRateLimitHeaders((n) => headers[n]);
   if (h === undefined || h.limit === undefined || h.limit < 1) return outcome;
-  const now = Date.now();
-  const seen: ObservedRateLimit = { limit: h.limit, remaining: Math.min(h.remaining, h.limit), resetAt: now + h.reset * 1000, observedAt: now };
+  const seen: ObservedRateLimit = { limit: h.limit, remaining: Math.min(h.remaining, h.limit), resetAt: Date.now() + h.reset * 1000 };
   const best = store.best;
   if (best === undefined || seen.remaining / seen.limit < best.remaining / best.limit) store.best = seen;
   return outcome;

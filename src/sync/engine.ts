@@ -366,28 +366,24 @@ class SyncRun {
     // which listing), the rest in turn as before.
     let turn = 0;
     let preferred = false;
-    const sources = lanes.length + 1;
+    const sources: Array<ListingQueue | RowLane> = [queue, ...lanes];
+    const take = (source: ListingQueue | RowLane): Work | undefined => {
+      if (source instanceof RowLane) {
+        const work = source.next();
+        return work && { kind: "row", lane: source, work };
+      }
+      const action = source.shift();
+      return action && { kind: "list", action };
+    };
     const next = (): Work | undefined => {
       if (limitAware && (preferred = !preferred)) {
         const source = this.longestSource(queue, lanes);
-        if (source === queue) {
-          const action = queue.shift();
-          if (action) return { kind: "list", action };
-        } else if (source instanceof RowLane) {
-          const work = source.next();
-          if (work) return { kind: "row", lane: source, work };
-        }
+        const work = source && take(source);
+        if (work) return work;
       }
-      for (let i = 0; i < sources; i++) {
-        const source = turn++ % sources;
-        if (source === 0) {
-          const action = queue.shift();
-          if (action) return { kind: "list", action };
-        } else {
-          const lane = lanes[source - 1];
-          const work = lane.next();
-          if (work) return { kind: "row", lane, work };
-        }
+      for (let i = 0; i < sources.length; i++) {
+        const work = take(sources[turn++ % sources.length]);
+        if (work) return work;
       }
       return undefined;
     };

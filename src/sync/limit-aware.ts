@@ -29,9 +29,8 @@ export interface Candidate {
   pages: number;
 }
 
-export type TypeCandidate = Candidate;
-/** What a lane or the listing queue asks: which of its types to serve next (undefined: its own round-robin). */
-export type TypeChooser = (candidates: readonly TypeCandidate[]) => string | undefined;
+/** What a lane asks, with its types as keys: which to serve next (undefined: its own round-robin). */
+export type TypeChooser = (candidates: readonly Candidate[]) => string | undefined;
 
 interface ClassState {
   limit: number;
@@ -147,6 +146,6 @@ export function chooserFor(order: LimitAwareOrder, prefix: string): TypeChooser 
 }
 
 /** A lane's or the listing queue's waiting types as classes `${prefix}:${type}`. */
-export function asClasses(prefix: string, candidates: readonly TypeCandidate[]): Candidate[] {
+export function asClasses(prefix: string, candidates: readonly Candidate[]): Candidate[] {
   return candidates.map((c) => ({ ...c, key: `${prefix}:${c.key}` }));
 }

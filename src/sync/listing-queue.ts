@@ -3,7 +3,7 @@
  * hundreds of page listings at once; in one FIFO those would hold back every other type's listings (and the
  * APIs behind them, with their own rate limits) until the last page is fetched.
  */
-import type { TypeCandidate } from "./limit-aware.ts";
+import type { Candidate } from "./limit-aware.ts";
 import type { ListAction } from "./state.ts";
 
 export class ListingQueue {
@@ -31,7 +31,7 @@ export class ListingQueue {
   }
 
   /** The types with listings waiting, as the limit-aware order sees them (limit-aware.ts). */
-  candidates(): TypeCandidate[] {
+  candidates(): Candidate[] {
     return [...this.byType].map(([key, list]) => ({ key, items: list.length, pages: 0 }));
   }
 

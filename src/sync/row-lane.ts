@@ -15,7 +15,7 @@
  */
 import type { Resource } from "../gen/c1/connector/v2/resource_pb.js";
 import type { SyncStore } from "../store/store.ts";
-import type { TypeCandidate, TypeChooser } from "./limit-aware.ts";
+import type { Candidate, TypeChooser } from "./limit-aware.ts";
 import type { RowLaneState } from "./state.ts";
 
 export interface RowWork {
@@ -114,8 +114,8 @@ export class RowLane {
   }
 
   /** The types with work waiting (fetched rows not started, handed-out pages), as a chooser sees them. */
-  candidates(): TypeCandidate[] {
-    const out: TypeCandidate[] = [];
+  candidates(): Candidate[] {
+    const out: Candidate[] = [];
     for (const [type, pages] of this.extraPages) out.push({ key: type, items: this.waiting.get(type)?.length ?? 0, pages: pages.length });
     for (const [type, rows] of this.waiting) if (!this.extraPages.has(type)) out.push({ key: type, items: rows.length, pages: 0 });
     return out;
@@ -192,8 +192,9 @@ export class RowLane {
   }
 
   /**
-   * The next in turn of the types with work: those with handed-out pages, then those with waiting rows only.
-   * Counted in place, without building the list: this runs for every page a worker takes.
+   * The type the chooser picks, else the next in turn of the types with work: those with handed-out pages, then
+   * those with waiting rows only. The turn is counted in place, without building the list: this runs for every
+   * page a worker takes (a chooser needs the list, a handful of types).
    */
   private typeInTurn(): string | undefined {
     if (this.chooser && (this.extraPages.size > 0 || this.waiting.size > 0)) {
