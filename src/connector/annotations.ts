@@ -3,7 +3,8 @@
  * again in a list, so that no code compares type URLs by hand.
  */
 import { create, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
-import { anyIs, anyPack, anyUnpack, timestampFromDate, type Any } from "@bufbuild/protobuf/wkt";
+import { anyIs, anyUnpack, timestampFromDate, type Any } from "@bufbuild/protobuf/wkt";
+import { packAny } from "../wire/fast-binary.ts";
 import {
   ChildResourceTypeSchema,
   SkipEntitlementsAndGrantsSchema,
@@ -24,7 +25,7 @@ import {
 import { V1IdentifierSchema } from "../gen/c1/connector/v2/annotation_v1_identifier_pb.js";
 
 export function pack<Desc extends DescMessage>(schema: Desc, init?: MessageInitShape<Desc>): Any {
-  return anyPack(schema, create(schema, init));
+  return packAny(schema, create(schema, init));
 }
 
 /** The first annotation of the given type, decoded, or undefined. */

@@ -1,6 +1,6 @@
 /**
  * The one bridge between protobuf-es v2 service descriptors and @grpc/grpc-js: a service definition built from a
- * DescService (binary codec = toBinary/fromBinary), typed server implementations with an AbortSignal per call,
+ * DescService (binary codec = fastToBinary/fromBinary: toBinary's bytes, written faster), typed server implementations with an AbortSignal per call,
  * and typed clients. Errors cross as ConnectorError <-> gRPC status (see ./status.ts).
  */
 import { once } from "node:events";
@@ -8,7 +8,6 @@ import * as grpc from "@grpc/grpc-js";
 import {
   create,
   fromBinary,
-  toBinary,
   type DescMessage,
   type DescMethod,
   type DescService,
@@ -17,13 +16,14 @@ import {
 } from "@bufbuild/protobuf";
 import { Code, ConnectorError } from "../connector/errors.ts";
 import { fromGrpcError, toGrpcStatus } from "./status.ts";
+import { fastToBinary } from "../wire/fast-binary.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Service definition
 
 function serializer(schema: DescMessage) {
   return (message: unknown): Buffer => {
-    const bytes = toBinary(schema, message as MessageShape<DescMessage>);
+    const bytes = fastToBinary(schema, message as MessageShape<DescMessage>);
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   };
 }

@@ -1,14 +1,13 @@
 // Message ↔ row: the column values PROTOCOL.md §2 derives from each c1.connector.v2 message.
-import { create, fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
-import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { GrantExpandableSchema, type GrantExpandable } from "../gen/c1/connector/v2/annotation_grant_pb.js";
-import { EntitlementSchema, EntitlementsServiceListEntitlementsResponseSchema, type Entitlement } from "../gen/c1/connector/v2/entitlement_pb.js";
-import { GrantSchema, GrantsServiceListGrantsResponseSchema, type Grant } from "../gen/c1/connector/v2/grant_pb.js";
+import { EntitlementSchema, type Entitlement } from "../gen/c1/connector/v2/entitlement_pb.js";
+import { GrantSchema, type Grant } from "../gen/c1/connector/v2/grant_pb.js";
 import { encodeGrants, grantWriterApplies } from "./grant-encoding.ts";
+import { encodeAll } from "../wire/fast-binary.ts";
 import {
   ResourceSchema,
-  ResourcesServiceListResourcesResponseSchema,
   ResourceTypeSchema,
   type Resource,
   type ResourceType,
@@ -68,27 +67,8 @@ export function resourceTypeRow(rt: ResourceType): ResourceTypeRowValues {
   return { externalId: required(rt.id, "a resource type without id"), data: toBinary(ResourceTypeSchema, rt) };
 }
 
-/**
- * Encodes messages of one type in one pass. toBinary starts each message in a fresh 128-byte buffer that doubles
- * as it fills, which costs more than the encoding itself for messages of a few hundred bytes; instead the list
- * message of a page (`repeated T list = 1`) is encoded once and each element's bytes are cut out of it, since an
- * embedded message's bytes are exactly its own encoding. Storing a page of users takes half the CPU this way.
- */
-function encodeEach<Desc extends DescMessage>(listSchema: Desc, messages: readonly unknown[]): Uint8Array[] {
-  const all = toBinary(listSchema, create(listSchema, { list: messages } as never));
-  const reader = new BinaryReader(all);
-  const out: Uint8Array[] = [];
-  while (reader.pos < reader.len) {
-    const [field, wireType] = reader.tag();
-    if (field !== 1 || wireType !== WireType.LengthDelimited) throw new Error(`${listSchema.typeName}: unexpected field ${field} in a list encoding`);
-    out.push(reader.bytes());
-  }
-  if (out.length !== messages.length) throw new Error(`${listSchema.typeName}: ${out.length} encodings for ${messages.length} messages`);
-  return out;
-}
-
 export function resourceRows(resources: readonly Resource[]): ResourceRowValues[] {
-  const data = encodeEach(ResourcesServiceListResourcesResponseSchema, resources);
+  const data = encodeAll(ResourceSchema, resources);
   return resources.map((r, i) => {
     const type = requiredField(r.id?.resourceType, "resource", r.displayName, "id.resource_type");
     const id = requiredField(r.id?.resource, "resource", r.displayName, "id.resource");
@@ -105,7 +85,7 @@ export function resourceRows(resources: readonly Resource[]): ResourceRowValues[
 }
 
 export function entitlementRows(entitlements: readonly Entitlement[]): EntitlementRowValues[] {
-  const data = encodeEach(EntitlementsServiceListEntitlementsResponseSchema, entitlements);
+  const data = encodeAll(EntitlementSchema, entitlements);
   return entitlements.map((e, i) => {
     const id = required(e.id, "an entitlement without id");
     return {
@@ -155,7 +135,7 @@ export function grantRows(grants: readonly Grant[]): GrantRowValues[] {
       data: EMPTY,
     };
   });
-  const data = direct ? encodeGrants(grants, isGrantExpandable) : encodeEach(GrantsServiceListGrantsResponseSchema, stored);
+  const data = direct ? encodeGrants(grants, isGrantExpandable) : encodeAll(GrantSchema, stored);
   for (let i = 0; i < rows.length; i++) rows[i].data = data[i];
   return rows;
 }

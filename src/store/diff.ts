@@ -2,7 +2,6 @@
 // additions, and the created / deleted / modified objects the `diff` command shows. Both work set-wise in SQL
 // over the unique (external_id, sync_id) indexes, so memory stays flat whatever the file size.
 import { equals } from "@bufbuild/protobuf";
-import { anyPack } from "@bufbuild/protobuf/wkt";
 import type { SQLOutputValue } from "node:sqlite";
 import { GrantExpandableSchema } from "../gen/c1/connector/v2/annotation_grant_pb.js";
 import { EntitlementSchema, type Entitlement } from "../gen/c1/connector/v2/entitlement_pb.js";
@@ -12,6 +11,7 @@ import { decodeEntitlement, decodeExpansion, decodeGrant, decodeResource } from 
 import { newKsuid } from "./ksuid.ts";
 import type { SyncStore } from "./store.ts";
 import { formatSqlTime } from "./time.ts";
+import { packAny } from "../wire/fast-binary.ts";
 
 /** Tables of Go's GenerateSyncDiff and the key columns copied with each (besides external_id, data, discovered_at). */
 const ADDITION_TABLES: ReadonlyArray<readonly [table: string, keys: readonly string[]]> = [
@@ -113,7 +113,7 @@ export function* diffObjects<K extends DiffKind>(
         // The store keeps GrantExpandable beside the grant: put it back, or the reported change would be invisible.
         const expandable = decodeExpansion(row.n_exp instanceof Uint8Array && row.n_exp.length > 0 ? row.n_exp : null);
         const grant = next as Grant;
-        if (expandable) grant.annotations = [...grant.annotations, anyPack(GrantExpandableSchema, expandable)];
+        if (expandable) grant.annotations = [...grant.annotations, packAny(GrantExpandableSchema, expandable)];
         yield next;
       } else if (!spec.same(next, spec.decode(bytes(row.o_data)))) {
         yield next;

@@ -3,12 +3,16 @@
 // fork and a copy per nested message, five levels deep) than on those few strings: a page of grants took about
 // as much CPU to encode as to fetch. This writer emits the bytes protobuf-es would (fields in field-number order,
 // proto3 implicit presence, message fields when set, unknown fields last; test/store/grant-encoding.test.ts
-// compares them with toBinary) for the shapes grants have, and hands anything else, whole, to toBinary.
-import { toBinary } from "@bufbuild/protobuf";
+// compares them with toBinary) for the shapes grants have. A resource with a profile, status or the like, or an
+// entitlement with grantable types, goes to the general fast writer (wire/fast-binary.ts), and what neither handles
+// goes to toBinary.
+import { toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { EntitlementSchema, type Entitlement } from "../gen/c1/connector/v2/entitlement_pb.js";
 import { GrantSchema, type Grant } from "../gen/c1/connector/v2/grant_pb.js";
 import { ResourceIdSchema, ResourceSchema, type Resource, type ResourceId } from "../gen/c1/connector/v2/resource_pb.js";
+import { writeMessage } from "../wire/fast-binary.ts";
+import { Sink } from "../wire/sink.ts";
 
 /** Field numbers by name this writer knows; a regenerated schema with any other field turns it off (toBinary). */
 const KNOWN_FIELDS: ReadonlyArray<[{ fields: ReadonlyArray<{ localName: string; number: number }> }, string]> = [
@@ -35,98 +39,12 @@ export function grantWriterApplies(): boolean {
   return schemasMatch;
 }
 
-/**
- * A growable byte buffer with the few protobuf primitives grants need (tags of fields 1-15 are one byte).
- * A Buffer, not a plain Uint8Array: `write` puts a string's UTF-8 straight at an offset, where TextEncoder's
- * encodeInto needs a subarray view per string (eight or so per grant: ~70 MB of garbage in a bench sync).
- * Zero-filled, so bytes past what was written are never old memory.
- */
-class Sink {
-  buf = Buffer.alloc(16 * 1024);
-  pos = 0;
-
-  ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
-    const grown = Buffer.alloc(size);
-    this.buf.copy(grown, 0, 0, this.pos);
-    this.buf = grown;
-  }
-
-  byte(b: number): void {
-    this.ensure(1);
-    this.buf[this.pos++] = b;
-  }
-
-  varint(v: number): void {
-    this.ensure(5);
-    while (v > 0x7f) {
-      this.buf[this.pos++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    this.buf[this.pos++] = v;
-  }
-
-  /** Starts a length-delimited field: its tag and one byte reserved for the length. */
-  open(tag: number): number {
-    this.ensure(2);
-    this.buf[this.pos++] = tag;
-    return this.pos++;
-  }
-
-  /** Ends the field opened at `at`: a length of 128 or more needs more bytes, so the content moves right. */
-  close(at: number): void {
-    const len = this.pos - at - 1;
-    if (len < 0x80) {
-      this.buf[at] = len;
-      return;
-    }
-    const size = varintSize(len);
-    this.ensure(size - 1);
-    this.buf.copyWithin(at + size, at + 1, this.pos);
-    this.pos += size - 1;
-    let v = len;
-    let i = at;
-    while (v > 0x7f) {
-      this.buf[i++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    this.buf[i] = v;
-  }
-
-  /** A string field, left out when empty (implicit presence). */
-  string(tag: number, s: string): void {
-    if (s === "") return;
-    // UTF-8 takes at most 3 bytes per UTF-16 unit (a surrogate pair: 4 bytes for 2 units); a lone surrogate is
-    // written as U+FFFD, as toBinary's TextEncoder does.
-    this.ensure(2 + 5 + 3 * s.length);
-    const at = this.open(tag);
-    this.pos += this.buf.write(s, this.pos, "utf8");
-    this.close(at);
-  }
-
-  raw(bytes: Uint8Array): void {
-    this.ensure(bytes.byteLength);
-    this.buf.set(bytes, this.pos);
-    this.pos += bytes.byteLength;
-  }
-
-  /** A length-delimited field holding bytes encoded elsewhere. */
-  embedded(tag: number, bytes: Uint8Array): void {
-    this.byte(tag);
-    this.varint(bytes.byteLength);
-    this.raw(bytes);
-  }
-}
-
-function varintSize(v: number): number {
-  let n = 1;
-  while (v > 0x7f) {
-    v >>>= 7;
-    n++;
-  }
-  return n;
+/** A message field with a message this file's writers leave to the general one (a profile, a status...). */
+function embed<Desc extends DescMessage>(sink: Sink, tag: number, schema: Desc, message: MessageShape<Desc>): void {
+  sink.byte(tag);
+  const at = sink.reserve();
+  if (!writeMessage(sink, schema, message)) sink.raw(toBinary(schema, message));
+  sink.close(at);
 }
 
 /** A message field is written when its value is set on the message itself (explicit presence, as toBinary). */
@@ -174,7 +92,7 @@ function writeResource(sink: Sink, tag: number, r: Resource): void {
     isSet(r, "status", r.status) ||
     isSet(r, "createdAt", r.createdAt)
   ) {
-    sink.embedded(tag, toBinary(ResourceSchema, r));
+    embed(sink, tag, ResourceSchema, r);
     return;
   }
   const at = sink.open(tag);
@@ -193,7 +111,7 @@ function writeResource(sink: Sink, tag: number, r: Resource): void {
 
 function writeEntitlement(sink: Sink, tag: number, e: Entitlement): void {
   if (e.grantableTo.length > 0 || !Number.isInteger(e.purpose) || e.purpose < 0 || e.purpose > 0x7fffffff) {
-    sink.embedded(tag, toBinary(EntitlementSchema, e));
+    embed(sink, tag, EntitlementSchema, e);
     return;
   }
   const at = sink.open(tag);
@@ -236,15 +154,6 @@ export function encodeGrants(grants: readonly Grant[], dropAnnotation: (a: Any) 
     writeGrant(sink, g, dropAnnotation);
     ends.push(sink.pos);
   }
-  // One right-sized copy: the views keep the whole buffer alive, and the sink's may be twice the bytes. A plain
-  // Uint8Array (Buffer's slice would be a view of the sink, not a copy), as toBinary gives.
-  const all = new Uint8Array(sink.pos);
-  all.set(sink.buf.subarray(0, sink.pos));
-  const out: Uint8Array[] = new Array(grants.length);
-  let start = 0;
-  for (let i = 0; i < ends.length; i++) {
-    out[i] = all.subarray(start, ends[i]);
-    start = ends[i];
-  }
-  return out;
+  // One right-sized copy: the views keep the whole buffer alive, and the sink's may be twice the bytes.
+  return sink.views(ends);
 }

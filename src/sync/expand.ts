@@ -6,7 +6,6 @@
  * `resource_type_ids` limits which principal types pass. New grants carry GrantSources and GrantImmutable.
  */
 import { create } from "@bufbuild/protobuf";
-import { anyPack } from "@bufbuild/protobuf/wkt";
 import { GrantExpandableSchema } from "../gen/c1/connector/v2/annotation_grant_pb.js";
 import type { Logger } from "pino";
 import { GrantSchema, GrantSourcesSchema, GrantSources_GrantSourceSchema, type Grant } from "../gen/c1/connector/v2/grant_pb.js";
@@ -15,6 +14,7 @@ import type { Resource } from "../gen/c1/connector/v2/resource_pb.js";
 import { annotate } from "../connector/annotations.ts";
 import { grantId } from "../connector/builders.ts";
 import type { SyncStore } from "../store/store.ts";
+import { packAny } from "../wire/fast-binary.ts";
 
 export const MAX_EXPANSION_DEPTH = 20;
 
@@ -119,7 +119,7 @@ export function expandGrants(
         sources[targetId] = sourceEntry(true);
         // The store split the GrantExpandable annotation off; put it back so re-storing keeps the expansion column.
         const annotations = existing.expansion
-          ? [...existing.grant.annotations, anyPack(GrantExpandableSchema, existing.expansion)]
+          ? [...existing.grant.annotations, packAny(GrantExpandableSchema, existing.expansion)]
           : existing.grant.annotations;
         batch.push(create(GrantSchema, { ...existing.grant, annotations, sources: create(GrantSourcesSchema, { sources }) }));
       } else {

@@ -11,7 +11,11 @@ export function dateOf(value: string | null | undefined): Date | undefined {
 /** Copies `fields` into a Struct-compatible object, leaving out undefined and null values. */
 export function profileOf(fields: Record<string, JsonValue | null | undefined>): JsonObject {
   const out: JsonObject = {};
-  for (const [key, value] of Object.entries(fields)) if (value !== undefined && value !== null) out[key] = value;
+  // Object.keys, not entries: a profile per user and per membership, and entries allocates a pair per field.
+  for (const key of Object.keys(fields)) {
+    const value = fields[key];
+    if (value !== undefined && value !== null) out[key] = value;
+  }
   return out;
 }
 
