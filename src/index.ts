@@ -103,26 +103,9 @@ export type {
 // Through deferred.ts: grpc-js loads on the first call, not with the SDK (a one-shot sync never needs it).
 export { serveConnector, connectorClient } from "./deferred.ts";
 
-// ── HTTP: the client a connector's API client is built on (retries, rate limits, proxies, bounded bodies) ──
-export { HttpClient, HttpError, HttpErrorCode, httpErrorToCode, toConnectorError, HttpMetrics, encodePath } from "./http/index.ts";
-/** The SDK's one abort race and one backoff, for connector code that waits on work which watches no signal. */
-export { raceAbort } from "./http/abort.ts";
-export { backoffDelay, type BackoffPolicy } from "./http/backoff.ts";
-export type { HttpClientOptions, HttpRequest, HttpResponse, QueryValue, HttpMethod, HttpAuth } from "./http/index.ts";
-/** Egress policy: the hosts an HttpClient may send to (hosted mode enforces the platform's served policy with it). */
-export { ALLOW_ALL, DENY_ALL, egressPolicy, EgressDeniedError } from "./http/egress.ts";
-export type { EgressPolicy } from "./http/egress.ts";
-
-// ── AWS: the never-sent STS GetCallerIdentity request that proves an AWS identity (SigV4 on node:crypto) ──
-export { NodeSha256 } from "./aws/sha256.ts";
-export {
-  AWS_REGION_PATTERN,
-  canonicalHeaderName,
-  signStsGetCallerIdentity,
-  STS_CONTENT_TYPE,
-  STS_GET_CALLER_IDENTITY_BODY,
-} from "./aws/sts-request.ts";
-export type { StsSigningCredentials } from "./aws/sts-request.ts";
+// ── HTTP and AWS: what a connector's API client is built on (retries, rate limits, proxies, bounded bodies, egress,
+// SigV4 for STS); also an entry point of its own, which loads none of the rest ──
+export * from "./api-client.ts";
 
 // ── Hosted (Lambda) runtime: what a connector declares to run as a platform-hosted function ──
 export { defineHostedConnector } from "./hosted/definition.ts";

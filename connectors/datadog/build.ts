@@ -1,18 +1,20 @@
 /**
- * Builds the Datadog connector from resolved configuration: the credential provider (static keys or delegated
- * auth), the API client and the connector with its syncers. Used by every way of running it.
+ * Builds the Datadog connector from resolved configuration: the API connection (build-client.ts: credentials,
+ * static keys or delegated auth), the client on it and the connector with its syncers. Used by every way of
+ * running it.
  */
 import type { Logger } from "pino";
-import { HttpMetrics } from "../../src/index.ts";
-import type { Connector, EgressPolicy } from "../../src/index.ts";
+import type { Connector } from "../../src/index.ts";
 import { DatadogClient } from "./client/datadog-client.ts";
 import { StaticKeyProvider } from "./client/credentials.ts";
-import { resolveApiEndpoint, resolveSite, siteAppUrl } from "./client/sites.ts";
-import { createCredentialProvider, DelegatedTokenProvider } from "./auth/index.ts";
+import { resolveSite, siteAppUrl } from "./client/sites.ts";
 import { delegatedAuthEnabled } from "./auth/config.ts";
 import { datadogConnector } from "./connector.ts";
-import { keyShapeWarnings, type DatadogConfig } from "./config.ts";
-import { DEFAULT_HTTP_TIMEOUT, parseDurationMs } from "./duration.ts";
+import type { DatadogConfig } from "./config.ts";
+import { DATADOG_CONCURRENCY, openDatadog, type BuildOptions, type OpenedDatadog } from "./build-client.ts";
+import type { HttpMetrics } from "../../src/index.ts";
+
+export { DATADOG_CONCURRENCY, httpTimeoutMs, type BuildOptions, type OpenedDatadog } from "./build-client.ts";
 
 export interface BuiltDatadog {
   connector: Connector;
@@ -21,50 +23,16 @@ export interface BuiltDatadog {
   close(): Promise<void>;
 }
 
-/** Requests in flight at once: the size of the HTTP connection pool, the one hard bound. */
-export const DATADOG_CONCURRENCY = 16;
-
 /**
  * Listings the sync engine runs at once. More than there are connections: a listing waiting for one API's rate
  * limit to reset must not keep listings of other APIs (other limits) from using the free connections.
  */
 export const DATADOG_SYNC_WORKERS = 4 * DATADOG_CONCURRENCY;
 
-export interface BuildOptions {
-  concurrency?: number;
-  /** Warn that requests are being retried (default true); `check` reports the outcome itself. */
-  retryWarnings?: boolean;
-  /** Hosts the Datadog API client may reach (hosted mode's served policy); default: any. */
-  egress?: EgressPolicy;
-}
-
-/** --http-timeout in ms (the config schema has already checked it). */
-export function httpTimeoutMs(config: Pick<DatadogConfig, "httpTimeout">): number {
-  return parseDurationMs(config.httpTimeout ?? DEFAULT_HTTP_TIMEOUT) ?? parseDurationMs(DEFAULT_HTTP_TIMEOUT)!;
-}
-
-export async function buildDatadog(config: DatadogConfig, logger: Logger, options: BuildOptions = {}): Promise<BuiltDatadog> {
-  for (const warning of keyShapeWarnings(config)) logger.warn(warning);
-  const endpoint = resolveApiEndpoint({ site: config.site, baseUrl: config.baseUrl });
-  const timeoutMs = httpTimeoutMs(config);
-  const credentials = createCredentialProvider(config, {
-    apiBaseUrl: endpoint.baseUrl,
-    explicitBaseUrl: config.baseUrl,
-    logger,
-    httpTimeoutMs: timeoutMs,
-    egress: options.egress,
-  });
-  // A bad delegated-auth setup should fail here, before any work starts.
-  if (credentials instanceof DelegatedTokenProvider) await credentials.start();
-  const metrics = new HttpMetrics();
-  const client = new DatadogClient({
-    site: config.site,
-    baseUrl: config.baseUrl,
-    credentials,
-    logger,
-    metrics,
-    http: { connections: options.concurrency ?? DATADOG_CONCURRENCY, timeoutMs, retryWarnings: options.retryWarnings ?? true, egress: options.egress },
-  });
+/** The connector on `opened` when given (a sync that opened its connection early, cli-sync.ts), else on a new one. */
+export async function buildDatadog(config: DatadogConfig, logger: Logger, options: BuildOptions = {}, opened?: OpenedDatadog): Promise<BuiltDatadog> {
+  const open = opened ?? (await openDatadog(config, logger, options));
+  const client = new DatadogClient({ connection: open.connection, credentials: open.connection.credentials, logger });
   const connector = datadogConnector({
     client,
     logger,
@@ -79,10 +47,10 @@ export async function buildDatadog(config: DatadogConfig, logger: Logger, option
   return {
     connector,
     client,
-    metrics,
+    metrics: open.metrics,
     async close() {
       await connector.close?.();
-      if (credentials instanceof DelegatedTokenProvider) credentials.close();
+      await open.close();
     },
   };
 }

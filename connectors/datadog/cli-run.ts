@@ -1,5 +1,6 @@
 /**
- * What the `baton-datadog` commands declared in main.ts do. main.ts loads this module when a command runs, so
+ * What the `baton-datadog` commands declared in main.ts do. main.ts loads this module when a command runs (a sync
+ * through cli-sync.ts, which sends its first request before this module loads), so
  * `--version`, `--help` and usage errors never load the connector, the sync engine, undici or the generated
  * messages; each mode then loads only what it uses (service mode's platform client, the gRPC server, the AWS
  * SDK for delegated auth are imported further down, where they are needed).
@@ -20,7 +21,7 @@ import { runSync } from "../../src/index.ts";
 import { runOneShot, type OneShotOperation } from "../../src/index.ts";
 import type { ProvisioningOperation } from "../../src/index.ts";
 import type { ConnectorCapabilities } from "../../src/messages.ts";
-import { buildDatadog, datadogConnectorForCapabilities, DATADOG_SYNC_WORKERS, httpTimeoutMs, type BuiltDatadog } from "./build.ts";
+import { buildDatadog, datadogConnectorForCapabilities, DATADOG_SYNC_WORKERS, httpTimeoutMs, type BuiltDatadog, type OpenedDatadog } from "./build.ts";
 import { demoFileProblem, demoTarget } from "./demo.ts";
 import type { ConnectorRpc } from "../../src/index.ts";
 import type { DatadogConfig } from "./config.ts";
@@ -37,8 +38,9 @@ async function withBuilt<T>(
   logger: Logger,
   provisioning: boolean,
   fn: (built: BuiltDatadog, rpc: ConnectorRpc) => Promise<T>,
+  opened?: OpenedDatadog,
 ): Promise<T> {
-  const built = await buildDatadog(config, logger);
+  const built = await buildDatadog(config, logger, {}, opened);
   try {
     return await fn(built, createConnectorService(built.connector, { logger, provisioning }));
   } finally {
@@ -65,7 +67,8 @@ function oneShotOf(op: ProvisioningOperation): OneShotOperation {
   }
 }
 
-export async function sync(ctx: Ctx) {
+/** The sync on the connection cli-sync.ts opened (and whose first request it sent). */
+export async function sync(ctx: Ctx, opened: OpenedDatadog) {
   return withBuilt(ctx.config, ctx.logger, false, async (built, rpc) => {
     ctx.progress.setRequestSource(() => built.metrics.requests);
     return runSync({
@@ -78,7 +81,7 @@ export async function sync(ctx: Ctx) {
       concurrency: DATADOG_SYNC_WORKERS,
       ...ctx.syncScope,
     });
-  });
+  }, opened);
 }
 
 export async function provision(op: ProvisioningOperation, ctx: Ctx): Promise<void> {

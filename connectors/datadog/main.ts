@@ -48,7 +48,8 @@ export const datadogCli: ConnectorCliSpec<typeof datadogConfig> = {
   config: datadogConfig,
   configMeta: { displayName: "Datadog", helpUrl: "https://docs.datadoghq.com/account_management/" },
   run: {
-    sync: async (ctx) => (await run()).sync(ctx),
+    // Its own module, which sends the sync's first request before it loads cli-run.ts.
+    sync: async (ctx) => (await import("./cli-sync.ts")).sync(ctx),
     provision: async (op, ctx) => (await run()).provision(op, ctx),
     service: async (ctx) => (await run()).service(ctx),
     capabilities: async (ctx) => (await run()).capabilities(ctx.logger),

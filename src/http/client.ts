@@ -38,6 +38,7 @@ import { describeProxy, proxyFor, proxySettingsFromEnv, type ProxySettings } fro
 import { parseRateLimitHeaders, RateLimiter, type RateLimiterOptions } from "./rate-limit.ts";
 import { retrying } from "./retry.ts";
 import { egressInterceptor, type EgressPolicy } from "./egress.ts";
+import { whenSentTo } from "./sent.ts";
 
 /**
  * undici's proxy-aware agent from its own file: undici's index loads 109 modules (fetch, WebSocket, caches,
@@ -206,6 +207,7 @@ export class HttpClient {
   readonly #prefix: string;
   readonly #dispatcher: Dispatcher;
   readonly #ownsDispatcher: boolean;
+  #closing: Promise<void> | undefined;
   readonly #timeoutMs: number;
   readonly #maxBodyBytes: number;
   readonly #logger: Logger | undefined;
@@ -299,8 +301,17 @@ export class HttpClient {
     return this.#proxy;
   }
 
+  /** Closes the connection pool it made (not one it was given); a second call waits for the first. */
   async close(): Promise<void> {
-    if (this.#ownsDispatcher) await this.#dispatcher.close();
+    if (this.#ownsDispatcher) await (this.#closing ??= this.#dispatcher.close());
+  }
+
+  /**
+   * Resolves once a request to this client's origin has its headers on the wire, or after `maxWaitMs` (sent.ts): a
+   * caller about to block the event loop (loading modules) lets a request it has just started go out first.
+   */
+  whenRequestSent(maxWaitMs: number): Promise<void> {
+    return whenSentTo(this.baseUrl.origin, maxWaitMs);
   }
 
   /** Sends a request with pacing, retries and credential refresh; resolves with the accepted response. */

@@ -4,8 +4,8 @@
  * signs. Each run is a real child process of bin/baton-datadog.js (on the sources: vitest.config.ts sets
  * RUN_SOURCES) against the simulator, with an --import hook that records every module it resolves.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { datadogCli, startSimulator } from "../../connectors/datadog/index.ts";
 import { runConnectorCli } from "../../src/index.ts";
@@ -43,6 +43,25 @@ async function runRecorded(name: string, args: string[], env: NodeJS.ProcessEnv 
   return { ...run, packages, modules };
 }
 
+/** The repo-relative sources `entry` imports statically, directly or not (type-only imports and import() aside). */
+function staticImports(entry: string): string[] {
+  const seen = new Set([entry]);
+  const queue = [entry];
+  while (queue.length > 0) {
+    const file = queue.shift()!;
+    const text = readFileSync(join(ROOT, file), "utf8");
+    for (const m of text.matchAll(/^\s*(?:import|export)\s+(?!type\b)(?:[^'";]*?\bfrom\s*)?["'](\.[^"']+)["']/gm)) {
+      let target = relative(ROOT, join(ROOT, dirname(file), m[1]!)).replaceAll("\\", "/");
+      if (!existsSync(join(ROOT, target)) && target.endsWith(".js")) target = target.replace(/\.js$/, ".ts");
+      if (!seen.has(target)) {
+        seen.add(target);
+        queue.push(target);
+      }
+    }
+  }
+  return [...seen];
+}
+
 const HEAVY = ["@grpc/grpc-js", "@aws-sdk/credential-providers", "@smithy/signature-v4", "jose"];
 
 describe("modules the CLI loads", () => {
@@ -64,6 +83,23 @@ describe("modules the CLI loads", () => {
     expect(r.packages).toContain("@bufbuild/protobuf");
     expect(HEAVY.filter((p) => r.packages.has(p))).toEqual([]);
     expect(r.modules.filter((u) => /\/src\/(grpc\/(serve|adapter|connector-server|connector-client)\.ts|service\/|hosted\/runtime)/.test(u))).toEqual([]);
+  });
+
+  it("a one-shot sync sends its first request before the connector, the engine, the store or the messages load", async () => {
+    // cli-sync.ts opens the connection and sends the API key check, then imports the rest: what it imports
+    // statically is all that loads before that request (Node loads the rest synchronously, after it is sent).
+    const closure = staticImports("connectors/datadog/cli-sync.ts");
+    expect(closure).toContain("connectors/datadog/client/connection.ts");
+    expect(closure).toContain("src/http/client.ts");
+    // (The runner's own small pieces, loaded before any command runs, are in it: src/store/size.ts, src/sync/scope.ts...)
+    const heavy = /^(src\/gen\/|src\/store\/(?!size\.ts)|src\/sync\/engine|src\/grpc\/(?!server-limits\.ts)|src\/(index|messages)\.ts$|connectors\/datadog\/(resources\/|connector\.ts|cli-run\.ts))/;
+    expect(closure.filter((f) => heavy.test(f))).toEqual([]);
+
+    // And the sync's Validate takes that check's answer: one GET /api/v1/validate per sync, as before.
+    const before = sim.stats.byOperation["GET /api/v1/validate"] ?? 0;
+    const r = await runRecorded("sync-validate", ["--base-url", sim.baseUrl, "--api-key", sim.apiKey, "--app-key", sim.appKey, "-f", "validate.c1z"]);
+    expect(r.code).toBe(0);
+    expect((sim.stats.byOperation["GET /api/v1/validate"] ?? 0) - before).toBe(1);
   });
 
   it("the sync's console logs (a terminal's format) load pino-pretty; JSON logs do not", async () => {

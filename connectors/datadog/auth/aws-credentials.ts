@@ -6,7 +6,7 @@ import { homedir } from "node:os";
  *
  * The secret parts of the credentials never leave this module except into the proof signer.
  */
-import { raceAbort } from "../../../src/index.ts";
+import { raceAbort } from "../../../src/api-client.ts";
 
 export interface AwsCredentials {
   readonly accessKeyId: string;

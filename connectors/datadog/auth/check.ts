@@ -7,7 +7,7 @@ import { AwsCredentialSource, type ResolvedAwsCredentials } from "./aws-credenti
 import { exchangeProofForToken, extractErrors, type ExchangedToken } from "./exchange.ts";
 import { buildDelegatedProof, type BuiltProof } from "./proof.ts";
 import { assertProofDestination } from "./proof-destination.ts";
-import { registerSecret } from "../../../src/index.ts";
+import { registerSecret } from "../../../src/api-client.ts";
 
 export type DelegatedAuthStage = "aws-credentials" | "proof" | "exchange" | "token-works";
 

@@ -12,8 +12,8 @@
  */
 import type { Logger } from "pino";
 import type { Dispatcher } from "undici";
-import { Code, ConnectorError, type EgressPolicy } from "../../../src/index.ts";
-import { backoffDelay, raceAbort, registerSecret } from "../../../src/index.ts";
+import { Code, ConnectorError, type EgressPolicy } from "../../../src/api-client.ts";
+import { backoffDelay, raceAbort, registerSecret } from "../../../src/api-client.ts";
 import { AwsCredentialSource, AwsCredentialsError } from "./aws-credentials.ts";
 import type { CredentialProvider } from "../client/credentials.ts";
 import { exchangeProofForToken, EXCHANGE_MAX_BYTES, EXCHANGE_TIMEOUT_MS } from "./exchange.ts";

@@ -4,7 +4,7 @@
  */
 import type { Dispatcher } from "undici";
 import { z } from "zod";
-import { Code, ConnectorError, EgressDeniedError, type EgressPolicy } from "../../../src/index.ts";
+import { Code, ConnectorError, EgressDeniedError, type EgressPolicy } from "../../../src/api-client.ts";
 import type { DelegatedProof } from "./proof.ts";
 
 export const DELEGATED_TOKEN_PATH = "/api/v2/delegated-token";

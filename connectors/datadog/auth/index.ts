@@ -4,7 +4,7 @@
  */
 import type { Logger } from "pino";
 import type { Dispatcher } from "undici";
-import { Code, ConnectorError, type EgressPolicy } from "../../../src/index.ts";
+import { Code, ConnectorError, type EgressPolicy } from "../../../src/api-client.ts";
 import { StaticKeyProvider, type CredentialProvider } from "../client/credentials.ts";
 import { AwsCredentialSource } from "./aws-credentials.ts";
 import { delegatedAuthEnabled, type DelegatedAuthSettings } from "./config.ts";

@@ -13,7 +13,7 @@ import {
   signStsGetCallerIdentity,
   STS_CONTENT_TYPE,
   STS_GET_CALLER_IDENTITY_BODY,
-} from "../../../src/index.ts";
+} from "../../../src/api-client.ts";
 import type { AwsCredentials } from "./aws-credentials.ts";
 
 export { canonicalHeaderName, STS_CONTENT_TYPE, STS_GET_CALLER_IDENTITY_BODY };

@@ -9,7 +9,7 @@
  * kept is bounded, and so are the member lists inside an event.
  */
 import { z } from "zod";
-import { HttpError, HttpErrorCode } from "../../../src/index.ts";
+import { HttpError, HttpErrorCode } from "../../../src/api-client.ts";
 import type { DatadogClient } from "./datadog-client.ts";
 import type { OperationInfo } from "./operations.ts";
 import { parseResponse } from "./parse.ts";

@@ -10,7 +10,7 @@
  * object it relates to (`included`); both are read. Every kept string is bounded; so is the number of pages.
  */
 import { z } from "zod";
-import { HttpError, HttpErrorCode } from "../../../src/index.ts";
+import { HttpError, HttpErrorCode } from "../../../src/api-client.ts";
 import type { DatadogClient } from "./datadog-client.ts";
 import { isValidId } from "./ids.ts";
 import { op, type OperationInfo } from "./operation-info.ts";

@@ -9,9 +9,9 @@
  */
 import type { Logger } from "pino";
 import { z } from "zod";
-import { HttpClient, type HttpClientOptions, type HttpResponse, type QueryValue } from "../../../src/index.ts";
-import { HttpError, HttpErrorCode } from "../../../src/index.ts";
-import type { HttpMetrics } from "../../../src/index.ts";
+import type { HttpClient, HttpResponse, QueryValue } from "../../../src/api-client.ts";
+import { HttpError, HttpErrorCode } from "../../../src/api-client.ts";
+import type { HttpMetrics } from "../../../src/api-client.ts";
 import type { CredentialProvider } from "./credentials.ts";
 import { checkId, id, ID_KINDS, isValidId, path, type IdKind } from "./ids.ts";
 import { OPERATIONS, type OperationId, type OperationInfo } from "./operations.ts";
@@ -60,7 +60,6 @@ import {
   UserSchema,
   UserRefsResponseSchema,
   UsersResponseSchema,
-  ValidateResponseSchema,
   type ApiKey,
   type ApplicationKey,
   type Permission,
@@ -71,7 +70,7 @@ import {
   type UserRef,
   type UserInvitation,
 } from "./schemas.ts";
-import { resolveApiEndpoint } from "./sites.ts";
+import { DatadogConnection, type DatadogConnectionOptions } from "./connection.ts";
 
 /** A users listing read only for the org its users belong to (the tenant identity): nothing else is checked. */
 const UsersOrgResponseSchema = z.looseObject({
@@ -87,18 +86,11 @@ const TeamResponseSchema = z.looseObject({ data: TeamSchema });
 /** GetAPIKey's answer: one key, whose value comes along (and is dropped by getAPIKey). */
 const ApiKeyResponseSchema = z.looseObject({ data: ApiKeySchema });
 
-export interface DatadogClientOptions {
-  /** Site name or domain (default US1). */
-  site?: string;
-  /** Overrides the API host (https, or http on loopback). */
-  baseUrl?: string;
-  credentials: CredentialProvider;
+export interface DatadogClientOptions extends DatadogConnectionOptions {
   /** Items per page for paged lists (1..100, default 100, the API's maximum). */
   pageSize?: number;
-  logger?: Logger;
-  metrics?: HttpMetrics;
-  /** HTTP tuning (timeouts, retries, connections, body cap, proxy, ...). */
-  http?: Omit<HttpClientOptions, "baseUrl" | "auth" | "logger" | "metrics">;
+  /** A connection opened earlier (connection.ts), whose options then stand instead of these. */
+  connection?: DatadogConnection;
 }
 
 /** A membership with its user (from the same answer's `included`). */
@@ -193,23 +185,17 @@ export class DatadogClient {
   readonly pageSize: number;
   readonly #pages = new RepeatedPageGuard();
   readonly #logger: Logger | undefined;
+  readonly #connection: DatadogConnection;
 
   constructor(options: DatadogClientOptions) {
-    const endpoint = resolveApiEndpoint({ site: options.site, baseUrl: options.baseUrl });
-    this.baseUrl = endpoint.baseUrl;
-    this.credentials = options.credentials;
-    this.#logger = options.logger;
     const size = options.pageSize ?? MAX_PAGE_SIZE;
     if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) throw new RangeError(`pageSize must be 1..${MAX_PAGE_SIZE}, got ${size}`);
     this.pageSize = size;
-    this.http = new HttpClient({
-      userAgent: `baton-datadog-ts (node ${process.version})`,
-      ...options.http,
-      baseUrl: endpoint.baseUrl,
-      auth: options.credentials,
-      logger: options.logger,
-      metrics: options.metrics,
-    });
+    this.#connection = options.connection ?? new DatadogConnection(options);
+    this.http = this.#connection.http;
+    this.baseUrl = this.#connection.baseUrl;
+    this.credentials = this.#connection.credentials;
+    this.#logger = options.logger;
   }
 
   get logger(): Logger | undefined {
@@ -221,7 +207,7 @@ export class DatadogClient {
   }
 
   close(): Promise<void> {
-    return this.http.close();
+    return this.#connection.close();
   }
 
   // ---- plumbing ------------------------------------------------------------------------------------------------
@@ -294,10 +280,9 @@ export class DatadogClient {
 
   // ---- validate ------------------------------------------------------------------------------------------------
 
-  /** GET /api/v1/validate: checks the API key only (Datadog ignores the application key here). */
-  async validateApiKey(signal?: AbortSignal): Promise<boolean> {
-    const res = await this.#get("Validate", ValidateResponseSchema, { path: "/api/v1/validate", signal });
-    return res.valid;
+  /** GET /api/v1/validate: checks the API key only (Datadog ignores the application key here); see connection.ts. */
+  validateApiKey(signal?: AbortSignal): Promise<boolean> {
+    return this.#connection.validateApiKey(signal);
   }
 
   // ---- users ---------------------------------------------------------------------------------------------------

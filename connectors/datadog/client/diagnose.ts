@@ -7,8 +7,8 @@
  *    for a missing permission; when every read is refused and none of the refusals names a permission, the key
  *    itself is the problem; when some reads work, the refused ones lack their permission.
  */
-import { Code, ConnectorError } from "../../../src/index.ts";
-import { EgressDeniedError, HttpError, HttpErrorCode } from "../../../src/index.ts";
+import { Code, ConnectorError } from "../../../src/api-client.ts";
+import { EgressDeniedError, HttpError, HttpErrorCode } from "../../../src/api-client.ts";
 import { API_KEY_HEADER } from "./credentials.ts";
 import type { DatadogClient } from "./datadog-client.ts";
 import { OPERATIONS, type OperationId } from "./operations.ts";

@@ -9,7 +9,7 @@
  * On-call schedules have UUIDs in the spec; the simulator (and older On-Call objects) use short public ids of
  * three dash-separated groups of letters and digits ("ab1-cd2-ef3"), accepted for schedules and policies only.
  */
-import { HttpError, HttpErrorCode } from "../../../src/index.ts";
+import { HttpError, HttpErrorCode } from "../../../src/api-client.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PUBLIC_ID = /^[0-9a-z]{3}-[0-9a-z]{3}-[0-9a-z]{3}$/i;

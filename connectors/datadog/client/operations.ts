@@ -8,12 +8,13 @@
 import { op, type OperationInfo } from "./operation-info.ts";
 import { RESOURCE_TYPES } from "../resources/registry.ts";
 import { AUDIT_OPERATIONS } from "./audit.ts";
+import { VALIDATE } from "./connection.ts";
 
 export { op, type OperationInfo } from "./operation-info.ts";
 
 /** Operations that belong to no resource type. */
 const CLIENT_OPERATIONS = {
-  Validate: op("Validate", "GET", "/api/v1/validate", [], "validate the API key"),
+  Validate: VALIDATE,
   ListUserPermissions: op("ListUserPermissions", "GET", "/api/v2/users/{user_id}/permissions", ["user_access_read"], "list the permissions a user's roles grant"),
   ListCurrentUserApplicationKeys: op(
     "ListCurrentUserApplicationKeys",

@@ -5,7 +5,7 @@
  * carry secrets, e.g. a newly created key).
  */
 import type { z } from "zod";
-import { HttpError, HttpErrorCode } from "../../../src/index.ts";
+import { HttpError, HttpErrorCode } from "../../../src/api-client.ts";
 
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = "";

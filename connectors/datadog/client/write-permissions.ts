@@ -10,7 +10,7 @@
  * the spec's x-permission says for every request it sends (OPERATIONS), plus, for team membership, what the spec's
  * permission list says ("To control Team membership across all Teams, use the User Access Manage permission").
  */
-import { HttpError, HttpErrorCode } from "../../../src/index.ts";
+import { HttpError, HttpErrorCode } from "../../../src/api-client.ts";
 import { APP_KEY_HEADER } from "./credentials.ts";
 import type { DatadogClient } from "./datadog-client.ts";
 import { OPERATIONS, type OperationId } from "./operations.ts";
