@@ -307,11 +307,12 @@ export class HttpClient {
   }
 
   /**
-   * Resolves once a request to this client's origin has its headers on the wire, or after `maxWaitMs` (sent.ts): a
-   * caller about to block the event loop (loading modules) lets a request it has just started go out first.
+   * Resolves once a request to this client's origin has its headers on the wire, after `maxWaitMs` or when `signal`
+   * aborts (sent.ts): a caller about to block the event loop (loading modules) lets a request it has just started
+   * go out first.
    */
-  whenRequestSent(maxWaitMs: number): Promise<void> {
-    return whenSentTo(this.baseUrl.origin, maxWaitMs);
+  whenRequestSent(maxWaitMs: number, signal?: AbortSignal): Promise<void> {
+    return whenSentTo(this.baseUrl.origin, maxWaitMs, signal);
   }
 
   /** Sends a request with pacing, retries and credential refresh; resolves with the accepted response. */

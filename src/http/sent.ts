@@ -17,20 +17,24 @@ function originOf(value: unknown): string | undefined {
 }
 
 /**
- * Resolves when a request to `origin` (any request, of any client in the process) has its headers written, or after
- * `maxWaitMs`, whichever comes first. Never rejects.
+ * Resolves when a request to `origin` (any request, of any client in the process) has its headers written, after
+ * `maxWaitMs`, or when `signal` aborts (the caller stopped waiting: no timer is left behind), whichever comes first.
+ * Never rejects.
  */
-export function whenSentTo(origin: string, maxWaitMs: number): Promise<void> {
+export function whenSentTo(origin: string, maxWaitMs: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
     const onSend = (message: unknown) => {
       if (originOf((message as { request?: { origin?: unknown } } | undefined)?.request?.origin) === origin) done();
     };
     const done = () => {
       clearTimeout(timer);
       unsubscribe(SEND_HEADERS, onSend);
+      signal?.removeEventListener("abort", done);
       resolve();
     };
     const timer = setTimeout(done, maxWaitMs);
     subscribe(SEND_HEADERS, onSend);
+    signal?.addEventListener("abort", done, { once: true });
   });
 }

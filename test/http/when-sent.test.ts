@@ -61,3 +61,16 @@ describe("whenRequestSent", () => {
     await request;
   });
 });
+
+describe("whenRequestSent, stopped", () => {
+  it("ends at once when its signal aborts, and at once when it was aborted already", async () => {
+    const client = clientOf("http://127.0.0.1:9");
+    const stop = new AbortController();
+    const started = performance.now();
+    const waiting = client.whenRequestSent(30_000, stop.signal);
+    setTimeout(() => stop.abort(), 20);
+    await waiting;
+    await client.whenRequestSent(30_000, stop.signal);
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+});

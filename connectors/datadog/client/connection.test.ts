@@ -2,6 +2,7 @@
  * DatadogConnection's early API key check (a one-shot sync's first request, cli-sync.ts) against the simulator:
  * the check started early serves the next validateApiKey() and only that one, and a failure reaches the taker.
  */
+import { channel } from "node:diagnostics_channel";
 import { afterEach, describe, expect, it } from "vitest";
 import { HttpError } from "../../../src/index.ts";
 import { rejection } from "../../../test/helpers/rejection.ts";
@@ -63,5 +64,23 @@ describe("the early API key check", () => {
     const err = await rejection(connection.validateApiKey(), HttpError);
     expect(err.status).toBe(403);
     expect(validations(sim)).toBe(1);
+  });
+});
+
+describe("the early API key check that fails before it is sent", () => {
+  it("ends the wait at once (nothing reached the wire) and hands the failure over", async () => {
+    // Port 9 on loopback: refused at once, nothing is ever written.
+    const connection = new DatadogConnection({
+      baseUrl: "http://127.0.0.1:9",
+      credentials: new StaticKeyProvider("0".repeat(32), "0".repeat(40)),
+      http: { proxy: noProxy, maxRetries: 0 },
+    });
+    cleanups.push(() => connection.close());
+    const started = performance.now();
+    await connection.startApiKeyCheck(undefined, 30_000);
+    expect(performance.now() - started).toBeLessThan(10_000);
+    await rejection(connection.validateApiKey(), HttpError);
+    // The 30 s wait is over, not left behind: it no longer listens for requests being sent.
+    expect(channel("undici:client:sendHeaders").hasSubscribers).toBe(false);
   });
 });

@@ -63,11 +63,13 @@ export class DatadogConnection {
    * reports the outcome).
    */
   startApiKeyCheck(signal?: AbortSignal, maxWaitMs = 1000): Promise<void> {
-    const sent = this.http.whenRequestSent(maxWaitMs);
+    const stopWaiting = new AbortController();
+    const sent = this.http.whenRequestSent(maxWaitMs, stopWaiting.signal);
     const check = this.#askApiKey(signal);
+    // Settled before it was sent (refused by the egress policy, DNS, an abort): the wait ends, its timer with it.
     const settled = check.then(
-      () => {},
-      () => {},
+      () => stopWaiting.abort(),
+      () => stopWaiting.abort(),
     );
     this.#apiKeyCheck = check;
     return Promise.race([sent, settled]);
