@@ -326,6 +326,10 @@ export function trustStoreCases(): void {
       const sim = await startSim({ latencyMs: 150 });
       const dir = tempDir("trust-lock");
       const file = join(dir, "sync.c1z");
+      // The holder's first users read (its Validate's, after it has taken the lock) answers 8 s late, so it still
+      // holds the lock whenever the second starts, however slow the machine (a sync of this org alone can finish
+      // before a second CLI has started on a loaded one).
+      sim.injectFaults([{ match: { method: "GET", pathPrefix: "/api/v2/users" }, kind: "slow", delayMs: 8000, count: 1 }]);
       const first = startCli(syncArgs(sim, file), { source: "trust: lock holder" });
       // The holder has its lock once its private directory holds the lock's owner note.
       for (let i = 0; i < 400 && !existsSync(join(`${file}.work`, "owner")) && !existsSync(`${file}.work.sqlite`); i++) await sleep(10);
