@@ -4,7 +4,7 @@
  * running it.
  */
 import type { Logger } from "pino";
-import type { Connector } from "../../src/index.ts";
+import type { Connector, HttpMetrics } from "../../src/index.ts";
 import { DatadogClient } from "./client/datadog-client.ts";
 import { StaticKeyProvider } from "./client/credentials.ts";
 import { resolveSite, siteAppUrl } from "./client/sites.ts";
@@ -12,7 +12,6 @@ import { delegatedAuthEnabled } from "./auth/config.ts";
 import { datadogConnector } from "./connector.ts";
 import type { DatadogConfig } from "./config.ts";
 import { DATADOG_CONCURRENCY, openDatadog, type BuildOptions, type OpenedDatadog } from "./build-client.ts";
-import type { HttpMetrics } from "../../src/index.ts";
 
 export { DATADOG_CONCURRENCY, httpTimeoutMs, type BuildOptions, type OpenedDatadog } from "./build-client.ts";
 
@@ -32,7 +31,7 @@ export const DATADOG_SYNC_WORKERS = 4 * DATADOG_CONCURRENCY;
 /** The connector on `opened` when given (a sync that opened its connection early, cli-sync.ts), else on a new one. */
 export async function buildDatadog(config: DatadogConfig, logger: Logger, options: BuildOptions = {}, opened?: OpenedDatadog): Promise<BuiltDatadog> {
   const open = opened ?? (await openDatadog(config, logger, options));
-  const client = new DatadogClient({ connection: open.connection, credentials: open.connection.credentials, logger });
+  const client = new DatadogClient({ connection: open.connection, logger });
   const connector = datadogConnector({
     client,
     logger,

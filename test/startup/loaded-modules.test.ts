@@ -4,13 +4,14 @@
  * signs. Each run is a real child process of bin/baton-datadog.js (on the sources: vitest.config.ts sets
  * RUN_SOURCES) against the simulator, with an --import hook that records every module it resolves.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { datadogCli, startSimulator } from "../../connectors/datadog/index.ts";
 import { runConnectorCli } from "../../src/index.ts";
 import { runProcess, type ChildRun } from "../helpers/child-process.ts";
 import { tempDirs } from "../helpers/temp-dir.ts";
+import { staticImportClosure } from "../helpers/static-imports.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const BIN = join(ROOT, "bin/baton-datadog.js");
@@ -43,25 +44,6 @@ async function runRecorded(name: string, args: string[], env: NodeJS.ProcessEnv 
   return { ...run, packages, modules };
 }
 
-/** The repo-relative sources `entry` imports statically, directly or not (type-only imports and import() aside). */
-function staticImports(entry: string): string[] {
-  const seen = new Set([entry]);
-  const queue = [entry];
-  while (queue.length > 0) {
-    const file = queue.shift()!;
-    const text = readFileSync(join(ROOT, file), "utf8");
-    for (const m of text.matchAll(/^\s*(?:import|export)\s+(?!type\b)(?:[^'";]*?\bfrom\s*)?["'](\.[^"']+)["']/gm)) {
-      let target = relative(ROOT, join(ROOT, dirname(file), m[1]!)).replaceAll("\\", "/");
-      if (!existsSync(join(ROOT, target)) && target.endsWith(".js")) target = target.replace(/\.js$/, ".ts");
-      if (!seen.has(target)) {
-        seen.add(target);
-        queue.push(target);
-      }
-    }
-  }
-  return [...seen];
-}
-
 const HEAVY = ["@grpc/grpc-js", "@aws-sdk/credential-providers", "@smithy/signature-v4", "jose"];
 
 describe("modules the CLI loads", () => {
@@ -88,7 +70,7 @@ describe("modules the CLI loads", () => {
   it("a one-shot sync sends its first request before the connector, the engine, the store or the messages load", async () => {
     // cli-sync.ts opens the connection and sends the API key check, then imports the rest: what it imports
     // statically is all that loads before that request (Node loads the rest synchronously, after it is sent).
-    const closure = staticImports("connectors/datadog/cli-sync.ts");
+    const closure = staticImportClosure(ROOT, "connectors/datadog/cli-sync.ts");
     expect(closure).toContain("connectors/datadog/client/connection.ts");
     expect(closure).toContain("src/http/client.ts");
     // (The runner's own small pieces, loaded before any command runs, are in it: src/store/size.ts, src/sync/scope.ts...)

@@ -3,19 +3,16 @@
  * --file runs one way (engine → store.ts → database-files.ts → format/defensive/schema), and database-files.ts
  * is the only one that moves bytes through format.ts (store.ts takes only a type from it).
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it } from "vitest";
+import { importsOf } from "../helpers/static-imports.ts";
 
 const STORE = join(import.meta.dirname, "../../src/store");
 /** Built on the facade: they use a SyncStore (its `database` for set-wise SQL) rather than being part of it. */
 const ON_THE_FACADE = new Set(["compact.ts", "diff.ts", "sync-flags.ts"]);
 
-const imports = (file: string): { from: string; typeOnly: boolean }[] =>
-  [...readFileSync(join(STORE, file), "utf8").matchAll(/^(?:import|export)\s+(type\s+)?[^;]*?from\s+"([^"]+)";/gms)].map((m) => ({
-    from: m[2],
-    typeOnly: Boolean(m[1]),
-  }));
+const imports = (file: string) => importsOf(join(STORE, file));
 
 const modules = readdirSync(STORE).filter((f) => f.endsWith(".ts"));
 

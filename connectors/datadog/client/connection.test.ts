@@ -42,7 +42,7 @@ describe("the early API key check", () => {
     await connection.startApiKeyCheck();
     await expect.poll(() => validations(sim)).toBe(1);
     // A client built afterwards on the same connection (as the sync's connector is) takes the answer.
-    const client = new DatadogClient({ connection, credentials: connection.credentials });
+    const client = new DatadogClient({ connection });
     expect(await client.validateApiKey()).toBe(true);
     expect(validations(sim)).toBe(1);
     // Only once: a later Validate asks Datadog again.

@@ -67,10 +67,8 @@ export class DatadogConnection {
     const sent = this.http.whenRequestSent(maxWaitMs, stopWaiting.signal);
     const check = this.#askApiKey(signal);
     // Settled before it was sent (refused by the egress policy, DNS, an abort): the wait ends, its timer with it.
-    const settled = check.then(
-      () => stopWaiting.abort(),
-      () => stopWaiting.abort(),
-    );
+    const stop = () => stopWaiting.abort();
+    const settled = check.then(stop, stop);
     this.#apiKeyCheck = check;
     return Promise.race([sent, settled]);
   }

@@ -86,12 +86,12 @@ const TeamResponseSchema = z.looseObject({ data: TeamSchema });
 /** GetAPIKey's answer: one key, whose value comes along (and is dropped by getAPIKey). */
 const ApiKeyResponseSchema = z.looseObject({ data: ApiKeySchema });
 
-export interface DatadogClientOptions extends DatadogConnectionOptions {
+/** A client opens its own connection from the connection's options, or is built on one opened earlier. */
+export type DatadogClientOptions = {
   /** Items per page for paged lists (1..100, default 100, the API's maximum). */
   pageSize?: number;
-  /** A connection opened earlier (connection.ts), whose options then stand instead of these. */
-  connection?: DatadogConnection;
-}
+  logger?: Logger;
+} & (DatadogConnectionOptions | { connection: DatadogConnection });
 
 /** A membership with its user (from the same answer's `included`). */
 export interface TeamMembershipPage extends Page<TeamMembership> {
@@ -191,7 +191,7 @@ export class DatadogClient {
     const size = options.pageSize ?? MAX_PAGE_SIZE;
     if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) throw new RangeError(`pageSize must be 1..${MAX_PAGE_SIZE}, got ${size}`);
     this.pageSize = size;
-    this.#connection = options.connection ?? new DatadogConnection(options);
+    this.#connection = "connection" in options ? options.connection : new DatadogConnection(options);
     this.http = this.#connection.http;
     this.baseUrl = this.#connection.baseUrl;
     this.credentials = this.#connection.credentials;

@@ -5,7 +5,8 @@ import { HttpError, HttpErrorCode, toConnectorError } from "../../../src/index.t
 import { closedPort, hasOpenssl, makeTestPki, startHttpServer, startHttpsServer } from "../../../test/http/servers.ts";
 import { expectedCounts, startSimulator, type Simulator } from "../simulator/index.ts";
 import { StaticKeyProvider } from "./credentials.ts";
-import { DatadogClient, type DatadogClientOptions } from "./datadog-client.ts";
+import { DatadogClient } from "./datadog-client.ts";
+import type { DatadogConnectionOptions } from "./connection.ts";
 import { diagnose, diagnosisError, formatDiagnosis } from "./diagnose.ts";
 import { rejection } from "../../../test/helpers/rejection.ts";
 
@@ -15,7 +16,7 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-function clientFor(sim: Simulator, options: Partial<DatadogClientOptions> & { apiKey?: string; appKey?: string } = {}): DatadogClient {
+function clientFor(sim: Simulator, options: Partial<DatadogConnectionOptions> & { pageSize?: number; apiKey?: string; appKey?: string } = {}): DatadogClient {
   const { apiKey, appKey, http, ...rest } = options;
   const c = new DatadogClient({
     baseUrl: sim.baseUrl,
