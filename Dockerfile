@@ -89,18 +89,17 @@ COPY package.json package-lock.json ./
 COPY bin ./bin
 
 # Memory (the README's benchmark; bin/baton-datadog.js's shebang sets the same for npx and direct runs):
-# NODE_OPTIONS: a 2 MB young generation; MALLOC_ARENA_MAX: glibc's per-thread arenas held ~20 MB after a sync;
-# --liftoff-only (ENTRYPOINT: V8 refuses it in NODE_OPTIONS): no optimising compile of undici's WebAssembly
-# HTTP parser on worker threads, whose memory glibc kept (8-20 MB less peak RSS, no measured CPU cost).
-# The launcher itself sets the heap growth, --no-maglev and --optimize-for-size before the program loads
-# (BATON_HEAP_GROWING_PERCENT, BATON_MAGLEV=on, BATON_OPTIMIZE_FOR_SIZE=off change them).
+# NODE_OPTIONS: a 2 MB young generation; MALLOC_ARENA_MAX: glibc's per-thread arenas held ~20 MB after a sync.
+# The launcher sets the other V8 flags itself (--liftoff-only, the heap growth, --no-maglev, --optimize-for-size;
+# BATON_HEAP_GROWING_PERCENT, BATON_MAGLEV=on, BATON_OPTIMIZE_FOR_SIZE=off change them), as late as it can: one
+# on the command line would make V8 refuse the code cache of Node's built-in modules from the start.
 ENV NODE_ENV=production \
     NODE_OPTIONS=--max-semi-space-size=2 \
     MALLOC_ARENA_MAX=2
 
 USER 65532:65532
 
-ENTRYPOINT ["node", "--liftoff-only", "/app/bin/baton-datadog.js"]
+ENTRYPOINT ["node", "/app/bin/baton-datadog.js"]
 
 # --- lambda: a Lambda container-image function (docker build --target lambda) --------------------------------
 # Lambda starts the container with AWS_LAMBDA_RUNTIME_API set, as a user of its own (USER is not used), on a

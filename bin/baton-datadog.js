@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=2 --liftoff-only
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=2
 // Entry point for `npx baton-datadog` and the container's ENTRYPOINT.
 //
 // Plain JavaScript that any Node.js can parse: it checks the Node version against package.json's `engines`
@@ -79,14 +79,31 @@ var argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
   process.stdout.write(pkg.name + " " + pkg.version + "\n");
 } else {
-  // The sync's heap growth (src/sync/heap-growth.ts, same variable and default) set before the program loads:
-  // runSync sets it too, but by then the heap may have been sized with V8's own factor while the modules loaded,
-  // and that first limit stands until the next full collection. Measured on the 2,000-user org: dist/'s modules
-  // (the bench's sync child) peak RSS 146-153 MB -> 135-142 MB; the CLI bundle, which loads less before the
-  // sync, 134-139 MB either way. A value runSync would refuse is left for it to refuse, with its message.
-  // node:v8 is imported here, not at the top: a lone --version does not load it (about 0.5 MB of RSS).
+  // V8 flags for memory (issue 14), each measured (README, Memory), set with v8.setFlagsFromString: V8 refuses most
+  // of them in NODE_OPTIONS.
+  // - The sync's heap growth (src/sync/heap-growth.ts, same variable and default). runSync sets it too, but by then
+  //   the heap may have been sized with V8's own factor while the modules loaded, and that first limit stands
+  //   until the next full collection. A value runSync would refuse is left for it to refuse, with its message.
+  // - --liftoff-only: no optimising compile of undici's WebAssembly HTTP parser on worker threads, whose memory
+  //   glibc kept (8-20 MB of peak RSS). It only needs to be set before the parser compiles, at the first connection.
+  //   Set at run time it does not turn off what it implies on the command line, so those are set with it: without
+  //   them the 2,000-user org's peak RSS was 110-120 MB, in two modes, against 108-113.
+  // - No Maglev (V8's mid-tier optimising compiler; TurboFan still optimises what stays hot): its background
+  //   compiles' memory and code raise a sync's peak RSS. BATON_MAGLEV=on keeps it (CPU over memory).
+  // - V8's memory-over-speed mode: twice the scavenges and a heap that gives pages back sooner, for 12-25 % more
+  //   CPU. BATON_OPTIMIZE_FOR_SIZE=off keeps V8's defaults (a small Lambda gets CPU in proportion to its memory).
   var growth = (process.env.BATON_HEAP_GROWING_PERCENT || "").trim() || "20";
-  var heapFlag = /^\d{1,3}$/.test(growth) && Number(growth) <= 400 ? "--heap-growing-percent=" + Number(growth) : undefined;
+  var flags = ["--liftoff-only", "--no-wasm-tier-up", "--no-wasm-dynamic-tiering"];
+  if (/^\d{1,3}$/.test(growth) && Number(growth) <= 400) flags.push("--heap-growing-percent=" + Number(growth));
+  if (envSwitch(process.env.BATON_MAGLEV) !== true) flags.push("--no-maglev");
+  if (envSwitch(process.env.BATON_OPTIMIZE_FOR_SIZE) !== false) flags.push("--optimize-for-size");
+  // When they are set matters for start-up. Any changed flag makes V8 refuse the code cache Node ships for its
+  // built-in modules, which then compile from source: node:net, http, tls, crypto and the rest take about 50 ms
+  // instead of 20, --help 64 MB instead of 57. So help sets none; every other run hands the program a function
+  // that sets them once (connectors/datadog/launcher-flags.ts), which the program calls before it loads its heavy
+  // parts, and the one-shot sync only once its first request is on its way (the built-ins of that request's path
+  // load from the cache; issue 14's time to the first request).
+  var helpOnly = argv[0] === "help" || argv.indexOf("--help") !== -1 || argv.indexOf("-h") !== -1;
   var source = new URL("../connectors/datadog/main.ts", import.meta.url);
   // The bundle of the compiled program (scripts/bundle-cli.ts) when the build made one, else its modules.
   var bundled = new URL("../dist/cli/baton-datadog.mjs", import.meta.url);
@@ -95,21 +112,17 @@ if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
   var fromSources = existsSync(source) && (process.env.RUN_SOURCES === "1" || !built || olderThanSources(built));
   var entry = fromSources ? source : built;
   var cacheDir = fromSources ? undefined : compileCacheDirectory(process.env);
-  Promise.all([import("node:v8"), cacheDir ? import("node:module") : undefined])
+  Promise.all([helpOnly ? undefined : import("node:v8"), cacheDir ? import("node:module") : undefined])
     .then(function (loaded) {
-      if (heapFlag) loaded[0].setFlagsFromString(heapFlag);
-      // No Maglev (V8's mid-tier optimising compiler; TurboFan still optimises what stays hot): its background
-      // compiles' memory and code raise a sync's peak RSS. Measured, 2,000-user org, eight interleaved CLI syncs:
-      // median 119.4 -> 113.8 MB; bench org, three interleaved pairs: 133-141 -> 127-136 MB at 5 % more CPU and the
-      // same wall time. The price is at start: with a flag changed, V8 rejects the code cache Node ships for its
-      // built-in modules (--help 56.5 -> 62 MB). BATON_MAGLEV=on keeps it (a service that prefers CPU to memory).
-      if (envSwitch(process.env.BATON_MAGLEV) !== true) loaded[0].setFlagsFromString("--no-maglev");
-      // V8's memory-over-speed mode: twice the scavenges (a smaller effective young generation) and a heap that
-      // gives pages back sooner. Measured with the shebang's flags, five interleaved CLI syncs of the 2,000-user org:
-      // median 121.9 -> 109.0 MB; bench org 131-140 -> 117-121 MB (0-0.8 s more of 18 s, 12-25 % more CPU); 5x org
-      // 147-148 -> 129 MB (+6.5 % wall, +30 % CPU). Memory is the goal here (issue 14); where CPU is scarcer than
-      // memory (a small Lambda gets CPU in proportion to its memory), BATON_OPTIMIZE_FOR_SIZE=off keeps V8's defaults.
-      if (envSwitch(process.env.BATON_OPTIMIZE_FOR_SIZE) !== false) loaded[0].setFlagsFromString("--optimize-for-size");
+      if (loaded[0]) {
+        var v8 = loaded[0];
+        var set = false;
+        globalThis[Symbol.for("baton-datadog.launcher-flags")] = function () {
+          if (set) return;
+          set = true;
+          for (var i = 0; i < flags.length; i++) v8.setFlagsFromString(flags[i]);
+        };
+      }
       // V8's compiled code of the program, kept between runs (Node's module compile cache): a later one-shot sync
       // sends its first request about 20 ms sooner, --help answers sooner. Node checks each entry against the
       // source and the V8 version and flags, writes it when the process exits, and turns it off when it cannot

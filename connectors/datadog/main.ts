@@ -11,10 +11,23 @@ import { field } from "../../src/runner.ts";
 import { DEMO_FILE } from "./demo.ts";
 import { datadogConfig, type DatadogConfig } from "./config.ts";
 import { SIMULATE_FLAGS } from "./simulator/cli.ts";
+import { setLauncherFlags } from "./launcher-flags.ts";
 import pkg from "../../package.json" with { type: "json" };
 
-/** The commands' bodies; the first call loads them (and through them the SDK, the connector and its client). */
-const run = () => import("./cli-run.ts");
+/**
+ * The commands' bodies; the first call loads them (and through them the SDK, the connector and its client), with
+ * the launcher's V8 flags set first. The one-shot sync is the exception: cli-sync.ts sets them once its first
+ * request is on its way.
+ */
+const run = () => {
+  setLauncherFlags();
+  return import("./cli-run.ts");
+};
+
+const hosted = async () => {
+  setLauncherFlags();
+  return (await import("./hosted.ts")).datadogHosted;
+};
 
 const withRpc: WithConnectorRpc<DatadogConfig> = async (config, logger, provisioning, fn) => (await run()).withRpc(config, logger, provisioning, fn);
 
@@ -56,7 +69,7 @@ export const datadogCli: ConnectorCliSpec<typeof datadogConfig> = {
     // --list-action-schemas, --invoke-action, --event-feed
     withRpc,
   },
-  commands: [demo, simulate, check, serveCommand(withRpc), lambdaCommand(async () => (await import("./hosted.ts")).datadogHosted)],
+  commands: [demo, simulate, check, serveCommand(withRpc), lambdaCommand(hosted)],
 };
 
 export async function main(argv: string[]): Promise<void> {

@@ -132,7 +132,7 @@ describe("the production entrypoint", () => {
 
     // The image: its command, ENV and WORKDIR; /var/lib/baton (its one writable dir) becomes our temp dir.
     const { command, args, imageArgv } = entrypointCommand();
-    expect(imageArgv).toEqual(["node", "--liftoff-only", "/app/bin/baton-datadog.js"]);
+    expect(imageArgv).toEqual(["node", "/app/bin/baton-datadog.js"]);
     expect(process.versions.node, "the image's Node version runs this test").toBe(dockerfile.final.base.getImageTag()?.split("-")[0]);
     const container = serviceContainer();
     const writableMounts = new Set((container.volumeMounts ?? []).map((m) => m.mountPath));

@@ -199,14 +199,14 @@ describe("the assembled /app runs", () => {
   it("`lambda` (the lambda target's command) serves invocations through the Runtime API emulator", async () => {
     expect(lambda.final.name).toBe("lambda");
     const command = [...instructionsOf(lambda.final, "ENTRYPOINT"), ...instructionsOf(lambda.final, "CMD")].flatMap((i) => JSON.parse(i.getArgumentsContent() ?? "[]") as string[]);
-    expect(command).toEqual(["node", "--liftoff-only", "/app/bin/baton-datadog.js", "lambda"]);
+    expect(command).toEqual(["node", "/app/bin/baton-datadog.js", "lambda"]);
     const sim = await startSimulator({ seed: 5, counts: { users: 3, teams: 1, roles: 2, schedules: 1, apiKeys: 1, appKeys: 1, serviceAccounts: 1 } });
     const platform = await startHostedPlatform({ config: { config: { "api-key": sim.apiKey, "app-key": sim.appKey, "base-url": sim.baseUrl }, version: "cv-1" } });
     const emulator = await startRuntimeApiEmulator();
     const tmp = join(scratch.dir, "lambda-tmp");
     mkdirSync(tmp);
     // The lambda target's environment (TMPDIR and HOME on /tmp) plus what Lambda and the platform set.
-    const fn = spawn(process.execPath, ["--liftoff-only", join(appDir, "bin", "baton-datadog.js"), command.at(-1)!], {
+    const fn = spawn(process.execPath, [join(appDir, "bin", "baton-datadog.js"), command.at(-1)!], {
       cwd: tmp,
       env: { ...imageEnv(tmp), ...platform.env, ...emulator.env },
       stdio: ["ignore", "ignore", "pipe"],

@@ -130,7 +130,7 @@ describe("Dockerfile", () => {
 
   it("ENTRYPOINT runs the package's CLI with node, in exec form", () => {
     const entrypoint = execForm("ENTRYPOINT");
-    expect(entrypoint).toEqual(["node", "--liftoff-only", "/app/bin/baton-datadog.js"]);
+    expect(entrypoint).toEqual(["node", "/app/bin/baton-datadog.js"]);
     const files = imageFilesFromContext(ROOT, dockerfile);
     expect(files.get(entrypoint.at(-1)!)).toBe(binEntries(ROOT)[0].replace(/^\.\//, ""));
   });
@@ -209,7 +209,7 @@ describe("the lambda target: the same files as a Lambda container-image function
   });
 
   it("runs `baton-datadog lambda` (the Runtime API client) with the image's ENTRYPOINT, and the default target has no CMD", () => {
-    expect(execForm("ENTRYPOINT", lambda)).toEqual(["node", "--liftoff-only", "/app/bin/baton-datadog.js"]);
+    expect(execForm("ENTRYPOINT", lambda)).toEqual(["node", "/app/bin/baton-datadog.js"]);
     expect(execForm("CMD", lambda)).toEqual(["lambda"]);
     // `docker run baton-datadog sync …`: the arguments go straight to the CLI.
     expect(execForm("CMD")).toEqual([]);

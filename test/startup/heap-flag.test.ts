@@ -1,8 +1,10 @@
 /**
- * bin/baton-datadog.js sets the sync's heap growth (src/sync/heap-growth.ts), turns V8's Maglev tier off and puts V8
- * in its memory-over-speed mode before the program loads: a fake checkout holds the real launcher and package.json
- * and a stand-in bundle, and a preloaded module records every v8.setFlagsFromString call. The stand-in prints what
- * was recorded when it loads, so a flag set after the program started loading would not be in its line.
+ * bin/baton-datadog.js's V8 flags for memory (--liftoff-only, the sync's heap growth from src/sync/heap-growth.ts,
+ * no Maglev, size over speed): it sets none before the program loads, because one changed flag makes V8 refuse the
+ * code cache of Node's built-in modules; it hands the program a function that sets them, once
+ * (connectors/datadog/launcher-flags.ts). A fake checkout holds the real launcher and package.json and a stand-in
+ * bundle, and a preloaded module records every v8.setFlagsFromString call. The stand-in prints what was recorded
+ * when it loaded and after it called the function twice.
  */
 import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -13,7 +15,9 @@ import { tempDirs } from "../helpers/temp-dir.ts";
 import { ROOT } from "../package/stage.ts";
 
 const tempDir = tempDirs();
+const LIFTOFF = ["--liftoff-only", "--no-wasm-tier-up", "--no-wasm-dynamic-tiering"];
 const OFS = "--optimize-for-size";
+const GROWTH = `--heap-growing-percent=${DEFAULT_HEAP_GROWING_PERCENT}`;
 let dir: string;
 
 // Wraps node:v8's setFlagsFromString before the launcher imports it (syncBuiltinESMExports makes `import
@@ -26,53 +30,84 @@ v8.setFlagsFromString = (flags) => { globalThis.__flags.push(flags); return set(
 syncBuiltinESMExports();
 `;
 
+// The stand-in program calls the hook the way launcher-flags.ts does.
+const PROGRAM = `const atLoad = [...globalThis.__flags];
+export async function main(argv) {
+  const hook = globalThis[Symbol.for("baton-datadog.launcher-flags")];
+  if (typeof hook === "function") { hook(); hook(); }
+  process.stdout.write(JSON.stringify({ atLoad, hook: typeof hook, set: globalThis.__flags }) + "\\n");
+}
+`;
+
 beforeEach(() => {
   dir = tempDir("heap-flag-");
   cpSync(join(ROOT, "bin"), join(dir, "bin"), { recursive: true });
   cpSync(join(ROOT, "package.json"), join(dir, "package.json"));
   mkdirSync(join(dir, "dist/cli"), { recursive: true });
   writeFileSync(join(dir, "recorder.mjs"), RECORDER);
-  writeFileSync(
-    join(dir, "dist/cli/baton-datadog.mjs"),
-    `const atLoad = JSON.stringify(globalThis.__flags);\nexport async function main(argv) { process.stdout.write(atLoad + "\\n"); }\n`,
-  );
+  writeFileSync(join(dir, "dist/cli/baton-datadog.mjs"), PROGRAM);
   writeFileSync(join(dir, "dist/cli/sources.json"), "[]");
 });
 
-async function flagsSet(args: string[], env: Record<string, string> = {}): Promise<string> {
+interface Recorded {
+  atLoad: string[];
+  hook: string;
+  set: string[];
+}
+
+async function launch(args: string[], env: Record<string, string> = {}): Promise<Recorded> {
   const run = await runProcess(process.execPath, ["--import", join(dir, "recorder.mjs"), join(dir, "bin/baton-datadog.js"), ...args], {
     cwd: dir,
     env: { PATH: process.env.PATH ?? "", ...env },
   });
   expect(run.code, run.stderr).toBe(0);
-  return run.stdout.trim();
+  return JSON.parse(run.stdout.trim()) as Recorded;
 }
 
-describe("the launcher's V8 flags (heap growth, Maglev, size over speed)", () => {
-  it("sets the sync's default before the program loads", async () => {
-    expect(await flagsSet(["sync"])).toBe(JSON.stringify([`--heap-growing-percent=${DEFAULT_HEAP_GROWING_PERCENT}`, "--no-maglev", OFS]));
+/** The flags the program's call sets (none before it loads, whatever the run). */
+async function flagsSet(args: string[], env: Record<string, string> = {}): Promise<string[]> {
+  const r = await launch(args, env);
+  expect(r.atLoad).toEqual([]);
+  return r.set;
+}
+
+describe("the launcher's V8 flags (liftoff, heap growth, Maglev, size over speed)", () => {
+  it("sets none before the program loads, and all of them, once, when the program asks", async () => {
+    for (const args of [[], ["sync"], ["--base-url", "http://127.0.0.1:1"], ["serve"], ["lambda"]]) {
+      const r = await launch(args);
+      expect(r.atLoad).toEqual([]);
+      expect(r.hook).toBe("function");
+      expect(r.set).toEqual([...LIFTOFF, GROWTH, "--no-maglev", OFS]);
+    }
+  });
+
+  it("sets none and offers none for help, which has no use for them (the built-ins' code cache stays on)", async () => {
+    for (const args of [["--help"], ["-h"], ["help"], ["demo", "--help"]]) {
+      const r = await launch(args);
+      expect(r).toEqual({ atLoad: [], hook: "undefined", set: [] });
+    }
   });
 
   it("takes the same variable as runSync, 0 included (V8's own growth)", async () => {
-    expect(await flagsSet(["sync"], { [HEAP_GROWING_ENV]: " 35 " })).toBe(JSON.stringify(["--heap-growing-percent=35", "--no-maglev", OFS]));
-    expect(await flagsSet(["sync"], { [HEAP_GROWING_ENV]: "0" })).toBe(JSON.stringify(["--heap-growing-percent=0", "--no-maglev", OFS]));
+    expect(await flagsSet(["sync"], { [HEAP_GROWING_ENV]: " 35 " })).toEqual([...LIFTOFF, "--heap-growing-percent=35", "--no-maglev", OFS]);
+    expect(await flagsSet(["sync"], { [HEAP_GROWING_ENV]: "0" })).toEqual([...LIFTOFF, "--heap-growing-percent=0", "--no-maglev", OFS]);
   });
 
   it("leaves a value runSync refuses for runSync to refuse, with its message", async () => {
-    for (const bad of ["lots", "401", "1.5", "-5"]) expect(await flagsSet(["sync"], { [HEAP_GROWING_ENV]: bad })).toBe(JSON.stringify(["--no-maglev", OFS]));
+    for (const bad of ["lots", "401", "1.5", "-5"]) expect(await flagsSet(["sync"], { [HEAP_GROWING_ENV]: bad })).toEqual([...LIFTOFF, "--no-maglev", OFS]);
   });
 
-  it("turns V8's Maglev tier off before the program loads (memory), unless BATON_MAGLEV=on", async () => {
-    expect(JSON.parse(await flagsSet(["sync"], { BATON_MAGLEV: "on" }))).toEqual([`--heap-growing-percent=${DEFAULT_HEAP_GROWING_PERCENT}`, OFS]);
-    expect(JSON.parse(await flagsSet(["sync"], { BATON_MAGLEV: "off" }))).toContain("--no-maglev");
+  it("turns V8's Maglev tier off (memory), unless BATON_MAGLEV=on", async () => {
+    expect(await flagsSet(["sync"], { BATON_MAGLEV: "on" })).toEqual([...LIFTOFF, GROWTH, OFS]);
+    expect(await flagsSet(["sync"], { BATON_MAGLEV: "off" })).toContain("--no-maglev");
   });
 
-  it("puts V8 in its memory-over-speed mode before the program loads, unless BATON_OPTIMIZE_FOR_SIZE=off", async () => {
+  it("puts V8 in its memory-over-speed mode, unless BATON_OPTIMIZE_FOR_SIZE=off", async () => {
     for (const off of ["off", "0", "NO", "false"]) {
-      expect(JSON.parse(await flagsSet(["sync"], { BATON_OPTIMIZE_FOR_SIZE: off }))).toEqual([`--heap-growing-percent=${DEFAULT_HEAP_GROWING_PERCENT}`, "--no-maglev"]);
+      expect(await flagsSet(["sync"], { BATON_OPTIMIZE_FOR_SIZE: off })).toEqual([...LIFTOFF, GROWTH, "--no-maglev"]);
     }
     // Anything else, "on" included, keeps the default.
-    for (const on of ["on", "", "maybe"]) expect(JSON.parse(await flagsSet(["sync"], { BATON_OPTIMIZE_FOR_SIZE: on }))).toContain(OFS);
+    for (const on of ["on", "", "maybe"]) expect(await flagsSet(["sync"], { BATON_OPTIMIZE_FOR_SIZE: on })).toContain(OFS);
   });
 
   it("sets nothing for a lone --version, which loads no program", async () => {

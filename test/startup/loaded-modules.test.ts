@@ -28,20 +28,32 @@ afterAll(async () => {
   await sim?.close();
 });
 
-/** Runs the CLI with `args`; resolves with its output and the npm packages (by name) it loaded. */
-async function runRecorded(name: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<ChildRun & { packages: Set<string>; modules: string[] }> {
+interface FlagSet {
+  flag: string;
+  /** Modules resolved before it was set: an index into `modules`. */
+  modules: number;
+  /** HTTP connections undici had made before it was set. */
+  connections: number;
+}
+
+/**
+ * Runs the CLI with `args`; resolves with its output, the npm packages (by name) it loaded, and the V8 flags the
+ * launcher set (bin/baton-datadog.js, connectors/datadog/launcher-flags.ts).
+ */
+async function runRecorded(name: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<ChildRun & { packages: Set<string>; modules: string[]; flags: FlagSet[] }> {
   const record = join(dir, `${name}.modules`);
   const run = await runProcess(process.execPath, ["--import", RECORDER, BIN, ...args], {
     cwd: dir,
     env: { PATH: process.env.PATH, HOME: dir, RUN_SOURCES: "1", MODULE_RECORD_FILE: record, ...env },
   });
   const modules = readFileSync(record, "utf8").split("\n").filter(Boolean);
+  const flags = readFileSync(`${record}.flags`, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as FlagSet);
   const packages = new Set<string>();
   for (const url of modules) {
     const m = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
     if (m) packages.add(m[1]!);
   }
-  return { ...run, packages, modules };
+  return { ...run, packages, modules, flags };
 }
 
 const HEAVY = ["@grpc/grpc-js", "@aws-sdk/credential-providers", "@smithy/signature-v4", "jose"];
@@ -82,6 +94,37 @@ describe("modules the CLI loads", () => {
     const r = await runRecorded("sync-validate", ["--base-url", sim.baseUrl, "--api-key", sim.apiKey, "--app-key", sim.appKey, "-f", "validate.c1z"]);
     expect(r.code).toBe(0);
     expect((sim.stats.byOperation["GET /api/v1/validate"] ?? 0) - before).toBe(1);
+  });
+
+  it("a one-shot sync sets the launcher's V8 flags once its first request is dispatched, before it connects and before the rest loads", async () => {
+    const r = await runRecorded("sync-flags", ["--base-url", sim.baseUrl, "--api-key", sim.apiKey, "--app-key", sim.appKey, "-f", "flags.c1z"]);
+    expect(r.code, r.stderr).toBe(0);
+    // The launcher's, then runSync's own heap growth (src/sync/heap-growth.ts, for hosts without the launcher).
+    const launcher = ["--liftoff-only", "--no-wasm-tier-up", "--no-wasm-dynamic-tiering", "--heap-growing-percent=20", "--no-maglev", "--optimize-for-size"];
+    expect(r.flags.map((f) => f.flag)).toEqual([...launcher, "--heap-growing-percent=20"]);
+    const before = r.modules.slice(0, r.flags[0]!.modules);
+    // The API client had loaded (the built-ins of its path with Node's code cache) ...
+    expect(before.some((u) => u.endsWith("/src/http/client.ts"))).toBe(true);
+    expect(before.some((u) => u.endsWith("/connectors/datadog/cli-sync.ts"))).toBe(true);
+    // ... nothing of the rest had, and undici had not connected: --liftoff-only is in place before it compiles
+    // its WebAssembly HTTP parser.
+    expect(before.filter((u) => /\/(cli-run|sync\/engine|store\/store)\.ts$/.test(u))).toEqual([]);
+    expect(r.flags.slice(0, launcher.length).every((f) => f.connections === 0)).toBe(true);
+    expect(r.modules.some((u) => u.endsWith("/src/sync/engine.ts"))).toBe(true);
+  });
+
+  it("every other command sets them before it loads its body; help sets none", async () => {
+    const check = await runRecorded("check-flags", ["check", "--base-url", sim.baseUrl, "--api-key", sim.apiKey, "--app-key", sim.appKey]);
+    expect(check.code, check.stderr).toBe(0);
+    expect(check.flags.map((f) => f.flag)).toContain("--liftoff-only");
+    expect(check.flags).toHaveLength(6);
+    expect(check.modules.slice(0, check.flags[0]!.modules).filter((u) => u.endsWith("/cli-run.ts"))).toEqual([]);
+    expect(check.modules.some((u) => u.endsWith("/connectors/datadog/cli-run.ts"))).toBe(true);
+    for (const args of [["--help"], ["help", "check"]]) {
+      const help = await runRecorded(`help-flags-${args.length}`, args);
+      expect(help.code).toBe(0);
+      expect(help.flags).toEqual([]);
+    }
   });
 
   it("the sync's console logs (a terminal's format) load pino-pretty; JSON logs do not", async () => {

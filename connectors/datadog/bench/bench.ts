@@ -49,10 +49,9 @@ interface ChildResult {
 
 function runChild(baseUrl: string, file: string, apiKey: string, appKey: string): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    // The sync runs with the V8 flags the CLI and the container use (bin/baton-datadog.js, Dockerfile); the bin
-    // sets the heap growth, --no-maglev and --optimize-for-size with v8.setFlagsFromString before the program
-    // loads, as these flags do.
-    const child = spawn(process.execPath, ["--max-semi-space-size=2", "--liftoff-only", "--heap-growing-percent=20", "--no-maglev", "--optimize-for-size", new URL("./sync-child.mjs", import.meta.url).pathname, baseUrl, file, String(concurrency)], {
+    // The sync runs with the V8 flags the CLI and the container use: the shebang's (bin/baton-datadog.js) here,
+    // the ones the launcher leaves to the program in the child, where a one-shot CLI sync sets them.
+    const child = spawn(process.execPath, ["--max-semi-space-size=2", new URL("./sync-child.mjs", import.meta.url).pathname, baseUrl, file, String(concurrency)], {
       env: { ...process.env, MALLOC_ARENA_MAX: "2", BENCH_API_KEY: apiKey, BENCH_APP_KEY: appKey },
       stdio: ["ignore", "pipe", "inherit"],
     });

@@ -32,7 +32,7 @@ function once(args: string[], dir: string, i: number): Promise<{ ms: number; rss
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     // The bin's own shebang flags (bin/baton-datadog.js) as `npx baton-datadog` would run it.
-    const child = spawn(process.execPath, ["--max-semi-space-size=2", "--liftoff-only", "--import", RSS_RECORDER, BIN, ...args], {
+    const child = spawn(process.execPath, ["--max-semi-space-size=2", "--import", RSS_RECORDER, BIN, ...args], {
       cwd: dir,
       env: userEnv({ BENCH_RSS_FILE: rssFile, MALLOC_ARENA_MAX: "2", XDG_CACHE_HOME: dir }),
       stdio: ["ignore", "ignore", "pipe"],
@@ -99,7 +99,7 @@ export async function measureFirstRequest(runs: number): Promise<Spread & { cold
       const t0 = performance.now();
       const child = spawn(
         process.execPath,
-        ["--max-semi-space-size=2", "--liftoff-only", BIN, "--base-url", baseUrl, "--api-key", "0".repeat(32), "--app-key", "0".repeat(40), "-f", join(dir, `first-${i}.c1z`)],
+        ["--max-semi-space-size=2", BIN, "--base-url", baseUrl, "--api-key", "0".repeat(32), "--app-key", "0".repeat(40), "-f", join(dir, `first-${i}.c1z`)],
         { cwd: dir, env: userEnv({ MALLOC_ARENA_MAX: "2", XDG_CACHE_HOME: dir }), stdio: "ignore" },
       );
       const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
