@@ -67,6 +67,14 @@ describe("modules the CLI loads", () => {
     expect(r.modules.filter((u) => /\/(src\/(gen|store\/(?!size\.ts)|sync\/engine|http)|connectors\/datadog\/(resources|client\/datadog))/.test(u))).toEqual([]);
   });
 
+  it("--help declares the simulator's flags without loading the simulator or node:crypto", async () => {
+    const r = await runRecorded("help-simulator", ["--help"]);
+    expect(r.code).toBe(0);
+    // simulator/cli.ts declares `simulate`'s flags from settings.ts; the org model and the server stay unloaded.
+    expect(r.modules.filter((u) => /\/simulator\//.test(u)).map((u) => u.replace(/^.*\/simulator\//, "")).sort()).toEqual(["cli.ts", "settings.ts"]);
+    expect(r.modules.filter((u) => /^node:(crypto|tls|http2?)$/.test(u))).toEqual([]);
+  });
+
   it("a one-shot sync with API keys loads undici and the messages, but neither grpc-js, nor the AWS SDK, nor jose", async () => {
     const r = await runRecorded("sync", ["--base-url", sim.baseUrl, "--api-key", sim.apiKey, "--app-key", sim.appKey, "-f", "sync.c1z"]);
     expect(r.stderr).not.toMatch(/error/i);

@@ -9,9 +9,8 @@ import { z } from "zod";
 import { UsageError } from "../../../src/runner.ts";
 import type { OutStream } from "../../../src/runner.ts";
 import { field, type ValuesOf } from "../../../src/runner.ts";
-import { DEFAULT_COUNTS } from "./generate.ts";
 import type { SimulatorOptions } from "./index.ts";
-import { parseRateLimit } from "./rate-limit.ts";
+import { DEFAULT_COUNTS, parseRateLimit } from "./settings.ts";
 
 const rateLimitText = field.string({
   description: "The same fixed-window limit for every named limit, as N/SECONDS (e.g. 100/10); 429 beyond it",

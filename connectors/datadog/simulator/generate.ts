@@ -24,6 +24,7 @@ import {
   type UserStatus,
 } from "./model.ts";
 import { flat, Prng, stream } from "./prng.ts";
+import { DEFAULT_COUNTS } from "./settings.ts";
 
 export interface OrgCounts {
   /** All users, service accounts included. */
@@ -39,18 +40,6 @@ export interface OrgCounts {
   /** SAML AuthN mappings (half grant roles, half teams; none unless asked for, so other orgs stay as they were). */
   authnMappings?: number;
 }
-
-/** A small org for the demo and quick tests. */
-export const DEFAULT_COUNTS: Readonly<OrgCounts> = {
-  users: 200,
-  teams: 20,
-  roles: 10,
-  schedules: 8,
-  apiKeys: 25,
-  appKeys: 15,
-  serviceAccounts: 6,
-  authnMappings: 0,
-};
 
 /** Upper bounds that keep a typo from asking for a multi-gigabyte org. */
 const MAX_COUNTS: Readonly<Required<OrgCounts>> = {

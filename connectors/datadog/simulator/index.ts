@@ -11,7 +11,8 @@ import { Credentials, type BearerGrant } from "./auth.ts";
 import { FaultSet, type FaultSpec } from "./faults.ts";
 import { generateOrg, type OrgCounts } from "./generate.ts";
 import type { Org } from "./model.ts";
-import { RateLimiter, type RateLimitConfig } from "./rate-limit.ts";
+import { RateLimiter } from "./rate-limit.ts";
+import type { RateLimitConfig } from "./settings.ts";
 import { Router, type RouteDef, type RouteHandler, type RouteOptions } from "./router.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import { authnMappingRoutes } from "./routes/authn-mappings.ts";
@@ -28,7 +29,7 @@ export { ApiError } from "./errors.ts";
 export type { AuditActor, AuditEvent } from "./audit-log.ts";
 export type { AppKeyGrant, BearerGrant, Principal } from "./auth.ts";
 export type { FaultKind, FaultSpec, WrongShapeVariant } from "./faults.ts";
-export { DEFAULT_COUNTS, expectedCounts, generateOrg, reachableSchedules, resolveCounts } from "./generate.ts";
+export { expectedCounts, generateOrg, reachableSchedules, resolveCounts } from "./generate.ts";
 export type { ExpectedCounts, OrgCounts } from "./generate.ts";
 export { INVITATION_TTL_MS, Org } from "./model.ts";
 export type {
@@ -49,8 +50,8 @@ export type {
   TeamRole,
   UserStatus,
 } from "./model.ts";
-export { parseRateLimit } from "./rate-limit.ts";
-export type { RateLimitConfig } from "./rate-limit.ts";
+export { DEFAULT_COUNTS, parseRateLimit } from "./settings.ts";
+export type { RateLimitConfig } from "./settings.ts";
 export type { AuthMode, RouteContext, RouteDef, RouteHandler, RouteOptions, RouteResult } from "./router.ts";
 export type { SimulatorStats } from "./stats.ts";
 

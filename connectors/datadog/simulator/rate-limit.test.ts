@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { startSimulator } from "./index.ts";
-import { parseRateLimit, RateLimiter } from "./rate-limit.ts";
+import { RateLimiter } from "./rate-limit.ts";
+import { parseRateLimit } from "./settings.ts";
 import { call } from "./test-support.ts";
 
 describe("rate limits", () => {

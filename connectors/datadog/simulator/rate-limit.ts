@@ -3,10 +3,7 @@
  * Every rate-limited response carries X-RateLimit-Limit, -Period, -Remaining, -Reset (whole seconds until the
  * window ends, rounded up so a client that waits that long is never refused) and -Name.
  */
-export interface RateLimitConfig {
-  limit: number;
-  periodSeconds: number;
-}
+import type { RateLimitConfig } from "./settings.ts";
 
 interface Window {
   startMs: number;
@@ -16,15 +13,6 @@ interface Window {
 export interface RateLimitDecision {
   allowed: boolean;
   headers: Record<string, string>;
-}
-
-export function parseRateLimit(text: string): RateLimitConfig {
-  const match = /^(\d+)\/(\d+(?:\.\d+)?)$/.exec(text.trim());
-  const config = match ? { limit: Number(match[1]), periodSeconds: Number(match[2]) } : null;
-  if (!config || config.limit < 1 || !(config.periodSeconds > 0)) {
-    throw new RangeError(`rate limit must look like N/SECONDS with N >= 1 and SECONDS > 0 (e.g. 100/10), got "${text}"`);
-  }
-  return config;
 }
 
 export class RateLimiter {
