@@ -75,34 +75,42 @@ function compileCacheDirectory(env) {
   return base ? base + "/baton-datadog/compile-cache" : undefined;
 }
 
-var argv = process.argv.slice(2);
-if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
-  process.stdout.write(pkg.name + " " + pkg.version + "\n");
-} else {
-  // V8 flags for memory (issue 14), each measured (README, Memory), set with v8.setFlagsFromString: V8 refuses most
-  // of them in NODE_OPTIONS.
-  // - The sync's heap growth (src/sync/heap-growth.ts, same variable and default). runSync sets it too, but by then
-  //   the heap may have been sized with V8's own factor while the modules loaded, and that first limit stands
-  //   until the next full collection. A value runSync would refuse is left for it to refuse, with its message.
-  // - --liftoff-only: no optimising compile of undici's WebAssembly HTTP parser on worker threads, whose memory
-  //   glibc kept (8-20 MB of peak RSS). It only needs to be set before the parser compiles, at the first connection.
-  //   Set at run time it does not turn off what it implies on the command line, so those are set with it: without
-  //   them the 2,000-user org's peak RSS was 110-120 MB, in two modes, against 108-113.
-  // - No Maglev (V8's mid-tier optimising compiler; TurboFan still optimises what stays hot): its background
-  //   compiles' memory and code raise a sync's peak RSS. BATON_MAGLEV=on keeps it (CPU over memory).
-  // - V8's memory-over-speed mode: twice the scavenges and a heap that gives pages back sooner, for 12-25 % more
-  //   CPU. BATON_OPTIMIZE_FOR_SIZE=off keeps V8's defaults (a small Lambda gets CPU in proportion to its memory).
-  var growth = (process.env.BATON_HEAP_GROWING_PERCENT || "").trim() || "20";
+// V8 flags for memory (issue 14), each measured (README, Memory), set with v8.setFlagsFromString: V8 refuses most
+// of them in NODE_OPTIONS.
+// - The sync's heap growth (src/sync/heap-growth.ts, same variable and default). runSync sets it too, but by then
+//   the heap may have been sized with V8's own factor while the modules loaded, and that first limit stands
+//   until the next full collection. A value runSync would refuse is left for it to refuse, with its message.
+// - --liftoff-only: no optimising compile of undici's WebAssembly HTTP parser on worker threads, whose memory
+//   glibc kept (8-20 MB of peak RSS). It only needs to be set before the parser compiles, at the first connection.
+//   Set at run time it does not turn off what it implies on the command line, so those are set with it: without
+//   them the 2,000-user org's peak RSS was 110-120 MB, in two modes, against 108-113.
+// - No Maglev (V8's mid-tier optimising compiler; TurboFan still optimises what stays hot): its background
+//   compiles' memory and code raise a sync's peak RSS. BATON_MAGLEV=on keeps it (CPU over memory).
+// - V8's memory-over-speed mode: twice the scavenges and a heap that gives pages back sooner, for 12-25 % more
+//   CPU. BATON_OPTIMIZE_FOR_SIZE=off keeps V8's defaults (a small Lambda gets CPU in proportion to its memory).
+// Exported for the bench's sync child (connectors/datadog/bench/sync-child.mjs), which sets the same ones.
+export function launcherFlags(env) {
+  var growth = (env.BATON_HEAP_GROWING_PERCENT || "").trim() || "20";
   var flags = ["--liftoff-only", "--no-wasm-tier-up", "--no-wasm-dynamic-tiering"];
   if (/^\d{1,3}$/.test(growth) && Number(growth) <= 400) flags.push("--heap-growing-percent=" + Number(growth));
-  if (envSwitch(process.env.BATON_MAGLEV) !== true) flags.push("--no-maglev");
-  if (envSwitch(process.env.BATON_OPTIMIZE_FOR_SIZE) !== false) flags.push("--optimize-for-size");
+  if (envSwitch(env.BATON_MAGLEV) !== true) flags.push("--no-maglev");
+  if (envSwitch(env.BATON_OPTIMIZE_FOR_SIZE) !== false) flags.push("--optimize-for-size");
+  return flags;
+}
+
+var argv = process.argv.slice(2);
+if (!import.meta.main) {
+  // Imported, not run: only launcherFlags is wanted.
+} else if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
+  process.stdout.write(pkg.name + " " + pkg.version + "\n");
+} else {
   // When they are set matters for start-up. Any changed flag makes V8 refuse the code cache Node ships for its
   // built-in modules, which then compile from source: node:net, http, tls, crypto and the rest take about 50 ms
   // instead of 20, --help 64 MB instead of 57. So help sets none; every other run hands the program a function
   // that sets them once (connectors/datadog/launcher-flags.ts), which the program calls before it loads its heavy
   // parts, and the one-shot sync only once its first request is on its way (the built-ins of that request's path
   // load from the cache; issue 14's time to the first request).
+  var flags = launcherFlags(process.env);
   var helpOnly = argv[0] === "help" || argv.indexOf("--help") !== -1 || argv.indexOf("-h") !== -1;
   var source = new URL("../connectors/datadog/main.ts", import.meta.url);
   // The bundle of the compiled program (scripts/bundle-cli.ts) when the build made one, else its modules.

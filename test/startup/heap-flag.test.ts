@@ -8,6 +8,7 @@
  */
 import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_HEAP_GROWING_PERCENT, HEAP_GROWING_ENV } from "../../src/sync/heap-growth.ts";
 import { runProcess } from "../helpers/child-process.ts";
@@ -117,5 +118,17 @@ describe("the launcher's V8 flags (liftoff, heap growth, Maglev, size over speed
     });
     expect(run.stdout).toMatch(/^baton-datadog \d/);
     expect(run.stderr).toBe("[]");
+  });
+
+  it("imported (the bench's sync child), runs no program and lends its list, environment switches included", async () => {
+    const script = `const m = await import(${JSON.stringify(pathToFileURL(join(dir, "bin/baton-datadog.js")).href)});
+      process.stdout.write(JSON.stringify({ defaults: m.launcherFlags({}), switched: m.launcherFlags({ BATON_MAGLEV: "on", BATON_OPTIMIZE_FOR_SIZE: "off" }), hook: typeof globalThis[Symbol.for("baton-datadog.launcher-flags")] }));`;
+    const run = await runProcess(process.execPath, ["--import", join(dir, "recorder.mjs"), "--input-type=module", "-e", script, "--", "sync"], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? "" },
+    });
+    expect(run.code, run.stderr).toBe(0);
+    // The stand-in program prints its record when it runs; imported, the launcher neither loads it nor sets a flag.
+    expect(JSON.parse(run.stdout)).toEqual({ defaults: [...LIFTOFF, GROWTH, "--no-maglev", OFS], switched: [...LIFTOFF, GROWTH], hook: "undefined" });
   });
 });

@@ -14,11 +14,12 @@ const dist = new URL("../../../dist/", import.meta.url);
 const compiled = existsSync(new URL("src/index.js", dist));
 if (!compiled) process.stderr.write("bench: no dist/ (run npm run build): syncing from the TypeScript sources\n");
 const module = (path) => (compiled ? new URL(path.replace(/\.ts$/, ".js"), dist) : new URL(`../../../${path}`, import.meta.url)).href;
-// The launcher's V8 flags (bin/baton-datadog.js) as a one-shot CLI sync sets them: once the API client's modules
-// have loaded (connectors/datadog/cli-sync.ts), before the rest loads.
+// The launcher's V8 flags (bin/baton-datadog.js, which runs nothing when imported) as a one-shot CLI sync sets
+// them: once the API client's modules have loaded (connectors/datadog/cli-sync.ts), before the rest loads.
+const { launcherFlags } = await import("../../../bin/baton-datadog.js");
 await import(module("src/api-client.ts"));
 const v8 = await import("node:v8");
-for (const flag of ["--liftoff-only", "--no-wasm-tier-up", "--no-wasm-dynamic-tiering", "--heap-growing-percent=20", "--no-maglev", "--optimize-for-size"]) v8.setFlagsFromString(flag);
+for (const flag of launcherFlags(process.env)) v8.setFlagsFromString(flag);
 const { createConnectorService, resolveConfig, runSync } = await import(module("src/index.ts"));
 const { buildDatadog } = await import(module("connectors/datadog/build.ts"));
 const { datadogConfig } = await import(module("connectors/datadog/config.ts"));
