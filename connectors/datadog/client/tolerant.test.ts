@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ResponseShapeError } from "./parse.ts";
-import { INCLUDED_ENTRY, ROLE_ENTRY, RoleSchema, ScheduleUserSchema, TEAM_ENTRY, TEAM_MEMBERSHIP_ENTRY, TeamMembershipSchema, TeamSchema } from "./schemas.ts";
+import { INCLUDED_ENTRY, ROLE_ENTRY, RoleSchema, ScheduleUserSchema, TEAM_ENTRY, TEAM_MEMBERSHIP_ENTRY, TeamMembershipSchema, TeamSchema, USER_ENTRY, UserSchema } from "./schemas.ts";
 import { countUntyped, readEntries, readIncluded, SkipTally } from "./tolerant.ts";
 
 const TEAM = "20000000-0000-4000-8000-000000000001";
@@ -13,6 +13,25 @@ const membership = (extra: Record<string, unknown> = {}) => ({
 });
 
 describe("the tolerant reader", () => {
+  it("accepts fields the spec does not name, at every level, and leaves them out of what it returns", () => {
+    const user = {
+      type: "users",
+      id: USER,
+      added_at_top: { big: "x".repeat(1000) },
+      attributes: { email: "a@example.com", name: "A B", new_attribute: [1, 2, 3] },
+      relationships: { roles: { data: [{ id: "r-1", type: "roles", note: "extra" }], meta: { n: 1 } }, teams: { data: [] } },
+    };
+    const tally = new SkipTally();
+    const [kept] = readEntries("ListUsers", UserSchema, [user], USER_ENTRY, tally);
+    expect(tally.skipped).toBe(0);
+    expect(kept).toEqual({
+      type: "users",
+      id: USER,
+      attributes: { email: "a@example.com", name: "A B" },
+      relationships: { roles: { data: [{ id: "r-1", type: "roles" }] } },
+    });
+  });
+
   it("skips what the spec allows to be missing and the connector needs; fails what the spec requires", () => {
     const tally = new SkipTally();
     const kept = readEntries(
