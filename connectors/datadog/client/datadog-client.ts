@@ -73,18 +73,18 @@ import {
 import { DatadogConnection, type DatadogConnectionOptions } from "./connection.ts";
 
 /** A users listing read only for the org its users belong to (the tenant identity): nothing else is checked. */
-const UsersOrgResponseSchema = z.looseObject({
+const UsersOrgResponseSchema = z.object({
   data: z.array(
-    z.looseObject({
-      relationships: z.looseObject({ org: z.looseObject({ data: z.looseObject({ id: z.string().min(1).max(256) }).nullish() }).nullish() }).nullish(),
+    z.object({
+      relationships: z.object({ org: z.object({ data: z.object({ id: z.string().min(1).max(256) }).nullish() }).nullish() }).nullish(),
     }),
   ),
 });
 
 /** GetTeam's answer: one team. */
-const TeamResponseSchema = z.looseObject({ data: TeamSchema });
-/** GetAPIKey's answer: one key, whose value comes along (and is dropped by getAPIKey). */
-const ApiKeyResponseSchema = z.looseObject({ data: ApiKeySchema });
+const TeamResponseSchema = z.object({ data: TeamSchema });
+/** GetAPIKey's answer: one key, whose value comes along (ApiKeySchema does not name it, so the parse drops it). */
+const ApiKeyResponseSchema = z.object({ data: ApiKeySchema });
 
 /** A client opens its own connection from the connection's options, or is built on one opened earlier. */
 export type DatadogClientOptions = {
@@ -560,7 +560,7 @@ export class DatadogClient {
     const items = this.#entries("ListApplicationKeys", `/api/v2/application_keys (page ${page})`, ApplicationKeySchema, res.data, APPLICATION_KEY_ENTRY);
     this.#checkPage("ListApplicationKeys", "/api/v2/application_keys", page, items);
     const total = res.meta?.page?.total_filtered_count ?? undefined;
-    return { items: items.map(withoutSecret), total, received: res.data.length, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
+    return { items: items, total, received: res.data.length, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
   }
 
   async listServiceAccountApplicationKeysPage(serviceAccountId: string, page: number, signal?: AbortSignal): Promise<Page<ApplicationKey>> {
@@ -573,19 +573,19 @@ export class DatadogClient {
     const items = this.#entries("ListServiceAccountApplicationKeys", `${listing} (page ${page})`, ApplicationKeySchema, res.data, APPLICATION_KEY_ENTRY);
     this.#checkPage("ListServiceAccountApplicationKeys", listing, page, items);
     const total = res.meta?.page?.total_filtered_count ?? undefined;
-    return { items: items.map(withoutSecret), total, received: res.data.length, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
+    return { items: items, total, received: res.data.length, nextPage: nextPageNumber(page, this.pageSize, res.data.length, total) };
   }
 
-  /** One API key's metadata. GetAPIKey also answers with the key's value: it is dropped here, before anyone sees it. */
+  /** One API key's metadata. GetAPIKey also answers with the key's value: the parse drops it, before anyone sees it. */
   async getAPIKey(apiKeyId: string, signal?: AbortSignal): Promise<ApiKey> {
     const res = await this.#get("GetAPIKey", ApiKeyResponseSchema, { path: path`/api/v2/api_keys/${id.apiKey(apiKeyId)}`, signal });
-    return withoutSecret(res.data);
+    return res.data;
   }
 
-  /** Key metadata (owner, scopes); the secret value is dropped if the API sends it. */
+  /** Key metadata (owner, scopes); the parse drops the secret value if the API sends it. */
   async getApplicationKey(appKeyId: string, signal?: AbortSignal): Promise<ApplicationKey> {
     const res = await this.#get("GetApplicationKey", ApplicationKeyResponseSchema, { path: path`/api/v2/application_keys/${id.appKey(appKeyId)}`, signal });
-    return withoutSecret(res.data);
+    return res.data;
   }
 
   async deleteAPIKey(apiKeyId: string, signal?: AbortSignal): Promise<void> {
@@ -676,11 +676,3 @@ export class DatadogClient {
   }
 }
 
-/** Drops `attributes.key` so that a secret never travels further than the parser. */
-function withoutSecret<K extends ApplicationKey | ApiKey>(key: K): K {
-  if (key.attributes && "key" in key.attributes) {
-    const { key: _secret, ...rest } = key.attributes as Record<string, unknown>;
-    return { ...key, attributes: rest as K["attributes"] };
-  }
-  return key;
-}

@@ -1,10 +1,12 @@
 /**
  * zod schemas for the Datadog responses the connector reads, after the spec's schemas (openapi-v2.yaml).
  * Unknown fields are accepted and left out of the parsed value: Datadog adds fields all the time, nothing reads
- * them, and copying them made a loose object's parse about twice as slow (1.4-2.2 against 0.9 us per user).
- * Required are the identity fields (id, type) and the few fields the connector cannot work without (a user's email, a role's,
- * team's or permission's name, a team's handle, the user of a membership); everything else is optional and may
- * be null, since the spec marks most attributes optional and several nullable.
+ * them, and copying them made a loose object's parse about twice as slow (1.4-2.2 against 0.9 us per user). It is
+ * also what keeps a key's secret value (`attributes.key`, which GetAPIKey sends) from going further than the parse:
+ * the key schemas do not name it. Required are the identity fields (id, type) and the few fields the connector
+ * cannot work without (a user's email, a role's, team's or permission's name, a team's handle, the user of a
+ * membership); everything else is optional and may be null, since the spec marks most attributes optional and
+ * several nullable.
  *
  * Listing answers check their envelope here (`data` must be an array, totals numbers) and their entries one by
  * one in tolerant.ts: a sparse entry is skipped and counted, a broken one fails. `included` lists are kept raw

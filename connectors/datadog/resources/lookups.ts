@@ -26,7 +26,7 @@ import {
   type User,
 } from "../client/schemas.ts";
 
-const RoleResponseSchema = z.looseObject({ data: RoleSchema });
+const RoleResponseSchema = z.object({ data: RoleSchema });
 
 /** Users whose email equals `email` (case-insensitive). Datadog's `filter` is a substring match, so we narrow. */
 export async function findUsersByEmail(client: DatadogClient, email: string, signal?: AbortSignal): Promise<User[]> {
