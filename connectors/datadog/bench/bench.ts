@@ -4,6 +4,7 @@
  * grown 5×, and prints one JSON line last:
  *   wallSeconds, requests, http429, lowerBoundSeconds, ratio, peakRssMb, rows   (the base org)
  *   peakRssMb5x, rssGrowth5x, wallSeconds5x, lowerBoundSeconds5x, ratio5x        (the 5× org)
+ *   mainThreadBusy, mainThreadBusy5x   (the sync's event-loop utilisation: near 1, it waits for its own CPU)
  *   peakRssMb2k, wallSeconds2k, requests2k     (2,000 users / 100 teams / 20 roles at 25 ms: the Go comparison org)
  *   versionMs, versionRssMb, helpMs, helpRssMb, firstRequestMs, firstRequestMsCold    (start-up of bin/baton-datadog.js,
  *   startup.ts; *Cold: the first run, before Node's compile cache holds the program)
@@ -44,6 +45,8 @@ interface ChildResult {
   clientHttp429: number;
   peakRssMb: number;
   cpuSeconds: number;
+  /** Event-loop utilisation from the connector's build to the saved file (0 to 1). */
+  mainThreadBusy: number;
   stats: { resourceTypes: number; resources: number; entitlements: number; grants: number };
 }
 
@@ -148,6 +151,7 @@ try {
     ratio: round(one.result.wallSeconds / one.lowerBoundSeconds),
     peakRssMb: round(one.result.peakRssMb),
     syncCpuSeconds: round(one.result.cpuSeconds),
+    mainThreadBusy: round(one.result.mainThreadBusy),
     rows,
     grants: one.result.stats.grants,
     latencyMs,
@@ -164,6 +168,7 @@ try {
     line.http429_5x = five.http429;
     line.peakRssMb5x = round(five.result.peakRssMb);
     line.rssGrowth5x = round(five.result.peakRssMb / one.result.peakRssMb);
+    line.mainThreadBusy5x = round(five.result.mainThreadBusy);
     line.grants5x = five.result.stats.grants;
   }
   Object.assign(line, targetedFields(await measureTargeted({ latencyMs, rateLimit })));

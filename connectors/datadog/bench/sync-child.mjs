@@ -30,6 +30,8 @@ const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? "warn" }, pino.desti
 const overrides = { apiKey: process.env.BENCH_API_KEY, appKey: process.env.BENCH_APP_KEY, baseUrl, syncSchedules: true, syncSecrets: true };
 const config = resolveConfig(datadogConfig, { overrides }, { cliOnly: true }).values;
 const started = performance.now();
+// The main thread's busy share of the sync's wall: near 1, the sync waits for its own CPU, not for the API.
+const loopAtStart = performance.eventLoopUtilization();
 const built = await buildDatadog(config, logger, { concurrency: Number(concurrency) });
 // BENCH_TIMELINE=<file>: every request's start and end (ms since the sync started) and operation, for finding
 // where a sync leaves connections idle (analysed by hand; the bench line does not need it).
@@ -61,6 +63,7 @@ try {
       clientHttp429: built.metrics.http429,
       peakRssMb: process.resourceUsage().maxRSS / 1024,
       cpuSeconds: (process.resourceUsage().userCPUTime + process.resourceUsage().systemCPUTime) / 1e6,
+      mainThreadBusy: performance.eventLoopUtilization(loopAtStart).utilization,
       compiled,
       stats: result.stats,
     }) + "\n",
